@@ -1,0 +1,106 @@
+// Package backends defines how latchkey authenticates credentials. Each
+// capability is its own small interface; the provider finds out what a backend
+// can do with a type assertion. Implementations live in subpackages
+// (backends/local, ...) and are registered by type name in cmd/latchkey, the
+// only place that imports them all.
+package backends
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// Identity is who a backend says the user is.
+type Identity struct {
+	Backend       string // the backend instance's ID
+	Subject       string // stable within the backend
+	UserID        int64  // the local account, when there is one
+	Username      string
+	Email         string
+	EmailVerified bool
+	Name          string
+	Groups        []string
+	Claims        map[string]any // raw upstream claims, if any
+}
+
+// PasswordChecker checks a login (username or e-mail) and password.
+// A wrong login or password is (Identity{}, false, nil); an error means the
+// backend itself is broken. Implementations take about the same time whether
+// or not the user exists.
+type PasswordChecker interface {
+	CheckPassword(ctx context.Context, login, password string) (Identity, bool, error)
+}
+
+// Deps is what a backend may use from the server.
+type Deps struct {
+	Logger *slog.Logger
+	Users  storage.Users
+	// LoginFields are the user fields a login may match, in order:
+	// "username", "email".
+	LoginFields []string
+}
+
+// Config is what a backend instance's `config:` block decodes into.
+type Config interface {
+	Open(id string, deps Deps) (any, error)
+}
+
+// Registry maps a backend type name to a constructor of its empty Config.
+// Fake backends are registered in tests only.
+type Registry map[string]func() Config
+
+// Spec names one configured backend instance.
+type Spec struct {
+	ID   string
+	Type string
+	// Decode decodes the instance's config block into the given value; nil
+	// means the block was empty.
+	Decode func(v any) error
+}
+
+// Backend is one opened backend instance.
+type Backend struct {
+	ID   string
+	Type string
+	Impl any
+}
+
+// ErrUnknownType is returned by Open for a type the registry lacks.
+var ErrUnknownType = errors.New("backends: unknown type")
+
+// Open opens one backend instance.
+func (r Registry) Open(spec Spec, deps Deps) (Backend, error) {
+	newConfig, ok := r[spec.Type]
+	if !ok {
+		return Backend{}, fmt.Errorf("backend %q: %w %q (known: %v)", spec.ID, ErrUnknownType, spec.Type, r.Types())
+	}
+	cfg := newConfig()
+	if spec.Decode != nil {
+		if err := spec.Decode(cfg); err != nil {
+			return Backend{}, fmt.Errorf("backend %q: config: %w", spec.ID, err)
+		}
+	}
+	if deps.Logger != nil {
+		deps.Logger = deps.Logger.With("backend", spec.ID)
+	}
+	impl, err := cfg.Open(spec.ID, deps)
+	if err != nil {
+		return Backend{}, fmt.Errorf("backend %q: open: %w", spec.ID, err)
+	}
+	return Backend{ID: spec.ID, Type: spec.Type, Impl: impl}, nil
+}
+
+// Types lists the registered type names, sorted.
+func (r Registry) Types() []string {
+	names := make([]string, 0, len(r))
+	for name := range r {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

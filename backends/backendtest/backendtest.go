@@ -1,0 +1,201 @@
+// Package backendtest is the conformance suite every backends.PasswordChecker
+// runs in its tests: the behaviour the provider relies on whatever backend
+// checks the password.
+package backendtest
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/latchkey-auth/latchkey/backends"
+)
+
+// User is an account the suite needs in the backend's world.
+type User struct {
+	Username string
+	Email    string
+	Password string
+	Active   bool
+}
+
+// Harness connects the suite to one password backend.
+type Harness struct {
+	// Open returns a checker over a fresh world holding exactly users. It is
+	// called once per subtest, from parallel subtests; tear down with
+	// t.Cleanup. The world is built before the checker so that backends
+	// that load their users up front can run the suite too.
+	Open func(t *testing.T, users []User) backends.PasswordChecker
+	// BackendID, when set, is the Identity.Backend a success must carry.
+	BackendID string
+	// NoEmailLogin skips the e-mail login subtest, for backends whose logins
+	// are usernames only.
+	NoEmailLogin bool
+}
+
+// The world of every subtest.
+var (
+	alice = User{Username: "alice", Email: "alice@example.com", Password: "correct horse battery staple", Active: true}
+	bob   = User{Username: "bob", Email: "bob@example.com", Password: "Tr0ub4dor&3", Active: true}
+	// carol is inactive: her right password must not let her in.
+	carol = User{Username: "carol", Email: "carol@example.com", Password: "carol's password", Active: false}
+	// dave's password is longer than the 72 bytes bcrypt reads, to catch a
+	// backend that silently truncates.
+	dave = User{Username: "dave", Email: "dave@example.com", Password: strings.Repeat("0123456789", 8) + "-dave", Active: true}
+)
+
+func world() []User { return []User{alice, bob, carol, dave} }
+
+// RunPasswordChecker runs the conformance suite against h.
+func RunPasswordChecker(t *testing.T, h Harness) {
+	t.Helper()
+	if h.Open == nil {
+		t.Fatal("backendtest: Harness.Open is nil")
+	}
+	open := func(t *testing.T) backends.PasswordChecker {
+		t.Helper()
+		t.Parallel()
+		return h.Open(t, world())
+	}
+
+	t.Run("right password by username succeeds and returns the subject", func(t *testing.T) {
+		pc := open(t)
+		id := mustSucceed(t, pc, alice.Username, alice.Password)
+		checkIdentity(t, h, id, alice)
+	})
+
+	t.Run("right password by email succeeds and returns the same subject", func(t *testing.T) {
+		if h.NoEmailLogin {
+			t.Skip("backend takes usernames only")
+		}
+		pc := open(t)
+		byName := mustSucceed(t, pc, alice.Username, alice.Password)
+		byEmail := mustSucceed(t, pc, alice.Email, alice.Password)
+		checkIdentity(t, h, byEmail, alice)
+		if byEmail.Subject != byName.Subject {
+			t.Errorf("subject by email = %q, by username = %q; want the same", byEmail.Subject, byName.Subject)
+		}
+	})
+
+	t.Run("different users get different subjects", func(t *testing.T) {
+		pc := open(t)
+		a := mustSucceed(t, pc, alice.Username, alice.Password)
+		b := mustSucceed(t, pc, bob.Username, bob.Password)
+		if a.Subject == b.Subject {
+			t.Errorf("alice and bob share subject %q", a.Subject)
+		}
+	})
+
+	t.Run("wrong password fails with ok false and nil error", func(t *testing.T) {
+		pc := open(t)
+		mustFail(t, pc, alice.Username, "not alice's password")
+		mustFail(t, pc, alice.Username, bob.Password) // another user's password
+		mustFail(t, pc, alice.Username, alice.Password+" ")
+		mustFail(t, pc, alice.Username, strings.ToUpper(alice.Password))
+	})
+
+	t.Run("unknown user fails the same way as a wrong password", func(t *testing.T) {
+		pc := open(t)
+		mustFail(t, pc, "mallory", alice.Password)
+		mustFail(t, pc, "mallory@example.com", alice.Password)
+	})
+
+	t.Run("inactive user fails even with the right password", func(t *testing.T) {
+		pc := open(t)
+		mustFail(t, pc, carol.Username, carol.Password)
+		if !h.NoEmailLogin {
+			mustFail(t, pc, carol.Email, carol.Password)
+		}
+	})
+
+	t.Run("empty password or login fails", func(t *testing.T) {
+		pc := open(t)
+		mustFail(t, pc, alice.Username, "")
+		mustFail(t, pc, "", alice.Password)
+		mustFail(t, pc, "", "")
+	})
+
+	t.Run("very long password fails cleanly", func(t *testing.T) {
+		pc := open(t)
+		// Backends may refuse long passwords early; they must not crash,
+		// hang or call it an error.
+		long := strings.Repeat("a", 1<<20)
+		mustFail(t, pc, alice.Username, long)
+		mustFail(t, pc, alice.Username, alice.Password+long)
+		mustFail(t, pc, "mallory", long)
+	})
+
+	t.Run("a password that only shares a long prefix with the right one fails", func(t *testing.T) {
+		pc := open(t)
+		mustSucceed(t, pc, dave.Username, dave.Password)
+		mustFail(t, pc, dave.Username, dave.Password[:72])
+		mustFail(t, pc, dave.Username, dave.Password[:72]+"-eve")
+	})
+
+	t.Run("concurrent checks are safe", func(t *testing.T) {
+		pc := open(t)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				for j := range 3 {
+					switch (i + j) % 3 {
+					case 0:
+						id, ok, err := pc.CheckPassword(t.Context(), bob.Username, bob.Password)
+						if err != nil || !ok || id.Username != bob.Username {
+							t.Errorf("concurrent right password: ok=%v err=%v username=%q", ok, err, id.Username)
+						}
+					case 1:
+						if _, ok, err := pc.CheckPassword(t.Context(), bob.Username, "wrong"); err != nil || ok {
+							t.Errorf("concurrent wrong password: ok=%v err=%v", ok, err)
+						}
+					case 2:
+						if _, ok, err := pc.CheckPassword(t.Context(), "mallory", bob.Password); err != nil || ok {
+							t.Errorf("concurrent unknown user: ok=%v err=%v", ok, err)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+func mustSucceed(t *testing.T, pc backends.PasswordChecker, login, password string) backends.Identity {
+	t.Helper()
+	id, ok, err := pc.CheckPassword(t.Context(), login, password)
+	if err != nil || !ok {
+		t.Fatalf("CheckPassword(%q, right password) = ok %v, err %v; want ok true, err nil", login, ok, err)
+	}
+	return id
+}
+
+// mustFail checks a refusal: ok false, no error (an error means a broken
+// backend, and the provider answers it differently) and no identity leaking
+// out of a failure.
+func mustFail(t *testing.T, pc backends.PasswordChecker, login, password string) {
+	t.Helper()
+	id, ok, err := pc.CheckPassword(t.Context(), login, password)
+	if ok || err != nil {
+		t.Errorf("CheckPassword(%.40q, %d-byte password) = ok %v, err %v; want ok false, err nil", login, len(password), ok, err)
+	}
+	if !reflect.DeepEqual(id, backends.Identity{}) {
+		t.Errorf("CheckPassword(%.40q) failed but returned identity %+v; want the zero Identity", login, id)
+	}
+}
+
+func checkIdentity(t *testing.T, h Harness, id backends.Identity, u User) {
+	t.Helper()
+	if id.Subject == "" {
+		t.Error("identity has an empty subject")
+	}
+	if !strings.EqualFold(id.Username, u.Username) {
+		t.Errorf("identity username = %q, want %q", id.Username, u.Username)
+	}
+	if !h.NoEmailLogin && !strings.EqualFold(id.Email, u.Email) {
+		t.Errorf("identity email = %q, want %q", id.Email, u.Email)
+	}
+	if h.BackendID != "" && id.Backend != h.BackendID {
+		t.Errorf("identity backend = %q, want %q", id.Backend, h.BackendID)
+	}
+}

@@ -1,0 +1,19 @@
+package main
+
+import (
+	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/backends/local"
+)
+
+// backendTypes is the registry of backend types. This is the only file that
+// imports every backend implementation.
+func backendTypes() backends.Registry {
+	return backends.Registry{
+		"local": func() backends.Config { return new(local.Config) },
+	}
+}
+
+// hashPassword hashes a new password with the local backend's parameters.
+func hashPassword(password string) (string, error) {
+	return local.HashPassword(password, local.DefaultParams())
+}

@@ -1,0 +1,156 @@
+// Package config holds latchkey's typed configuration: a YAML file
+// (latchkey.yaml), LATCHKEY_* environment overrides and defaults that need no
+// file at all.
+package config
+
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration. A zero value field means "the default"
+// wherever that is possible; Default() fills in the rest.
+type Config struct {
+	// Listen is the address of the HTTP listener.
+	Listen string `yaml:"listen"`
+	// Issuer is the public base URL: the `iss` of every token.
+	Issuer string `yaml:"issuer"`
+	// InsecureHTTP allows an issuer that is neither https nor loopback.
+	InsecureHTTP bool `yaml:"insecure_http"`
+	// DataDir holds the embedded database and the master key.
+	DataDir string `yaml:"data_dir"`
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	TLS            TLS       `yaml:"tls"`
+	Admin          Admin     `yaml:"admin"`
+	Storage        Storage   `yaml:"storage"`
+	Keys           Keys      `yaml:"keys"`
+	Tokens         Tokens    `yaml:"tokens"`
+	Users          Users     `yaml:"users"`
+	Backends       []Backend `yaml:"backends"`
+	Log            Log       `yaml:"log"`
+	HTTP           HTTP      `yaml:"http"`
+}
+
+// TLS serves HTTPS directly when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Listen puts the admin API on its own listener; empty shares Listen.
+	Listen string `yaml:"listen"`
+}
+
+// Storage selects where durable data lives.
+type Storage struct {
+	// Driver is "sqlite" (embedded default) or "postgres".
+	Driver   string   `yaml:"driver"`
+	SQLite   SQLite   `yaml:"sqlite"`
+	Postgres Postgres `yaml:"postgres"`
+	// Timeout bounds every store call.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// SQLite is the embedded database.
+type SQLite struct {
+	// Path of the database file; default <data_dir>/latchkey.db.
+	Path string `yaml:"path"`
+}
+
+// Postgres is the production database.
+type Postgres struct {
+	DSN      string `yaml:"dsn"`
+	MaxConns int    `yaml:"max_conns"`
+}
+
+// Keys configures token signing.
+type Keys struct {
+	// Algorithm of new signing keys: ES256 (default), RS256 or EdDSA.
+	Algorithm string `yaml:"algorithm"`
+	// MasterKey (base64, 32 bytes) encrypts private keys at rest and keys the
+	// token hashes. It wins over MasterKeyFile.
+	MasterKey string `yaml:"master_key"`
+	// MasterKeyFile is created with a random key (mode 0600) when missing;
+	// default <data_dir>/master.key.
+	MasterKeyFile string `yaml:"master_key_file"`
+	// RotationPeriod rotates the signing key automatically; 0 rotates only
+	// on `latchkey keys rotate`.
+	RotationPeriod time.Duration `yaml:"rotation_period"`
+	// CacheTTL is how long an instance trusts its cached key set.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+}
+
+// Tokens configures token lifetimes and formats.
+type Tokens struct {
+	AccessTTL  time.Duration `yaml:"access_ttl"`
+	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// RefreshMaxTTL is the absolute cap of a refresh-token family.
+	RefreshMaxTTL time.Duration `yaml:"refresh_max_ttl"`
+	IDTokenTTL    time.Duration `yaml:"id_token_ttl"`
+	// Audience of access tokens; default the issuer.
+	Audience []string `yaml:"audience"`
+	// ClientCacheTTL is how long an instance trusts a cached client.
+	ClientCacheTTL time.Duration `yaml:"client_cache_ttl"`
+}
+
+// Users configures accounts.
+type Users struct {
+	// LoginFields are the fields a login may match: username and/or email.
+	LoginFields []string `yaml:"login_fields"`
+	// Registration is open, activation or closed.
+	Registration string `yaml:"registration"`
+}
+
+// Backend is one configured backend instance.
+type Backend struct {
+	ID     string    `yaml:"id"`
+	Type   string    `yaml:"type"`
+	Config yaml.Node `yaml:"config"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// HTTP configures request handling.
+type HTTP struct {
+	// MaxBodyBytes limits request bodies on the token endpoints.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ReadTimeout, WriteTimeout and ShutdownTimeout bound the server.
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Default returns the configuration used when there is no file.
+func Default() Config {
+	return Config{
+		Listen:  "127.0.0.1:8080",
+		Issuer:  "http://localhost:8080",
+		DataDir: "./data",
+		Storage: Storage{Driver: "sqlite", Timeout: 5 * time.Second, Postgres: Postgres{MaxConns: 20}},
+		Keys:    Keys{Algorithm: "ES256", CacheTTL: 30 * time.Second},
+		Tokens: Tokens{
+			AccessTTL:      5 * time.Minute,
+			RefreshTTL:     24 * time.Hour,
+			RefreshMaxTTL:  30 * 24 * time.Hour,
+			IDTokenTTL:     time.Hour,
+			ClientCacheTTL: 10 * time.Second,
+		},
+		Users:    Users{LoginFields: []string{"username", "email"}, Registration: "open"},
+		Backends: []Backend{{ID: "local", Type: "local"}},
+		Log:      Log{Level: "info", Format: "json"},
+		HTTP: HTTP{
+			MaxBodyBytes:    64 << 10,
+			ReadTimeout:     10 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			ShutdownTimeout: 15 * time.Second,
+		},
+	}
+}

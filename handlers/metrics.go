@@ -1,0 +1,67 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are latchkey's Prometheus metrics, on a registry of their own.
+// It also serves as the provider's Observer.
+type Metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	issued      *prometheus.CounterVec
+	loginFailed *prometheus.CounterVec
+	rateLimited *prometheus.CounterVec
+}
+
+// NewMetrics creates and registers the metrics.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "latchkey_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_tokens_issued_total", Help: "Token responses by grant type.",
+		}, []string{"grant"}),
+		loginFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_logins_failed_total", Help: "Failed password checks by backend.",
+		}, []string{"backend"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_rate_limited_total", Help: "Requests refused by rate limits, by limit.",
+		}, []string{"limit"}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// TokenIssued counts a token response.
+func (m *Metrics) TokenIssued(grant string) { m.issued.WithLabelValues(grant).Inc() }
+
+// LoginFailed counts a failed password check.
+func (m *Metrics) LoginFailed(backend string) { m.loginFailed.WithLabelValues(backend).Inc() }
+
+// RateLimited counts a request refused by a limit.
+func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }

@@ -1,0 +1,194 @@
+// Package handlers is latchkey's HTTP layer, the only package that imports
+// Gin. Handlers are thin: parse, call the provider, write. No protocol
+// decision is made here.
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// UserReader is what the admin authentication needs from the user store.
+type UserReader interface {
+	GetUser(ctx context.Context, id int64) (storage.User, error)
+}
+
+// Deps are what the HTTP layer serves.
+type Deps struct {
+	Provider *provider.Provider
+	Users    UserReader
+	// Ready reports whether the stores answer (/readyz).
+	Ready   func(ctx context.Context) error
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// MaxBodyBytes limits request bodies (64 KiB by default).
+	MaxBodyBytes int64
+	// TrustedProxies may set X-Forwarded-For; empty trusts none.
+	TrustedProxies []string
+	// AccessLog logs one line per request.
+	AccessLog bool
+}
+
+type api struct {
+	Deps
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New returns the HTTP handler of every endpoint.
+func New(d Deps) (http.Handler, error) {
+	if d.MaxBodyBytes <= 0 {
+		d.MaxBodyBytes = 64 << 10
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	a := &api{Deps: d}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RemoteIPHeaders = []string{"X-Forwarded-For", "X-Real-IP"}
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted_proxies: %w", err)
+	}
+	r.Use(a.requestContext, a.recoverPanic, a.observe)
+	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"detail": "Not found."}) })
+	r.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"detail": fmt.Sprintf("Method %q not allowed.", c.Request.Method)})
+	})
+	a.routes(r)
+	return r, nil
+}
+
+func (a *api) routes(r *gin.Engine) {
+	r.GET("/.well-known/openid-configuration", a.discovery)
+	r.GET("/.well-known/oauth-authorization-server", a.discovery)
+	r.GET("/oauth2/jwks", a.jwks)
+	r.POST("/oauth2/token", a.limitBody, a.token)
+	r.POST("/oauth2/introspect", a.limitBody, a.introspect)
+	r.POST("/oauth2/revoke", a.limitBody, a.revoke)
+	r.GET("/oauth2/userinfo", a.userinfo)
+	r.POST("/oauth2/userinfo", a.limitBody, a.userinfo)
+	r.GET("/healthz", a.healthz)
+	r.GET("/readyz", a.readyz)
+	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
+
+	admin := r.Group("/admin", a.limitBody, a.requireStaff)
+	both(admin, http.MethodGet, "/clients", a.listClients)
+	both(admin, http.MethodPost, "/clients", a.createClient)
+	both(admin, http.MethodGet, "/clients/:id", a.getClient)
+	both(admin, http.MethodPut, "/clients/:id", a.updateClient)
+	both(admin, http.MethodDelete, "/clients/:id", a.deleteClient)
+	both(admin, http.MethodPost, "/clients/:id/rotate-secret", a.rotateClientSecret)
+	both(admin, http.MethodGet, "/keys", a.listKeys)
+	both(admin, http.MethodPost, "/keys/rotate", a.rotateKey)
+}
+
+// both registers a route with and without its trailing slash, as djoser
+// clients use either.
+func both(g *gin.RouterGroup, method, path string, h gin.HandlerFunc) {
+	g.Handle(method, path, h)
+	g.Handle(method, path+"/", h)
+}
+
+type requestIDKey struct{}
+
+// requestContext gives every request an ID (kept from X-Request-Id when it
+// is sane), a logger carrying it, and the client address for the provider.
+func (a *api) requestContext(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !saneRequestID(id) {
+		id = newRequestID()
+	}
+	c.Header("X-Request-Id", id)
+	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
+	ctx = provider.WithClientIP(ctx, c.ClientIP())
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// recoverPanic turns a panic into a logged 500 without internals.
+func (a *api) recoverPanic(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.Logger.ErrorContext(c.Request.Context(), "panic serving request",
+				"request_id", requestID(c.Request.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "server_error", "error_description": "internal error"})
+			}
+		}
+	}()
+	c.Next()
+}
+
+// observe records metrics and the access log. Only the route pattern is
+// logged, never the query string (it may hold tokens).
+func (a *api) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	elapsed := time.Since(start)
+	status := c.Writer.Status()
+	a.Metrics.observeRequest(route, c.Request.Method, status, elapsed)
+	if a.AccessLog {
+		a.Logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", requestID(c.Request.Context())),
+			slog.String("method", c.Request.Method), slog.String("route", route),
+			slog.Int("status", status), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.String("ip", c.ClientIP()))
+	}
+}
+
+// limitBody bounds the request body; reading past it fails, which the
+// parsers report as 413.
+func (a *api) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > a.MaxBodyBytes {
+		writeOAuthError(c, a.Logger, provider.ErrRequestTooLarge)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.MaxBodyBytes)
+	c.Next()
+}

@@ -1,0 +1,207 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// Token endpoint authentication methods (RFC 7591 §2).
+const (
+	AuthSecretBasic = "client_secret_basic"
+	AuthSecretPost  = "client_secret_post"
+	AuthNone        = "none"
+)
+
+// clientStore is what the provider needs to read and manage clients.
+type clientStore interface {
+	GetClient(ctx context.Context, id string) (storage.Client, error)
+	CreateClient(ctx context.Context, c storage.Client) error
+	ListClients(ctx context.Context) ([]storage.Client, error)
+	UpdateClient(ctx context.Context, id string, fn func(*storage.Client) error) (storage.Client, error)
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// clientCache keeps clients for a short TTL so the token path does not read
+// the database on every request. A change made on this instance evicts at
+// once; other instances see it within the TTL.
+type clientCache struct {
+	store clientStore
+	ttl   time.Duration
+	now   func() time.Time
+
+	mu      sync.RWMutex
+	entries map[string]cachedClient
+}
+
+type cachedClient struct {
+	client  *storage.Client
+	fetched time.Time
+}
+
+// maxCachedClients bounds the cache; past it the cache is reset rather than
+// grown (client IDs are chosen by admins, so this is a safety net).
+const maxCachedClients = 10000
+
+func newClientCache(store clientStore, ttl time.Duration, now func() time.Time) *clientCache {
+	return &clientCache{store: store, ttl: ttl, now: now, entries: make(map[string]cachedClient)}
+}
+
+func (c *clientCache) get(ctx context.Context, id string) (*storage.Client, error) {
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.entries[id]
+	c.mu.RUnlock()
+	if ok && now.Sub(e.fetched) < c.ttl {
+		return e.client, nil
+	}
+	cl, err := c.store.GetClient(ctx, id)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	c.mu.Lock()
+	if len(c.entries) >= maxCachedClients {
+		c.entries = make(map[string]cachedClient)
+	}
+	c.entries[id] = cachedClient{client: &cl, fetched: now}
+	c.mu.Unlock()
+	return &cl, nil
+}
+
+func (c *clientCache) evict(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}
+
+// clientCredentials are what a request presented to authenticate a client.
+type clientCredentials struct {
+	id, secret string
+	method     string // client_secret_basic, client_secret_post or none
+}
+
+// readClientCredentials extracts client credentials from the Authorization
+// header or the form (RFC 6749 §2.3.1). Using both is an error (§2.3).
+func readClientCredentials(r *http.Request, form url.Values) (clientCredentials, error) {
+	formID, formSecret := form.Get("client_id"), form.Get("client_secret")
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			return clientCredentials{}, ErrInvalidClient.WithDescription("malformed Authorization header")
+		}
+		if formSecret != "" {
+			return clientCredentials{}, ErrInvalidRequest.WithDescription("use one client authentication method, not two")
+		}
+		// The id and secret are form-urlencoded before Basic encoding (§2.3.1).
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil || id == "" {
+			return clientCredentials{}, ErrInvalidClient.WithDescription("malformed client credentials")
+		}
+		if formID != "" && formID != id {
+			return clientCredentials{}, ErrInvalidRequest.WithDescription("client_id does not match the Authorization header")
+		}
+		return clientCredentials{id: id, secret: secret, method: AuthSecretBasic}, nil
+	}
+	if formID == "" {
+		return clientCredentials{}, ErrInvalidClient.WithDescription("client authentication is required")
+	}
+	if formSecret != "" {
+		return clientCredentials{id: formID, secret: formSecret, method: AuthSecretPost}, nil
+	}
+	return clientCredentials{id: formID, method: AuthNone}, nil
+}
+
+// authenticateClient checks the presented credentials against the client.
+// Unknown client and wrong secret give the same answer. A confidential client
+// may present its secret by either secret method; a public client must not
+// present one.
+func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (*storage.Client, error) {
+	cl, err := p.clients.get(ctx, cred.id)
+	if errors.Is(err, storage.ErrNotFound) {
+		p.secrets.Verify(cred.secret, dummySecretHash) // same work as a real check
+		return nil, ErrInvalidClient
+	}
+	if err != nil {
+		return nil, err
+	}
+	public := cl.TokenEndpointAuthMethod == AuthNone
+	switch {
+	case public && cred.method != AuthNone:
+		return nil, ErrInvalidClient.WithDescription("this client is public and has no secret")
+	case !public && cred.method == AuthNone:
+		return nil, ErrInvalidClient.WithDescription("client authentication is required")
+	case !public && !p.secrets.Verify(cred.secret, cl.SecretHash):
+		return nil, ErrInvalidClient
+	}
+	return cl, nil
+}
+
+// dummySecretHash is compared against when the client does not exist.
+const dummySecretHash = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// allowsGrant reports whether the client is registered for the grant type.
+func allowsGrant(cl *storage.Client, grant string) bool {
+	for _, g := range cl.GrantTypes {
+		if g == grant {
+			return true
+		}
+	}
+	return false
+}
+
+// grantScope decides the scope of a token: the requested scopes, each of
+// which the client must be registered for, or all of the client's scopes
+// when none is requested (RFC 6749 §3.3).
+func grantScope(cl *storage.Client, requested string) (string, error) {
+	allowed := strings.Fields(cl.Scope)
+	if strings.TrimSpace(requested) == "" {
+		return strings.Join(allowed, " "), nil
+	}
+	return narrowScope(requested, allowed)
+}
+
+// narrowScope checks that every requested scope is in allowed and returns
+// them once each, in request order.
+func narrowScope(requested string, allowed []string) (string, error) {
+	var out []string
+	for _, s := range strings.Fields(requested) {
+		if !contains(allowed, s) {
+			return "", ErrInvalidScope.WithDescription("scope " + quoteScope(s) + " is not allowed")
+		}
+		if !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// quoteScope echoes a scope token safely (RFC 6749 scope tokens are
+// printable ASCII without quotes or backslashes).
+func quoteScope(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	for _, c := range s {
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return "(invalid)"
+		}
+	}
+	return `"` + s + `"`
+}

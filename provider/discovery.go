@@ -1,0 +1,96 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Discovery is the OpenID Provider metadata (OIDC Discovery §3), which is
+// also the RFC 8414 authorization server metadata. It lists what latchkey
+// serves today, no more.
+type Discovery struct {
+	Issuer                                    string   `json:"issuer"`
+	TokenEndpoint                             string   `json:"token_endpoint"`
+	JWKSURI                                   string   `json:"jwks_uri"`
+	UserinfoEndpoint                          string   `json:"userinfo_endpoint"`
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
+	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	ScopesSupported                           []string `json:"scopes_supported"`
+	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	GrantTypesSupported                       []string `json:"grant_types_supported"`
+	SubjectTypesSupported                     []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	ClaimsSupported                           []string `json:"claims_supported"`
+}
+
+// Discovery returns the metadata document as JSON.
+func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
+	keys, err := p.keys.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	algs := []string{}
+	for _, k := range keys {
+		if !contains(algs, k.Algorithm) {
+			algs = append(algs, k.Algorithm)
+		}
+	}
+	base := strings.TrimSuffix(p.issuer, "/")
+	d := Discovery{
+		Issuer:                                    p.issuer,
+		TokenEndpoint:                             base + "/oauth2/token",
+		JWKSURI:                                   base + "/oauth2/jwks",
+		UserinfoEndpoint:                          base + "/oauth2/userinfo",
+		IntrospectionEndpoint:                     base + "/oauth2/introspect",
+		RevocationEndpoint:                        base + "/oauth2/revoke",
+		ScopesSupported:                           []string{"openid", "profile", "email", "offline_access", "groups"},
+		ResponseTypesSupported:                    []string{},
+		GrantTypesSupported:                       []string{GrantPassword, GrantRefreshToken, GrantClientCredentials},
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          algs,
+		TokenEndpointAuthMethodsSupported:         []string{AuthSecretBasic, AuthSecretPost, AuthNone},
+		IntrospectionEndpointAuthMethodsSupported: []string{AuthSecretBasic, AuthSecretPost},
+		RevocationEndpointAuthMethodsSupported:    []string{AuthSecretBasic, AuthSecretPost, AuthNone},
+		ClaimsSupported: []string{
+			"iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "azp",
+			"preferred_username", "name", "given_name", "family_name", "email", "email_verified", "groups",
+		},
+	}
+	return json.Marshal(d)
+}
+
+// UserInfo is the userinfo response (OIDC Core §5.3.2).
+type UserInfo struct {
+	Subject string `json:"sub"`
+	ProfileClaims
+}
+
+// UserInfo answers the userinfo endpoint for an access token: the claims
+// its scope grants. The token must carry openid and belong to a user.
+func (p *Provider) UserInfo(ctx context.Context, raw string) (*UserInfo, error) {
+	info, err := p.VerifyAccessToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !hasScope(info.Scope, "openid") {
+		return nil, ErrInsufficientScope.WithDescription("the token lacks the openid scope")
+	}
+	uid, ok := userIDOf(info.Subject)
+	if !ok {
+		return nil, ErrInvalidToken.WithDescription("the token does not belong to a user")
+	}
+	sub, err := p.loadUser(ctx, uid)
+	if errors.Is(err, ErrInvalidGrant) {
+		return nil, ErrInvalidToken.WithDescription("the user is not active")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("userinfo: %w", err)
+	}
+	return &UserInfo{Subject: sub.ID, ProfileClaims: profileClaims(sub, info.Scope)}, nil
+}

@@ -1,0 +1,122 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// Error is an OAuth 2.0 error response (RFC 6749 §5.2).
+type Error struct {
+	Code        string // "invalid_grant"
+	Description string // safe to show the client
+	Status      int
+	// RetryAfter, in seconds, is sent as Retry-After when not zero.
+	RetryAfter int
+	cause      error // logged, never sent
+}
+
+// The errors of RFC 6749 §5.2, RFC 7009 and the contract. Sentinels are never
+// mutated: WithDescription and WithCause return copies.
+var (
+	ErrInvalidRequest         = &Error{Code: "invalid_request", Status: http.StatusBadRequest}
+	ErrInvalidClient          = &Error{Code: "invalid_client", Status: http.StatusUnauthorized, Description: "client authentication failed"}
+	ErrInvalidGrant           = &Error{Code: "invalid_grant", Status: http.StatusBadRequest}
+	ErrUnauthorizedClient     = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
+	ErrUnsupportedGrantType   = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
+	ErrInvalidScope           = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	ErrUnsupportedTokenType   = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
+	ErrInvalidToken           = &Error{Code: "invalid_token", Status: http.StatusUnauthorized}
+	ErrInsufficientScope      = &Error{Code: "insufficient_scope", Status: http.StatusForbidden}
+	ErrAccessDenied           = &Error{Code: "access_denied", Status: http.StatusForbidden}
+	ErrRequestTooLarge        = &Error{Code: "invalid_request", Status: http.StatusRequestEntityTooLarge, Description: "request body too large"}
+	ErrUnsupportedMediaType   = &Error{Code: "invalid_request", Status: http.StatusUnsupportedMediaType, Description: "content type must be application/x-www-form-urlencoded"}
+	ErrMethodNotAllowed       = &Error{Code: "invalid_request", Status: http.StatusMethodNotAllowed, Description: "method not allowed"}
+	ErrRateLimited            = &Error{Code: "rate_limited", Status: http.StatusTooManyRequests, Description: "too many requests"}
+	ErrTemporarilyUnavailable = &Error{Code: "temporarily_unavailable", Status: http.StatusServiceUnavailable, Description: "the server is temporarily unable to handle the request"}
+	ErrServerError            = &Error{Code: "server_error", Status: http.StatusInternalServerError, Description: "internal error"}
+)
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// Unwrap returns the cause, which is logged and never sent.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is matches errors of the same code and status.
+func (e *Error) Is(target error) bool {
+	o, ok := target.(*Error)
+	return ok && o.Code == e.Code && o.Status == e.Status
+}
+
+// WithDescription returns a copy with a client-safe description.
+func (e *Error) WithDescription(msg string) *Error { c := *e; c.Description = msg; return &c }
+
+// WithCause returns a copy that carries cause for the logs.
+func (e *Error) WithCause(err error) *Error { c := *e; c.cause = err; return &c }
+
+// AsError turns any error into an *Error: ours pass through, the protocol
+// engine's are mapped by code, a store failure is temporarily_unavailable and
+// anything else is server_error (its cause kept for the log).
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if mapped, ok := engineErrors[err]; ok {
+		return mapped
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrStoreUnavailable) {
+		return ErrTemporarilyUnavailable.WithCause(err)
+	}
+	return ErrServerError.WithCause(err)
+}
+
+// ErrStoreUnavailable marks a failure of a store: the request may succeed
+// later, so it is answered with 503.
+var ErrStoreUnavailable = errors.New("store unavailable")
+
+// storeError classifies an error from a store. ErrNotFound, ErrConflict and
+// ErrReused are results, not failures, and are returned unchanged.
+func storeError(err error) error {
+	switch {
+	case err == nil,
+		errors.Is(err, storage.ErrNotFound),
+		errors.Is(err, storage.ErrConflict),
+		errors.Is(err, storage.ErrReused):
+		return err
+	}
+	return errors.Join(ErrStoreUnavailable, err)
+}
+
+// engineErrors maps go-oauth2's errors onto ours. Its statuses are not used:
+// it answers invalid_grant with 401, RFC 6749 §5.2 says 400.
+var engineErrors = map[error]*Error{
+	oerrors.ErrInvalidRequest:          ErrInvalidRequest,
+	oerrors.ErrUnauthorizedClient:      ErrUnauthorizedClient,
+	oerrors.ErrAccessDenied:            ErrAccessDenied,
+	oerrors.ErrInvalidScope:            ErrInvalidScope,
+	oerrors.ErrServerError:             ErrServerError,
+	oerrors.ErrTemporarilyUnavailable:  ErrTemporarilyUnavailable,
+	oerrors.ErrInvalidClient:           ErrInvalidClient,
+	oerrors.ErrInvalidGrant:            ErrInvalidGrant,
+	oerrors.ErrUnsupportedGrantType:    ErrUnsupportedGrantType,
+	oerrors.ErrInvalidRefreshToken:     ErrInvalidGrant,
+	oerrors.ErrExpiredRefreshToken:     ErrInvalidGrant,
+	oerrors.ErrInvalidAuthorizeCode:    ErrInvalidGrant,
+	oerrors.ErrInvalidCodeChallenge:    ErrInvalidGrant,
+	oerrors.ErrMissingCodeChallenge:    ErrInvalidGrant,
+	oerrors.ErrInvalidRedirectURI:      ErrInvalidGrant,
+	oerrors.ErrUnsupportedResponseType: ErrInvalidRequest,
+}

@@ -1,0 +1,165 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// Introspection is an RFC 7662 §2.2 response. An inactive token is reported
+// as {"active": false} and nothing else.
+type Introspection struct {
+	Active      bool     `json:"active"`
+	Scope       string   `json:"scope,omitempty"`
+	ClientID    string   `json:"client_id,omitempty"`
+	Username    string   `json:"username,omitempty"`
+	Subject     string   `json:"sub,omitempty"`
+	Audience    Audience `json:"aud,omitempty"`
+	Issuer      string   `json:"iss,omitempty"`
+	Expiry      int64    `json:"exp,omitempty"`
+	IssuedAt    int64    `json:"iat,omitempty"`
+	ID          string   `json:"jti,omitempty"`
+	TokenType   string   `json:"token_type,omitempty"`
+	SessionID   string   `json:"sid,omitempty"`
+	Groups      []string `json:"groups,omitempty"`
+	Permissions []string `json:"permissions,omitempty"`
+}
+
+var inactive = &Introspection{Active: false}
+
+// Introspect serves the introspection endpoint (RFC 7662). The caller must
+// authenticate as a confidential client. Any client's access tokens may be
+// introspected (that is what resource servers do); a refresh token only by
+// the client it was issued to.
+func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspection, error) {
+	form, err := ParseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := p.authenticateEndpointClient(ctx, r, form)
+	if err != nil {
+		return nil, err
+	}
+	if cl.TokenEndpointAuthMethod == AuthNone {
+		return nil, ErrInvalidClient.WithDescription("introspection requires a confidential client")
+	}
+	token := form.Get("token")
+	if token == "" {
+		return nil, ErrInvalidRequest.WithDescription("token is required")
+	}
+	if hasPrefix(token, PrefixRefreshToken) {
+		return p.introspectRefresh(ctx, token, cl)
+	}
+	info, err := p.inspectAccess(ctx, token)
+	if errors.Is(err, errBadToken) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// authenticateEndpointClient authenticates the caller of introspection or
+// revocation.
+func (p *Provider) authenticateEndpointClient(ctx context.Context, r *http.Request, form map[string][]string) (*storage.Client, error) {
+	cred, err := readClientCredentials(r, form)
+	if err != nil {
+		return nil, err
+	}
+	return p.authenticateClient(ctx, cred)
+}
+
+func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storage.Client) (*Introspection, error) {
+	tok, fam, err := p.tokens.RefreshToken(ctx, p.secrets.Hash(raw), p.now())
+	if errors.Is(err, storage.ErrNotFound) || err == nil && fam.ClientID != cl.ID {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up refresh token: %w", storeError(err))
+	}
+	return &Introspection{
+		Active: true, Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject,
+		Issuer: p.issuer, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
+		TokenType: "refresh_token", SessionID: fam.ID,
+	}, nil
+}
+
+// inspectAccess validates an access token of either format and checks it
+// has not been revoked, alone or with its session. Every reason for
+// rejection is errBadToken; a store failure is an error of its own.
+func (p *Provider) inspectAccess(ctx context.Context, raw string) (*Introspection, error) {
+	now := p.now()
+	var info *Introspection
+	if hasPrefix(raw, PrefixAccessToken) {
+		rec, err := p.tokens.AccessToken(ctx, p.secrets.Hash(raw), now)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, errBadToken
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up access token: %w", storeError(err))
+		}
+		info = opaqueIntrospection(rec, p.issuer, p.audience)
+	} else {
+		c, err := p.keys.verifyAccess(ctx, raw, p.issuer, now)
+		if err != nil {
+			return nil, errBadToken
+		}
+		info = &Introspection{
+			Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username,
+			Subject: c.Subject, Audience: c.Audience, Issuer: c.Issuer, Expiry: c.Expiry,
+			IssuedAt: c.IssuedAt, ID: c.ID, TokenType: "Bearer", SessionID: c.SessionID,
+			Groups: c.Groups, Permissions: c.Permissions,
+		}
+	}
+	revoked, err := p.tokens.Revoked(ctx, info.ID, info.SessionID, now)
+	if err != nil {
+		return nil, fmt.Errorf("check revocation: %w", storeError(err))
+	}
+	if revoked {
+		return nil, errBadToken
+	}
+	return info, nil
+}
+
+func opaqueIntrospection(rec storage.AccessToken, issuer string, aud Audience) *Introspection {
+	info := &Introspection{
+		Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,
+		Audience: aud, Issuer: issuer, Expiry: rec.ExpiresAt.Unix(), IssuedAt: rec.IssuedAt.Unix(),
+		ID: rec.ID, TokenType: "Bearer", SessionID: rec.FamilyID,
+	}
+	info.Username, _ = rec.Claims["username"].(string)
+	info.Groups = stringList(rec.Claims["groups"])
+	info.Permissions = stringList(rec.Claims["permissions"])
+	return info
+}
+
+// stringList reads a []string that went through JSON ([]any) or not.
+func stringList(v any) []string {
+	switch l := v.(type) {
+	case []string:
+		return l
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// VerifyAccessToken validates an access token (JWT or opaque) for the HTTP
+// layer: userinfo, the admin API. ErrInvalidToken when it is not valid.
+func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*Introspection, error) {
+	info, err := p.inspectAccess(ctx, raw)
+	if errors.Is(err, errBadToken) {
+		return nil, ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
+	}
+	return info, err
+}

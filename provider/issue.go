@@ -1,0 +1,284 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// subject is who a token is about: a user, or the client itself.
+type subject struct {
+	ID            string // the sub claim
+	UserID        int64  // 0 for a client
+	Username      string
+	Email         string
+	EmailVerified bool
+	FirstName     string
+	LastName      string
+	Groups        []string
+	Permissions   []string
+}
+
+// grantSpec is everything needed to mint the tokens of one grant.
+type grantSpec struct {
+	client   *storage.Client
+	subject  subject
+	scope    string
+	authTime time.Time
+	family   *storage.Family // the session; nil when no refresh token goes with it
+	refresh  string          // the new refresh token, if any
+}
+
+// clientIPKey carries the caller's address (set by the HTTP layer, which
+// knows the trusted proxies) into the provider.
+type clientIPKey struct{}
+
+// WithClientIP returns a context that carries the caller's IP address.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+func clientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}
+
+// loadUser reads a user and their groups for a token. An inactive or
+// deleted user gets no token.
+func (p *Provider) loadUser(ctx context.Context, userID int64) (subject, error) {
+	u, err := p.store.GetUser(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && !u.IsActive {
+		return subject{}, ErrInvalidGrant.WithDescription("the user is not active")
+	}
+	if err != nil {
+		return subject{}, fmt.Errorf("load user: %w", storeError(err))
+	}
+	groups, err := p.store.UserGroups(ctx, userID)
+	if err != nil {
+		return subject{}, fmt.Errorf("load groups: %w", storeError(err))
+	}
+	s := subject{
+		ID: strconv.FormatInt(u.ID, 10), UserID: u.ID, Username: u.Username,
+		Email: u.Email, EmailVerified: u.EmailVerified, FirstName: u.FirstName, LastName: u.LastName,
+	}
+	s.Groups, s.Permissions = flattenGroups(groups)
+	return s, nil
+}
+
+// flattenGroups returns group names and the union of their permissions,
+// both sorted.
+func flattenGroups(groups []storage.Group) (names, perms []string) {
+	seen := map[string]bool{}
+	for _, g := range groups {
+		names = append(names, g.Name)
+		for _, perm := range g.Permissions {
+			if !seen[perm] {
+				seen[perm] = true
+				perms = append(perms, perm)
+			}
+		}
+	}
+	sort.Strings(names)
+	sort.Strings(perms)
+	return names, perms
+}
+
+// userIDOf parses the sub of a user token; client tokens have none.
+func userIDOf(sub string) (int64, bool) {
+	id, err := strconv.ParseInt(sub, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// newFamily starts a session for a login.
+func (p *Provider) newFamily(ctx context.Context, st *tokenRequest, sub subject, scope string, now time.Time) (*storage.Family, string, error) {
+	fam := &storage.Family{
+		ID: newID(), ClientID: st.client.ID, Subject: sub.ID, Scope: scope,
+		AuthTime: now, CreatedAt: now, LastUsedAt: now,
+		ExpiresAt: now.Add(p.lifetimes.RefreshMax),
+		IP:        clientIP(ctx), UserAgent: truncate(st.userAgent, 256),
+	}
+	raw := NewSecret(PrefixRefreshToken)
+	first := storage.RefreshToken{
+		Hash: p.secrets.Hash(raw), FamilyID: fam.ID, CreatedAt: now,
+		ExpiresAt: minTime(now.Add(p.refreshTTL(st.client)), fam.ExpiresAt),
+	}
+	if err := p.tokens.CreateFamily(ctx, *fam, first); err != nil {
+		return nil, "", fmt.Errorf("create session: %w", storeError(err))
+	}
+	return fam, raw, nil
+}
+
+// mint signs (or stores) the access token and, when openid was granted to a
+// user, the ID token, and builds the response.
+func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error) {
+	now := p.now()
+	ttl := p.accessTTL(g.client)
+	access, err := p.mintAccess(ctx, g, now, ttl)
+	if err != nil {
+		return nil, err
+	}
+	resp := &TokenResponse{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second),
+		Scope: g.scope, RefreshToken: g.refresh,
+	}
+	if g.subject.UserID != 0 && hasScope(g.scope, "openid") {
+		if resp.IDToken, err = p.mintIDToken(ctx, g, now); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, ttl time.Duration) (string, error) {
+	claims := AccessClaims{
+		Issuer: p.issuer, Subject: g.subject.ID, Audience: p.audience,
+		IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(), ID: newID(),
+		ClientID: g.client.ID, Scope: g.scope, Username: g.subject.Username,
+		Groups: g.subject.Groups, Permissions: g.subject.Permissions,
+	}
+	if g.family != nil {
+		claims.SessionID = g.family.ID
+	}
+	if !g.authTime.IsZero() {
+		claims.AuthTime = g.authTime.Unix()
+	}
+	if g.client.AccessTokenFormat != "opaque" {
+		tok, err := p.keys.signAccess(ctx, claims)
+		if err != nil {
+			return "", fmt.Errorf("sign access token: %w", err)
+		}
+		return tok, nil
+	}
+	raw := NewSecret(PrefixAccessToken)
+	rec := storage.AccessToken{
+		Hash: p.secrets.Hash(raw), ID: claims.ID, FamilyID: claims.SessionID,
+		ClientID: claims.ClientID, Subject: claims.Subject, Scope: claims.Scope,
+		IssuedAt: now, ExpiresAt: now.Add(ttl),
+		Claims: map[string]any{"username": claims.Username, "groups": claims.Groups, "permissions": claims.Permissions},
+	}
+	if err := p.tokens.CreateAccessToken(ctx, rec); err != nil {
+		return "", fmt.Errorf("store access token: %w", storeError(err))
+	}
+	return raw, nil
+}
+
+// ProfileClaims are the user claims the standard scopes grant (OIDC Core
+// §5.4); ID tokens and userinfo share them.
+type ProfileClaims struct {
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Name              string   `json:"name,omitempty"`
+	GivenName         string   `json:"given_name,omitempty"`
+	FamilyName        string   `json:"family_name,omitempty"`
+	Email             string   `json:"email,omitempty"`
+	EmailVerified     *bool    `json:"email_verified,omitempty"`
+	Groups            []string `json:"groups,omitempty"`
+}
+
+// IDClaims are the claims of an ID token (OIDC Core §2).
+type IDClaims struct {
+	Issuer          string   `json:"iss"`
+	Subject         string   `json:"sub"`
+	Audience        Audience `json:"aud"`
+	Expiry          int64    `json:"exp"`
+	IssuedAt        int64    `json:"iat"`
+	AuthTime        int64    `json:"auth_time,omitempty"`
+	Nonce           string   `json:"nonce,omitempty"`
+	AuthorizedParty string   `json:"azp,omitempty"`
+	SessionID       string   `json:"sid,omitempty"`
+	ProfileClaims
+}
+
+func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time) (string, error) {
+	c := IDClaims{
+		Issuer: p.issuer, Subject: g.subject.ID, Audience: Audience{g.client.ID},
+		IssuedAt: now.Unix(), Expiry: now.Add(p.lifetimes.IDToken).Unix(), AuthorizedParty: g.client.ID,
+	}
+	if !g.authTime.IsZero() {
+		c.AuthTime = g.authTime.Unix()
+	}
+	if g.family != nil {
+		c.SessionID = g.family.ID
+	}
+	c.ProfileClaims = profileClaims(g.subject, g.scope)
+	tok, err := p.keys.signID(ctx, c)
+	if err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	return tok, nil
+}
+
+// profileClaims returns the claims each granted standard scope allows.
+func profileClaims(s subject, scope string) ProfileClaims {
+	var c ProfileClaims
+	if hasScope(scope, "profile") {
+		c.PreferredUsername = s.Username
+		c.GivenName, c.FamilyName = s.FirstName, s.LastName
+		c.Name = strings.TrimSpace(s.FirstName + " " + s.LastName)
+	}
+	if hasScope(scope, "email") && s.Email != "" {
+		c.Email = s.Email
+		verified := s.EmailVerified
+		c.EmailVerified = &verified
+	}
+	if hasScope(scope, "groups") {
+		c.Groups = s.Groups
+	}
+	return c
+}
+
+func (p *Provider) accessTTL(cl *storage.Client) time.Duration {
+	if cl.AccessTokenTTL > 0 {
+		return min(cl.AccessTokenTTL, MaxClientAccessTTL)
+	}
+	return p.lifetimes.Access
+}
+
+func (p *Provider) refreshTTL(cl *storage.Client) time.Duration {
+	if cl.RefreshTokenTTL > 0 {
+		return cl.RefreshTokenTTL
+	}
+	return p.lifetimes.Refresh
+}
+
+// hasScope reports whether a space-separated scope string holds s.
+func hasScope(scope, s string) bool {
+	for _, f := range strings.Fields(scope) {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
+
+func splitScope(scope string) []string { return strings.Fields(scope) }
+
+// newID returns 128 random bits, base64url: token IDs and session IDs.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("provider: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,158 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// AccessClaims are the claims of a JWT access token (RFC 9068 §2.2) plus
+// latchkey's: the session (sid) the token belongs to, the username, and the
+// groups and permissions from the permission mapper.
+type AccessClaims struct {
+	Issuer      string   `json:"iss"`
+	Subject     string   `json:"sub"`
+	Audience    Audience `json:"aud"`
+	Expiry      int64    `json:"exp"`
+	IssuedAt    int64    `json:"iat"`
+	ID          string   `json:"jti"`
+	ClientID    string   `json:"client_id"`
+	Scope       string   `json:"scope,omitempty"`
+	SessionID   string   `json:"sid,omitempty"`
+	AuthTime    int64    `json:"auth_time,omitempty"`
+	Username    string   `json:"username,omitempty"`
+	Groups      []string `json:"groups,omitempty"`
+	Permissions []string `json:"permissions,omitempty"`
+}
+
+// Audience is the aud claim: one string when there is one value, else an
+// array (RFC 7519 §4.1.3).
+type Audience []string
+
+// MarshalJSON writes a single audience as a plain string.
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = Audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud: want a string or an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+// Contains reports whether v is one of the audiences.
+func (a Audience) Contains(v string) bool {
+	for _, x := range a {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// signAccess signs access-token claims with the current key, typ at+jwt.
+func (k *KeyRing) signAccess(ctx context.Context, claims any) (string, error) {
+	s, err := k.snapshot(ctx)
+	if err != nil {
+		return "", err
+	}
+	return signCompact(s.atSigner, claims)
+}
+
+// signID signs ID-token claims with the current key, typ JWT.
+func (k *KeyRing) signID(ctx context.Context, claims any) (string, error) {
+	s, err := k.snapshot(ctx)
+	if err != nil {
+		return "", err
+	}
+	return signCompact(s.idSigner, claims)
+}
+
+func signCompact(signer jose.Signer, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("marshal claims: %w", err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// errBadToken is every reason a JWT is not ours or not valid; the reasons are
+// not told to callers.
+var errBadToken = errors.New("token is not valid")
+
+// maxTokenLength bounds what we try to parse.
+const maxTokenLength = 8 << 10
+
+// verifyAccess checks a JWT access token: one signature by one of our keys
+// with an allowed algorithm, typ at+jwt, our issuer, not expired. It does not
+// check revocation.
+func (k *KeyRing) verifyAccess(ctx context.Context, raw, issuer string, now time.Time) (*AccessClaims, error) {
+	payload, err := k.verifyCompact(ctx, raw, "at+jwt")
+	if err != nil {
+		return nil, err
+	}
+	var c AccessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, errBadToken
+	}
+	if c.Issuer != issuer || c.Subject == "" || c.ID == "" {
+		return nil, errBadToken
+	}
+	if unix := now.Unix(); c.Expiry <= unix || c.IssuedAt > unix+60 {
+		return nil, errBadToken
+	}
+	return &c, nil
+}
+
+// verifyCompact verifies a compact JWS against our published keys and
+// returns its payload.
+func (k *KeyRing) verifyCompact(ctx context.Context, raw, typ string) ([]byte, error) {
+	if len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
+		return nil, errBadToken
+	}
+	jws, err := jose.ParseSignedCompact(raw, verifyAlgorithms)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, errBadToken
+	}
+	h := jws.Signatures[0].Protected
+	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); !typeMatches(got, typ) {
+		return nil, errBadToken
+	}
+	key, ok := k.publicKey(ctx, h.KeyID)
+	if !ok || key.Algorithm != h.Algorithm {
+		return nil, errBadToken
+	}
+	payload, err := jws.Verify(key.Key)
+	if err != nil {
+		return nil, errBadToken
+	}
+	return payload, nil
+}
+
+// typeMatches compares a typ header with the expected media type, ignoring
+// case and an "application/" prefix (RFC 7515 §4.1.9).
+func typeMatches(got, want string) bool {
+	got = strings.TrimPrefix(strings.ToLower(got), "application/")
+	return got == want
+}

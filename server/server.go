@@ -1,0 +1,295 @@
+// Package server assembles a latchkey server from its configuration:
+// storage, backends, the provider and the HTTP layer, and serves it until
+// its context ends.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/storage/sqlstore"
+)
+
+// Options are what a server needs besides its configuration.
+type Options struct {
+	Config   config.Config
+	Backends backends.Registry
+	Logger   *slog.Logger
+	// Out receives the one-time bootstrap banner with credentials.
+	Out io.Writer
+	// Environ is the process environment (LATCHKEY_BOOTSTRAP_* is read from it).
+	Environ []string
+	// HashPassword hashes the bootstrap admin's password.
+	HashPassword func(string) (string, error)
+	// SkipBootstrap opens without bootstrapping an empty database (CLI use).
+	SkipBootstrap bool
+	Now           func() time.Time
+}
+
+// Server is an assembled latchkey server.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *sqlstore.Store
+	provider *provider.Provider
+	metrics  *handlers.Metrics
+	handler  http.Handler
+}
+
+// Open opens storage (migrating it), the backends and the provider, and
+// bootstraps an empty database.
+func Open(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	cfg := opts.Config
+	store, err := OpenStore(ctx, cfg, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, metrics: handlers.NewMetrics()}
+	if err := s.build(ctx, opts); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenStoreUnmigrated opens the configured durable store as it is.
+func OpenStoreUnmigrated(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	dsn := cfg.Storage.Postgres.DSN
+	if cfg.Storage.Driver != "postgres" {
+		dsn = cfg.SQLitePath()
+	}
+	store, err := sqlstore.Open(ctx, sqlstore.Options{
+		Driver: cfg.Storage.Driver, DSN: dsn, MaxConns: cfg.Storage.Postgres.MaxConns, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	return store, nil
+}
+
+// OpenStore opens the configured durable store and applies migrations.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	store, err := OpenStoreUnmigrated(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate storage: %w", err)
+	}
+	return store, nil
+}
+
+func (s *Server) build(ctx context.Context, opts Options) error {
+	cfg := opts.Config
+	master, err := LoadMasterKey(cfg)
+	if err != nil {
+		return err
+	}
+	secrets, err := provider.NewSecrets(master)
+	if err != nil {
+		return err
+	}
+	passwords, err := openPasswordBackends(cfg, opts.Backends, s.store, opts.Logger)
+	if err != nil {
+		return err
+	}
+	s.provider = provider.New(provider.Options{
+		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
+		Store: s.store, Tokens: s.store, Secrets: secrets,
+		Keys: provider.KeyRingOptions{
+			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
+		},
+		Lifetimes: provider.Lifetimes{
+			Access: cfg.Tokens.AccessTTL, Refresh: cfg.Tokens.RefreshTTL,
+			RefreshMax: cfg.Tokens.RefreshMaxTTL, IDToken: cfg.Tokens.IDTokenTTL,
+		},
+		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL,
+		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
+	})
+	if err := s.provider.Start(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if !opts.SkipBootstrap {
+		if err := bootstrap(ctx, s.store, s.provider, opts); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	s.handler, err = handlers.New(handlers.Deps{
+		Provider: s.provider, Users: s.store, Ready: s.ready, Metrics: s.metrics,
+		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
+	})
+	return err
+}
+
+// openPasswordBackends opens the configured backends that check passwords,
+// in configured order.
+func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlstore.Store, log *slog.Logger) ([]provider.PasswordBackend, error) {
+	var out []provider.PasswordBackend
+	for _, b := range cfg.Backends {
+		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, backends.Deps{
+			Logger: log, Users: store, LoginFields: cfg.Users.LoginFields,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if pc, ok := opened.Impl.(backends.PasswordChecker); ok {
+			out = append(out, provider.PasswordBackend{ID: b.ID, Checker: pc})
+		}
+	}
+	return out, nil
+}
+
+// ready reports whether the stores answer, within a second.
+func (s *Server) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return s.store.Ping(ctx)
+}
+
+// Handler is the HTTP handler of every endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Provider is the protocol core.
+func (s *Server) Provider() *provider.Provider { return s.provider }
+
+// Store is the durable store.
+func (s *Server) Store() *sqlstore.Store { return s.store }
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// ListenAndServe listens on the configured address and serves.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then drains in-flight requests for up
+// to http.shutdown_timeout. Expired tokens are purged in the background.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	tlsOn := s.cfg.TLS.CertFile != ""
+	if tlsOn {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	go s.purgeLoop(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	s.log.Info("latchkey listening", "addr", ln.Addr().String(), "issuer", s.cfg.Issuer, "tls", tlsOn)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	s.log.Info("shutting down; draining requests")
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// purgeLoop deletes expired tokens, families and revocations every few
+// minutes so nothing grows without bound.
+func (s *Server) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.Purge(ctx, time.Now())
+			if err != nil {
+				s.log.Warn("purge failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("purged expired records", "count", n)
+			}
+		}
+	}
+}
+
+// LoadMasterKey returns the master key from keys.master_key, or from the
+// key file, which is created (mode 0600) with a random key when missing.
+func LoadMasterKey(cfg config.Config) ([]byte, error) {
+	if cfg.Keys.MasterKey != "" {
+		return config.DecodeMasterKey(cfg.Keys.MasterKey)
+	}
+	path := cfg.MasterKeyPath()
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, err := config.DecodeMasterKey(strings.TrimSpace(string(data)))
+		if err != nil {
+			return nil, fmt.Errorf("master key file %s: %w", path, err)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	key := make([]byte, provider.MasterKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	return key, f.Sync()
+}

@@ -1,0 +1,232 @@
+// Package storage holds latchkey's record types and the interfaces its stores
+// implement. Implementations live in subpackages: sqlstore (bun on SQLite and
+// Postgres) and, later, redisstore. storagetest is the conformance suite every
+// implementation runs.
+//
+// Rules every implementation follows:
+//   - a missing record is ErrNotFound, never a zero value with a nil error;
+//   - a unique-key clash is ErrConflict;
+//   - single-use values are consumed in one atomic step;
+//   - read-modify-write goes through an updater function run in a transaction;
+//   - tokens are stored as hashes, never in the clear (the caller hashes);
+//   - time is passed in by the caller, never read from the clock.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned when a record does not exist (or has expired).
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict is returned when a record with the same unique key exists.
+	ErrConflict = errors.New("storage: already exists")
+	// ErrReused is returned by Tokens.Rotate when the refresh token was already
+	// rotated out. The implementation has revoked the token's family by then.
+	ErrReused = errors.New("storage: refresh token reused")
+)
+
+// User is an account in latchkey's own database.
+type User struct {
+	ID                int64
+	Username          string
+	Email             string // may be empty
+	PasswordHash      string // PHC or Django format; empty means no usable password
+	FirstName         string
+	LastName          string
+	IsActive          bool
+	IsStaff           bool
+	IsSuperuser       bool
+	EmailVerified     bool
+	DateJoined        time.Time
+	LastLogin         time.Time // zero: never
+	PasswordChangedAt time.Time
+	Profile           map[string]any
+}
+
+// UserQuery selects a page of users.
+type UserQuery struct {
+	Search string // case-insensitive substring of username, email, first or last name
+	Offset int
+	Limit  int // 0 means no limit
+}
+
+// Users stores accounts. Username and e-mail are unique, compared
+// case-insensitively; an empty e-mail is not unique.
+type Users interface {
+	// CreateUser stores u and sets u.ID.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id int64) (User, error)
+	UserByUsername(ctx context.Context, username string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateUser loads the user, calls fn and saves the result in one
+	// transaction. An error from fn aborts and is returned as is.
+	UpdateUser(ctx context.Context, id int64, fn func(*User) error) (User, error)
+	DeleteUser(ctx context.Context, id int64) error
+	// ListUsers returns one page ordered by ID and the total count of matches.
+	ListUsers(ctx context.Context, q UserQuery) ([]User, int, error)
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// Group is a named set of permissions (Django's auth.Group).
+type Group struct {
+	Name        string
+	Permissions []string // sorted, unique
+	CreatedAt   time.Time
+}
+
+// Groups stores groups, their permissions and their members.
+type Groups interface {
+	CreateGroup(ctx context.Context, g Group) error
+	GetGroup(ctx context.Context, name string) (Group, error)
+	ListGroups(ctx context.Context) ([]Group, error)
+	// UpdateGroup changes a group's permissions (the name is its key and stays).
+	UpdateGroup(ctx context.Context, name string, fn func(*Group) error) (Group, error)
+	DeleteGroup(ctx context.Context, name string) error
+	AddMember(ctx context.Context, group string, userID int64) error
+	RemoveMember(ctx context.Context, group string, userID int64) error
+	// SetUserGroups replaces a user's groups; an unknown group is ErrNotFound
+	// and nothing changes.
+	SetUserGroups(ctx context.Context, userID int64, groups []string) error
+	// UserGroups returns the user's groups with their permissions, by name.
+	UserGroups(ctx context.Context, userID int64) ([]Group, error)
+	Members(ctx context.Context, group string) ([]int64, error)
+}
+
+// Client is an OAuth 2.0 client (RFC 7591 metadata).
+type Client struct {
+	ID                      string
+	SecretHash              string // keyed hash of the secret; empty for public clients
+	Name                    string
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
+	ResponseTypes           []string
+	Scope                   string        // space-separated scopes the client may get
+	TokenEndpointAuthMethod string        // client_secret_basic, client_secret_post or none
+	AccessTokenFormat       string        // jwt or opaque
+	AccessTokenTTL          time.Duration // 0: server default
+	RefreshTokenTTL         time.Duration // 0: server default
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// Clients stores OAuth 2.0 clients.
+type Clients interface {
+	CreateClient(ctx context.Context, c Client) error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
+	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// SigningKey is a key that signs or signed tokens.
+type SigningKey struct {
+	ID         string // kid: the RFC 7638 thumbprint
+	Algorithm  string // ES256, RS256 or EdDSA
+	PrivateKey []byte // sealed by the caller; opaque to storage
+	PublicKey  []byte // public JWK, JSON
+	CreatedAt  time.Time
+	RetiredAt  time.Time // zero while the key signs
+	ExpiresAt  time.Time // zero while it signs; after it the key may be deleted
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	// ListKeys returns every stored key, oldest first.
+	ListKeys(ctx context.Context) ([]SigningKey, error)
+	// RotateKey stores next as the signing key and retires every key that
+	// signs now (RetiredAt = now, ExpiresAt = keepUntil), in one transaction.
+	// When onlyIfOlderThan is not zero, it rotates only if no signing key was
+	// created after it, and reports false otherwise (another instance won).
+	RotateKey(ctx context.Context, next SigningKey, now, keepUntil, onlyIfOlderThan time.Time) (bool, error)
+	// DeleteExpiredKeys removes retired keys whose ExpiresAt has passed.
+	DeleteExpiredKeys(ctx context.Context, now time.Time) (int, error)
+}
+
+// Family is one login: every refresh token rotated from the first one, and
+// every access token issued with them, share it. It is also a "session".
+type Family struct {
+	ID         string
+	ClientID   string
+	Subject    string // user ID; empty for client-only grants
+	Scope      string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time // the absolute cap; no token of the family outlives it
+	RevokedAt  time.Time // zero while active
+	UserAgent  string
+	IP         string
+}
+
+// RefreshToken is one refresh token of a family, by its keyed hash.
+type RefreshToken struct {
+	Hash      string
+	FamilyID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// AccessToken is an opaque (reference) access token, by its keyed hash.
+type AccessToken struct {
+	Hash      string
+	ID        string // jti
+	FamilyID  string // empty when no refresh token was issued with it
+	ClientID  string
+	Subject   string
+	Scope     string
+	Claims    map[string]any // extra claims reported by introspection
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Tokens stores refresh-token families, opaque access tokens and revocations.
+type Tokens interface {
+	// CreateFamily stores a new family with its first refresh token.
+	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
+	// Rotate consumes the refresh token with the given hash and stores next in
+	// its place, atomically: of many concurrent calls with one hash exactly one
+	// succeeds. It returns the family with LastUsedAt = now.
+	//   - unknown hash, expired token, revoked or expired family: ErrNotFound;
+	//   - a token that was already rotated: the family is revoked and the
+	//     error is ErrReused.
+	Rotate(ctx context.Context, hash string, next RefreshToken, now time.Time) (Family, error)
+	// RefreshToken looks up a live (not rotated, not expired, family active)
+	// refresh token and its family.
+	RefreshToken(ctx context.Context, hash string, now time.Time) (RefreshToken, Family, error)
+	GetFamily(ctx context.Context, id string) (Family, error)
+	// ListFamilies returns the subject's active families, newest first.
+	ListFamilies(ctx context.Context, subject string, now time.Time) ([]Family, error)
+	// RevokeFamily revokes a family and so every token issued in it.
+	// Revoking a revoked family is not an error.
+	RevokeFamily(ctx context.Context, id string, now time.Time) error
+	// RevokeSubject revokes every active family of a subject and returns how many.
+	RevokeSubject(ctx context.Context, subject string, now time.Time) (int, error)
+
+	CreateAccessToken(ctx context.Context, t AccessToken) error
+	// AccessToken looks up an opaque access token that has not expired.
+	AccessToken(ctx context.Context, hash string, now time.Time) (AccessToken, error)
+	// RevokeAccessToken denies the token ID (jti) until the given time.
+	RevokeAccessToken(ctx context.Context, jti string, until time.Time) error
+	// Revoked reports whether the token ID was revoked, or the family (when
+	// not empty) was revoked.
+	Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error)
+
+	// Purge deletes what has expired: refresh tokens, families past their
+	// cap, opaque access tokens and revocations past their time.
+	Purge(ctx context.Context, now time.Time) (int, error)
+}
+
+// Store is everything the durable store holds.
+type Store interface {
+	Users
+	Groups
+	Clients
+	Keys
+	Tokens
+	Ping(ctx context.Context) error
+	Close() error
+}
