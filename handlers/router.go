@@ -38,7 +38,21 @@ type Deps struct {
 	TrustedProxies []string
 	// AccessLog logs one line per request.
 	AccessLog bool
+	// RequestTimeout bounds the work of one request (store calls included);
+	// 0 means none.
+	RequestTimeout time.Duration
 }
+
+// Routes selects which routes a handler serves: the admin API can be put on
+// a listener of its own (admin.listen).
+type Routes int
+
+// Route sets.
+const (
+	RoutesAll    Routes = iota // protocol, operations and admin
+	RoutesPublic               // protocol and operations, no admin API
+	RoutesAdmin                // admin API and operations
+)
 
 type api struct {
 	Deps
@@ -46,8 +60,8 @@ type api struct {
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
-// New returns the HTTP handler of every endpoint.
-func New(d Deps) (http.Handler, error) {
+// New returns the HTTP handler of the selected routes.
+func New(d Deps, routes Routes) (http.Handler, error) {
 	if d.MaxBodyBytes <= 0 {
 		d.MaxBodyBytes = 64 << 10
 	}
@@ -66,15 +80,26 @@ func New(d Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	r.Use(a.requestContext, a.recoverPanic, a.observe)
+	if d.RequestTimeout > 0 {
+		r.Use(a.timeout)
+	}
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"detail": "Not found."}) })
 	r.NoMethod(func(c *gin.Context) {
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"detail": fmt.Sprintf("Method %q not allowed.", c.Request.Method)})
 	})
-	a.routes(r)
+	r.GET("/healthz", a.healthz)
+	r.GET("/readyz", a.readyz)
+	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
+	if routes != RoutesAdmin {
+		a.protocolRoutes(r)
+	}
+	if routes != RoutesPublic {
+		a.adminRoutes(r)
+	}
 	return r, nil
 }
 
-func (a *api) routes(r *gin.Engine) {
+func (a *api) protocolRoutes(r *gin.Engine) {
 	r.GET("/.well-known/openid-configuration", a.discovery)
 	r.GET("/.well-known/oauth-authorization-server", a.discovery)
 	r.GET("/oauth2/jwks", a.jwks)
@@ -83,10 +108,9 @@ func (a *api) routes(r *gin.Engine) {
 	r.POST("/oauth2/revoke", a.limitBody, a.revoke)
 	r.GET("/oauth2/userinfo", a.userinfo)
 	r.POST("/oauth2/userinfo", a.limitBody, a.userinfo)
-	r.GET("/healthz", a.healthz)
-	r.GET("/readyz", a.readyz)
-	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
+}
 
+func (a *api) adminRoutes(r *gin.Engine) {
 	admin := r.Group("/admin", a.limitBody, a.requireStaff)
 	both(admin, http.MethodGet, "/clients", a.listClients)
 	both(admin, http.MethodPost, "/clients", a.createClient)
@@ -180,6 +204,15 @@ func (a *api) observe(c *gin.Context) {
 			slog.Int("status", status), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("ip", c.ClientIP()))
 	}
+}
+
+// timeout bounds the request's work; a store call past it fails, and the
+// request is answered 503.
+func (a *api) timeout(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), a.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // limitBody bounds the request body; reading past it fails, which the

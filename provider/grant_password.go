@@ -22,6 +22,14 @@ func (p *Provider) checkPassword(ctx context.Context, _, login, password string)
 	if len(login) > 320 || len(password) > 1024 {
 		return "", errBadLogin
 	}
+	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
+	// a burst of logins queues instead of exhausting memory.
+	select {
+	case p.passwordSlots <- struct{}{}:
+		defer func() { <-p.passwordSlots }()
+	case <-ctx.Done():
+		return "", ErrTemporarilyUnavailable.WithCause(ctx.Err())
+	}
 	for _, b := range p.passwords {
 		id, ok, err := b.Checker.CheckPassword(ctx, login, password)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -103,10 +104,12 @@ type Provider struct {
 	clients   *clientCache
 	lifetimes Lifetimes
 	passwords []PasswordBackend
-	now       func() time.Time
-	log       *slog.Logger
-	obs       Observer
-	engine    *server.Server
+	// passwordSlots bounds concurrent password checks.
+	passwordSlots chan struct{}
+	now           func() time.Time
+	log           *slog.Logger
+	obs           Observer
+	engine        *server.Server
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -136,7 +139,8 @@ func New(opts Options) *Provider {
 		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
 		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
-		now: opts.Now, log: opts.Logger, obs: opts.Observer,
+		passwordSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		now:           opts.Now, log: opts.Logger, obs: opts.Observer,
 	}
 	p.engine = p.newEngine()
 	return p

@@ -90,20 +90,26 @@ func printBanner(w io.Writer, issuer, username, password string, generatedPasswo
 	if client.ClientSecret != "" && generatedSecret {
 		fmt.Fprintf(&b, "Client secret: %s   (shown once)\n", client.ClientSecret)
 	}
-	secret := client.ClientSecret
-	if secret == "" || !generatedSecret {
-		secret = "$LATCHKEY_BOOTSTRAP_CLIENT_SECRET"
+	// A generated credential is printed as is; one the operator chose is
+	// referenced by its variable, so it never lands in a log.
+	secret, pw := shellQuote(client.ClientSecret), shellQuote(password)
+	if !generatedSecret {
+		secret = `"$` + envClientSecret + `"`
 	}
-	pw := password
 	if !generatedPassword {
-		pw = "$LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD"
+		pw = `"$` + envAdminPassword + `"`
 	}
 	base := strings.TrimSuffix(issuer, "/")
-	fmt.Fprintf(&b, "\nGet a token for the admin user:\n  curl -s -u '%s:%s' -d grant_type=password -d username=%s -d 'password=%s' %s/oauth2/token\n",
-		client.ClientID, secret, username, pw, base)
-	fmt.Fprintf(&b, "Get a token for the client itself:\n  curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token\n\n",
+	fmt.Fprintf(&b, "\nGet a token for the admin user:\n  curl -s -u %s:%s -d grant_type=password -d username=%s -d password=%s %s/oauth2/token\n",
+		client.ClientID, secret, shellQuote(username), pw, base)
+	fmt.Fprintf(&b, "Get a token for the client itself:\n  curl -s -u %s:%s -d grant_type=client_credentials %s/oauth2/token\n\n",
 		client.ClientID, secret, base)
 	_, _ = io.WriteString(w, b.String())
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func envMap(environ []string) map[string]string {

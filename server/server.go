@@ -49,7 +49,8 @@ type Server struct {
 	store    *sqlstore.Store
 	provider *provider.Provider
 	metrics  *handlers.Metrics
-	handler  http.Handler
+	handler  http.Handler // every route, or all but the admin API when it has its own listener
+	admin    http.Handler // the admin API's own handler, when admin.listen is set
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -140,11 +141,19 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	s.handler, err = handlers.New(handlers.Deps{
+	deps := handlers.Deps{
 		Provider: s.provider, Users: s.store, Ready: s.ready, Metrics: s.metrics,
-		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
-	})
+	}
+	if cfg.Admin.Listen == "" {
+		s.handler, err = handlers.New(deps, handlers.RoutesAll)
+		return err
+	}
+	if s.handler, err = handlers.New(deps, handlers.RoutesPublic); err != nil {
+		return err
+	}
+	s.admin, err = handlers.New(deps, handlers.RoutesAdmin)
 	return err
 }
 
@@ -173,8 +182,11 @@ func (s *Server) ready(ctx context.Context) error {
 	return s.store.Ping(ctx)
 }
 
-// Handler is the HTTP handler of every endpoint.
+// Handler is the HTTP handler of the main listener.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// AdminHandler is the admin API's handler when admin.listen is set, else nil.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // Provider is the protocol core.
 func (s *Server) Provider() *provider.Provider { return s.provider }
@@ -185,20 +197,70 @@ func (s *Server) Store() *sqlstore.Store { return s.store }
 // Close releases the store.
 func (s *Server) Close() error { return s.store.Close() }
 
-// ListenAndServe listens on the configured address and serves.
+// ListenAndServe listens on the configured address (and admin.listen, when
+// set) and serves.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return s.Serve(ctx, ln)
+	if s.admin == nil {
+		return s.Serve(ctx, ln, nil)
+	}
+	adminLn, err := net.Listen("tcp", s.cfg.Admin.Listen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("admin listen: %w", err)
+	}
+	return s.Serve(ctx, ln, adminLn)
 }
 
-// Serve serves on ln until ctx ends, then drains in-flight requests for up
-// to http.shutdown_timeout. Expired tokens are purged in the background.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+// Serve serves on ln (and the admin API on adminLn, when not nil) until ctx
+// ends, then drains in-flight requests for up to http.shutdown_timeout.
+// Expired tokens are purged in the background.
+func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
+	servers := []*http.Server{s.httpServer(ctx, s.handler)}
+	listeners := []net.Listener{ln}
+	if adminLn != nil && s.admin != nil {
+		servers = append(servers, s.httpServer(ctx, s.admin))
+		listeners = append(listeners, adminLn)
+	}
+	go s.purgeLoop(ctx)
+	errc := make(chan error, len(servers))
+	tlsOn := s.cfg.TLS.CertFile != ""
+	for i, srv := range servers {
+		go func() {
+			if tlsOn {
+				errc <- srv.ServeTLS(listeners[i], s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+			} else {
+				errc <- srv.Serve(listeners[i])
+			}
+		}()
+		s.log.Info("latchkey listening", "addr", listeners[i].Addr().String(), "issuer", s.cfg.Issuer, "tls", tlsOn, "admin_only", i == 1)
+	}
+	select {
+	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	s.log.Info("shutting down; draining requests")
+	var errs []error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       s.cfg.HTTP.ReadTimeout,
 		WriteTimeout:      s.cfg.HTTP.WriteTimeout,
@@ -207,35 +269,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	tlsOn := s.cfg.TLS.CertFile != ""
-	if tlsOn {
+	if s.cfg.TLS.CertFile != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	go s.purgeLoop(ctx)
-	errc := make(chan error, 1)
-	go func() {
-		if tlsOn {
-			errc <- srv.ServeTLS(ln, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	s.log.Info("latchkey listening", "addr", ln.Addr().String(), "issuer", s.cfg.Issuer, "tls", tlsOn)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	s.log.Info("shutting down; draining requests")
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return srv
 }
 
 // purgeLoop deletes expired tokens, families and revocations every few

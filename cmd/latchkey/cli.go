@@ -66,9 +66,13 @@ func (c *cli) logger(cfg config.Config) *slog.Logger {
 
 // open assembles the server; CLI commands other than serve skip bootstrap.
 func (c *cli) open(cfg config.Config, bootstrap bool) (*server.Server, error) {
+	hash, err := passwordHasher(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return server.Open(c.ctx, server.Options{
 		Config: cfg, Backends: backendTypes(), Logger: c.logger(cfg), Out: c.stderr,
-		Environ: c.environ, HashPassword: hashPassword, SkipBootstrap: !bootstrap,
+		Environ: c.environ, HashPassword: hash, SkipBootstrap: !bootstrap,
 	})
 }
 
@@ -139,13 +143,13 @@ func (c *cli) migrateCmd() *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "MIGRATION\tSTATUS")
+				fmt.Fprintln(w, "MIGRATION\tWHAT\tSTATUS")
 				for _, m := range infos {
 					status := "pending"
 					if m.Applied {
-						status = fmt.Sprintf("applied (group %d)", m.Group)
+						status = fmt.Sprintf("applied (group %d, %s)", m.GroupID, m.MigratedAt.Format(time.RFC3339))
 					}
-					fmt.Fprintf(w, "%s\t%s\n", m.Name, status)
+					fmt.Fprintf(w, "%s\t%s\t%s\n", m.Name, m.Comment, status)
 				}
 				return w.Flush()
 			}
@@ -184,6 +188,14 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 			}
 			if len(password) < 8 {
 				return errors.New("a password of at least 8 characters is required (--password or --password-stdin)")
+			}
+			cfg, err := c.loadConfig()
+			if err != nil {
+				return err
+			}
+			hashPassword, err := passwordHasher(cfg)
+			if err != nil {
+				return err
 			}
 			hash, err := hashPassword(password)
 			if err != nil {

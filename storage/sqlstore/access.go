@@ -1,0 +1,129 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+type revocationRow struct {
+	bun.BaseModel `bun:"table:revocations"`
+
+	JTI   string `bun:"jti,pk"`
+	Until dbTime `bun:"until"`
+}
+
+// CreateAccessToken stores an opaque access token.
+func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
+	row := accessRow{
+		Hash: t.Hash, JTI: t.ID, FamilyID: t.FamilyID, ClientID: t.ClientID, Subject: t.Subject,
+		Scope: t.Scope, Claims: t.Claims, IssuedAt: dbTime(t.IssuedAt), ExpiresAt: dbTime(t.ExpiresAt),
+	}
+	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
+		return wrap("create access token", err)
+	}
+	return nil
+}
+
+// AccessToken returns an opaque access token that has not expired.
+func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (storage.AccessToken, error) {
+	var r accessRow
+	err := s.r.NewSelect().Model(&r).
+		Where("a.hash = ? AND (a.expires_at IS NULL OR a.expires_at > ?)", hash, dbTime(now)).Scan(ctx)
+	if err != nil {
+		return storage.AccessToken{}, wrap("get access token", err)
+	}
+	return storage.AccessToken{
+		Hash: r.Hash, ID: r.JTI, FamilyID: r.FamilyID, ClientID: r.ClientID, Subject: r.Subject,
+		Scope: r.Scope, Claims: r.Claims, IssuedAt: r.IssuedAt.Time(), ExpiresAt: r.ExpiresAt.Time(),
+	}, nil
+}
+
+// RevokeAccessToken denies the jti until the given time. Revoking it again
+// keeps the later time: a revocation is never shortened.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Time) error {
+	row := revocationRow{JTI: jti, Until: dbTime(until)}
+	_, err := s.w.NewInsert().Model(&row).
+		On(`CONFLICT (jti) DO UPDATE`).
+		Set(`"until" = CASE WHEN EXCLUDED."until" > revocations."until" THEN EXCLUDED."until" ELSE revocations."until" END`).
+		Exec(ctx)
+	return wrap("revoke access token", err)
+}
+
+// Revoked reports, in one query, whether the jti is revoked at now or the
+// family (when given) is revoked.
+func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error) {
+	const byJTI = `EXISTS (SELECT 1 FROM revocations WHERE jti = ? AND "until" > ?)`
+	const byFamily = `EXISTS (SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NOT NULL)`
+	var q *bun.RawQuery
+	switch {
+	case familyID == "":
+		q = s.r.NewRaw("SELECT "+byJTI, jti, dbTime(now))
+	case jti == "":
+		q = s.r.NewRaw("SELECT "+byFamily, familyID)
+	default:
+		q = s.r.NewRaw("SELECT "+byJTI+" OR "+byFamily, jti, dbTime(now), familyID)
+	}
+	var revoked bool
+	if err := q.Scan(ctx, &revoked); err != nil {
+		return false, wrap("check revocation", err)
+	}
+	return revoked, nil
+}
+
+// purgeBatch bounds each DELETE so that a large purge holds the SQLite
+// writer, which the token endpoint needs, only briefly at a time.
+const purgeBatch = 1000
+
+// Purge deletes refresh tokens past their expiry or in a family past its
+// cap, such families, expired access tokens and past revocations, and counts
+// every row deleted. Revoked families stay until their cap so that Revoked
+// keeps answering for their access tokens.
+func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
+	at := dbTime(now)
+	// Tokens go before their families so that the count includes them and
+	// Postgres takes row locks in Rotate's order (token, then family).
+	steps := []struct{ table, key, where string }{
+		{"refresh_tokens", "hash", "expires_at <= ? OR family_id IN (SELECT id FROM refresh_families WHERE expires_at <= ?)"},
+		{"refresh_families", "id", "expires_at <= ?"},
+		{"access_tokens", "hash", "expires_at <= ?"},
+		{"revocations", "jti", `"until" <= ?`},
+	}
+	total := 0
+	for _, st := range steps {
+		n, err := s.purgeTable(ctx, st.table, st.key, st.where, at)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// purgeTable deletes the rows matching where (whose every ? is now) in
+// batches and counts them.
+func (s *Store) purgeTable(ctx context.Context, table, key, where string, now dbTime) (int, error) {
+	op := "purge " + table
+	query := "DELETE FROM ? WHERE ? IN (SELECT ? FROM ? WHERE " + where + " LIMIT ?)"
+	args := []any{bun.Ident(table), bun.Ident(key), bun.Ident(key), bun.Ident(table)}
+	for range strings.Count(where, "?") {
+		args = append(args, now)
+	}
+	args = append(args, purgeBatch)
+	total := 0
+	for {
+		res, err := s.w.NewRaw(query, args...).Exec(ctx)
+		if err != nil {
+			return total, wrap(op, err)
+		}
+		n, err := affected(res, op)
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+}

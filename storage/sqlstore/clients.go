@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// List fields are JSON: nil and empty lists come back as they went in.
+type clientRow struct {
+	bun.BaseModel `bun:"table:clients"`
+
+	ID                      string `bun:"id,pk"`
+	SecretHash              string
+	Name                    string
+	RedirectURIs            []string `bun:"redirect_uris"`
+	PostLogoutRedirectURIs  []string `bun:"post_logout_redirect_uris"`
+	GrantTypes              []string
+	ResponseTypes           []string
+	Scope                   string
+	TokenEndpointAuthMethod string
+	AccessTokenFormat       string
+	AccessTokenTTL          time.Duration `bun:"access_token_ttl"` // nanoseconds
+	RefreshTokenTTL         time.Duration `bun:"refresh_token_ttl"`
+	CreatedAt               dbTime
+	UpdatedAt               dbTime
+}
+
+func newClientRow(c storage.Client) clientRow {
+	return clientRow{
+		ID: c.ID, SecretHash: c.SecretHash, Name: c.Name,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scope: c.Scope,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
+		AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
+		CreatedAt: dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
+	}
+}
+
+func (r *clientRow) client() storage.Client {
+	return storage.Client{
+		ID: r.ID, SecretHash: r.SecretHash, Name: r.Name,
+		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
+		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes, Scope: r.Scope,
+		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, AccessTokenFormat: r.AccessTokenFormat,
+		AccessTokenTTL: r.AccessTokenTTL, RefreshTokenTTL: r.RefreshTokenTTL,
+		CreatedAt: r.CreatedAt.Time(), UpdatedAt: r.UpdatedAt.Time(),
+	}
+}
+
+// CreateClient stores a client.
+func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
+	row := newClientRow(c)
+	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
+		return wrap(fmt.Sprintf("create client %q", c.ID), err)
+	}
+	return nil
+}
+
+// GetClient returns the client with the ID.
+func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	var row clientRow
+	if err := s.r.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return storage.Client{}, wrap(fmt.Sprintf("get client %q", id), err)
+	}
+	return row.client(), nil
+}
+
+// ListClients returns every client by ID.
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	var rows []clientRow
+	if err := s.r.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
+		return nil, wrap("list clients", err)
+	}
+	out := make([]storage.Client, len(rows))
+	for i := range rows {
+		out[i] = rows[i].client()
+	}
+	return out, nil
+}
+
+// UpdateClient applies fn and saves the client in one transaction; the ID
+// stays. An error from fn is returned as is.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Client) error) (storage.Client, error) {
+	op := fmt.Sprintf("update client %q", id)
+	var out storage.Client
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var row clientRow
+		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("id = ?", id)).Scan(ctx); err != nil {
+			return wrap(op, err)
+		}
+		c := row.client()
+		if err := fn(&c); err != nil {
+			return err
+		}
+		c.ID = id
+		next := newClientRow(c)
+		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
+			return wrap(op, err)
+		}
+		out = next.client()
+		return nil
+	})
+	return out, err
+}
+
+// DeleteClient deletes the client. Its token families stay until they
+// expire or are revoked: the caller decides.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	res, err := s.w.NewDelete().Model((*clientRow)(nil)).Where("id = ?", id).Exec(ctx)
+	return expectRows(res, err, fmt.Sprintf("delete client %q", id))
+}

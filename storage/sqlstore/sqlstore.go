@@ -1,0 +1,229 @@
+// Package sqlstore implements storage.Store with bun on SQLite (the embedded
+// default) and Postgres.
+//
+// SQLite gets two pools on the same file: a single-connection writer that
+// every write and transaction goes through, so writers queue in Go instead of
+// failing with SQLITE_BUSY, and a multi-connection read-only pool for plain
+// reads, which WAL lets run next to the writer. On Postgres both are the same
+// pool.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// Driver names accepted in Options.Driver.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Options configure Open.
+type Options struct {
+	// Driver is "sqlite" or "postgres".
+	Driver string
+	// DSN is a file path for SQLite and a URL or key=value string for Postgres.
+	DSN string
+	// MaxConns bounds the Postgres pool and the SQLite reader pool; 0 picks a
+	// default. The SQLite writer always has exactly one connection.
+	MaxConns int
+	// Logger receives migration progress; nil discards.
+	Logger *slog.Logger
+}
+
+// Store is a storage.Store on a SQL database.
+type Store struct {
+	w   *bun.DB // writes and transactions
+	r   *bun.DB // plain reads; the same as w on Postgres
+	pg  bool
+	log *slog.Logger
+}
+
+var _ storage.Store = (*Store)(nil)
+
+const (
+	sqliteBusyTimeout  = 5000 // ms; only reached by another process's writer
+	defaultPGMaxConns  = 20
+	minSQLiteReadConns = 4
+)
+
+// Open connects to the database. It does not migrate: call Migrate.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	switch opts.Driver {
+	case DriverSQLite:
+		return openSQLite(ctx, opts, log)
+	case DriverPostgres:
+		return openPostgres(ctx, opts, log)
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown driver %q (want %q or %q)", opts.Driver, DriverSQLite, DriverPostgres)
+	}
+}
+
+func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
+	path, err := sqlitePath(opts.DSN)
+	if err != nil {
+		return nil, err
+	}
+	// _txlock=immediate makes every transaction take the write lock at BEGIN,
+	// so a transaction never fails half-way trying to upgrade a read lock
+	// while another process writes; busy_timeout then covers the wait.
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_synchronous=NORMAL", sqliteBusyTimeout)
+	w, err := openSQLitePool(ctx, path+"?"+common+"&_journal_mode=WAL&_txlock=immediate", 1)
+	if err != nil {
+		return nil, err
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = max(minSQLiteReadConns, runtime.GOMAXPROCS(0))
+	}
+	// query_only keeps an accidental write on the reader pool from racing
+	// the single writer.
+	r, err := openSQLitePool(ctx, path+"?"+common+"&_query_only=1", n)
+	if err != nil {
+		_ = w.Close()
+		return nil, err
+	}
+	return &Store{w: w, r: r, log: log}, nil
+}
+
+// sqlitePath checks the path and creates its directory, and the file with
+// owner-only permissions: it holds password hashes and sealed keys.
+func sqlitePath(path string) (string, error) {
+	switch {
+	case path == "":
+		return "", errors.New("sqlstore: sqlite needs a file path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		// Each pooled connection would get its own in-memory database.
+		return "", fmt.Errorf("sqlstore: sqlite needs a plain file path, not %q", path)
+	case strings.ContainsRune(path, '?'):
+		return "", fmt.Errorf("sqlstore: sqlite path %q must not contain '?'", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("sqlstore: create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: create database file: %w", err)
+	}
+	return path, f.Close()
+}
+
+func openSQLitePool(ctx context.Context, dsn string, conns int) (*bun.DB, error) {
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	// Keep every connection open: opening one re-runs the pragmas.
+	sqldb.SetMaxOpenConns(conns)
+	sqldb.SetMaxIdleConns(conns)
+	sqldb.SetConnMaxLifetime(0)
+	sqldb.SetConnMaxIdleTime(0)
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlstore: connect sqlite: %w", err)
+	}
+	return db, nil
+}
+
+func openPostgres(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
+	cfg, err := pgx.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: parse postgres dsn: %w", err)
+	}
+	// bun inlines every argument, so each query text is new to the server:
+	// the default statement cache would prepare (an extra round trip) and
+	// evict on every call. The simple protocol runs it in one round trip.
+	if !strings.Contains(opts.DSN, "default_query_exec_mode") {
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
+	sqldb := stdlib.OpenDB(*cfg)
+	n := opts.MaxConns
+	if n <= 0 {
+		n = defaultPGMaxConns
+	}
+	sqldb.SetMaxOpenConns(n)
+	sqldb.SetMaxIdleConns(n)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := bun.NewDB(sqldb, pgdialect.New())
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlstore: connect postgres: %w", err)
+	}
+	return &Store{w: db, r: db, pg: true, log: log}, nil
+}
+
+// DB returns the pool that writes (the only pool on Postgres), for tests and
+// tools of other packages.
+func (s *Store) DB() *bun.DB { return s.w }
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string {
+	if s.pg {
+		return DriverPostgres
+	}
+	return DriverSQLite
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlstore: ping readers: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
+// tx runs fn in a transaction on the writer. An error from fn rolls back and
+// is returned unchanged. Inside fn, use tx only: on SQLite the writer has one
+// connection, which the transaction holds.
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return s.w.RunInTx(ctx, nil, fn)
+}
+
+// forUpdate locks the selected rows on Postgres; SQLite has no row locks and
+// needs none behind its single writer.
+func (s *Store) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
+	if s.pg {
+		return q.For("UPDATE")
+	}
+	return q
+}

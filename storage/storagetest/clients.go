@@ -1,0 +1,154 @@
+package storagetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// RunClients runs the storage.Clients conformance suite.
+func RunClients(t *testing.T, open func(t *testing.T) storage.Clients) {
+	runAll(t, open, []subtest[storage.Clients]{
+		{"create then get returns every field", testClientRoundTrip},
+		{"nil and empty lists come back as they went in", testClientNilLists},
+		{"a duplicate client conflicts", testClientDuplicate},
+		{"list clients is ordered by ID", testClientList},
+		{"update saves the changes and keeps the ID", testClientUpdate},
+		{"an updater error aborts without writing", testClientUpdateAborts},
+		{"every call on a missing client reports not found", testClientMissing},
+		{"delete removes the client", testClientDelete},
+	})
+}
+
+func sampleClient(id string) storage.Client {
+	return storage.Client{
+		ID:                      id,
+		SecretHash:              "hmac-sha256:" + id,
+		Name:                    "Client " + id,
+		RedirectURIs:            []string{"https://app.example/cb", "http://127.0.0.1/cb"},
+		PostLogoutRedirectURIs:  []string{"https://app.example/bye"},
+		GrantTypes:              []string{"authorization_code", "refresh_token"},
+		ResponseTypes:           []string{"code"},
+		Scope:                   "openid profile email",
+		TokenEndpointAuthMethod: "client_secret_basic",
+		AccessTokenFormat:       "opaque",
+		AccessTokenTTL:          5*time.Minute + 1500*time.Millisecond,
+		RefreshTokenTTL:         30 * 24 * time.Hour,
+		CreatedAt:               base(),
+		UpdatedAt:               base().Add(time.Second),
+	}
+}
+
+func createClient(t *testing.T, s storage.Clients, c storage.Client) {
+	t.Helper()
+	must(t, s.CreateClient(t.Context(), c))
+}
+
+func testClientRoundTrip(t *testing.T, s storage.Clients) {
+	c := sampleClient("web")
+	createClient(t, s, c)
+	got, err := s.GetClient(t.Context(), "web")
+	must(t, err)
+	equal(t, "GetClient", got, c)
+}
+
+func testClientNilLists(t *testing.T, s storage.Clients) {
+	c := sampleClient("cli")
+	c.SecretHash = ""
+	c.TokenEndpointAuthMethod = "none"
+	c.RedirectURIs = nil
+	c.PostLogoutRedirectURIs = []string{}
+	c.GrantTypes = nil
+	c.ResponseTypes = []string{}
+	c.AccessTokenTTL, c.RefreshTokenTTL = 0, 0
+	createClient(t, s, c)
+	got, err := s.GetClient(t.Context(), "cli")
+	must(t, err)
+	if got.RedirectURIs != nil || got.GrantTypes != nil {
+		t.Errorf("nil lists came back as %#v and %#v", got.RedirectURIs, got.GrantTypes)
+	}
+	if got.PostLogoutRedirectURIs == nil || got.ResponseTypes == nil {
+		t.Errorf("empty lists came back nil")
+	}
+	equal(t, "GetClient", got, c)
+}
+
+func testClientDuplicate(t *testing.T, s storage.Clients) {
+	createClient(t, s, sampleClient("web"))
+	other := sampleClient("web")
+	other.Name = "impostor"
+	wantErr(t, s.CreateClient(t.Context(), other), storage.ErrConflict)
+	got, err := s.GetClient(t.Context(), "web")
+	must(t, err)
+	equal(t, "name after a clash", got.Name, "Client web")
+}
+
+func testClientList(t *testing.T, s storage.Clients) {
+	cs, err := s.ListClients(t.Context())
+	must(t, err)
+	equal(t, "empty store", len(cs), 0)
+	for _, id := range []string{"m", "z", "a"} {
+		createClient(t, s, sampleClient(id))
+	}
+	cs, err = s.ListClients(t.Context())
+	must(t, err)
+	equal(t, "ListClients", cs, []storage.Client{sampleClient("a"), sampleClient("m"), sampleClient("z")})
+}
+
+func testClientUpdate(t *testing.T, s storage.Clients) {
+	createClient(t, s, sampleClient("web"))
+	later := base().Add(time.Hour)
+	got, err := s.UpdateClient(t.Context(), "web", func(c *storage.Client) error {
+		c.ID = "other" // ignored: the ID is the key
+		c.Name = "Renamed"
+		c.RedirectURIs = append(c.RedirectURIs, "https://new.example/cb")
+		c.AccessTokenFormat = "jwt"
+		c.AccessTokenTTL = time.Minute
+		c.UpdatedAt = later
+		return nil
+	})
+	must(t, err)
+	want := sampleClient("web")
+	want.Name, want.AccessTokenFormat, want.AccessTokenTTL, want.UpdatedAt = "Renamed", "jwt", time.Minute, later
+	want.RedirectURIs = append(want.RedirectURIs, "https://new.example/cb")
+	equal(t, "UpdateClient result", got, want)
+	stored, err := s.GetClient(t.Context(), "web")
+	must(t, err)
+	equal(t, "GetClient after update", stored, want)
+	_, err = s.GetClient(t.Context(), "other")
+	wantErr(t, err, storage.ErrNotFound)
+}
+
+func testClientUpdateAborts(t *testing.T, s storage.Clients) {
+	createClient(t, s, sampleClient("web"))
+	sentinel := errors.New("bad redirect")
+	_, err := s.UpdateClient(t.Context(), "web", func(c *storage.Client) error {
+		c.Name = "changed"
+		return sentinel
+	})
+	wantErr(t, err, sentinel)
+	got, err := s.GetClient(t.Context(), "web")
+	must(t, err)
+	equal(t, "GetClient after aborted update", got, sampleClient("web"))
+}
+
+func testClientMissing(t *testing.T, s storage.Clients) {
+	_, err := s.GetClient(t.Context(), "ghost")
+	wantErr(t, err, storage.ErrNotFound)
+	_, err = s.UpdateClient(t.Context(), "ghost", func(*storage.Client) error { return nil })
+	wantErr(t, err, storage.ErrNotFound)
+	wantErr(t, s.DeleteClient(t.Context(), "ghost"), storage.ErrNotFound)
+}
+
+func testClientDelete(t *testing.T, s storage.Clients) {
+	createClient(t, s, sampleClient("web"))
+	createClient(t, s, sampleClient("kept"))
+	must(t, s.DeleteClient(t.Context(), "web"))
+	_, err := s.GetClient(t.Context(), "web")
+	wantErr(t, err, storage.ErrNotFound)
+	cs, err := s.ListClients(t.Context())
+	must(t, err)
+	equal(t, "clients left", len(cs), 1)
+}
