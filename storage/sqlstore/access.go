@@ -11,7 +11,7 @@ import (
 )
 
 type revocationRow struct {
-	bun.BaseModel `bun:"table:revocations"`
+	bun.BaseModel `bun:"table:revocations,alias:r"`
 
 	JTI   string `bun:"jti,pk"`
 	Until dbTime `bun:"until"`
@@ -49,7 +49,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Ti
 	row := revocationRow{JTI: jti, Until: dbTime(until)}
 	_, err := s.w.NewInsert().Model(&row).
 		On(`CONFLICT (jti) DO UPDATE`).
-		Set(`"until" = CASE WHEN EXCLUDED."until" > revocations."until" THEN EXCLUDED."until" ELSE revocations."until" END`).
+		Set(`"until" = CASE WHEN EXCLUDED."until" > r."until" THEN EXCLUDED."until" ELSE r."until" END`).
 		Exec(ctx)
 	return wrap("revoke access token", err)
 }

@@ -196,21 +196,23 @@ func (s *Store) UserGroups(ctx context.Context, userID int64) ([]storage.Group, 
 // Members returns the IDs of the group's users in order.
 func (s *Store) Members(ctx context.Context, group string) ([]int64, error) {
 	op := fmt.Sprintf("members of group %q", group)
-	var ids []sql.NullInt64
+	var rows []struct {
+		UserID *int64 // nil: the LEFT JOIN found a group without members
+	}
 	err := s.r.NewRaw(`SELECT ug.user_id
 		FROM "groups" AS g
 		LEFT JOIN user_groups AS ug ON ug.group_name = g.name
-		WHERE g.name = ? ORDER BY ug.user_id`, group).Scan(ctx, &ids)
+		WHERE g.name = ? ORDER BY ug.user_id`, group).Scan(ctx, &rows)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	if len(ids) == 0 {
+	if len(rows) == 0 {
 		return nil, notFound(op)
 	}
-	out := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if id.Valid {
-			out = append(out, id.Int64)
+	out := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		if r.UserID != nil {
+			out = append(out, *r.UserID)
 		}
 	}
 	return out, nil

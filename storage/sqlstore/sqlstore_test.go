@@ -23,5 +23,11 @@ func openSQLite(t *testing.T) *sqlstore.Store {
 }
 
 func TestSQLite(t *testing.T) {
-	storagetest.RunUsers(t, func(t *testing.T) storage.Users { return openSQLite(t) })
+	t.Run("Users", func(t *testing.T) { storagetest.RunUsers(t, func(t *testing.T) storage.Users { return openSQLite(t) }) })
+	t.Run("Groups", func(t *testing.T) {
+		storagetest.RunGroups(t, func(t *testing.T) storagetest.GroupsAndUsers { return openSQLite(t) })
+	})
+	t.Run("Clients", func(t *testing.T) { storagetest.RunClients(t, func(t *testing.T) storage.Clients { return openSQLite(t) }) })
+	t.Run("Keys", func(t *testing.T) { storagetest.RunKeys(t, func(t *testing.T) storage.Keys { return openSQLite(t) }) })
+	t.Run("Tokens", func(t *testing.T) { storagetest.RunTokens(t, func(t *testing.T) storage.Tokens { return openSQLite(t) }) })
 }

@@ -126,7 +126,7 @@ func (s *Store) rotate(ctx context.Context, tx bun.Tx, hash string, next storage
 	var familyID string
 	err := tx.NewRaw(`UPDATE refresh_tokens AS t SET rotated_at = ?
 		WHERE t.hash = ? AND t.rotated_at IS NULL AND `+liveToken+`
-		RETURNING t.family_id`, at, hash, at).Scan(ctx, &familyID)
+		RETURNING family_id`, at, hash, at).Scan(ctx, &familyID) // SQLite's RETURNING takes no alias
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.revokeOnReuse(ctx, tx, hash, now)
 	}
