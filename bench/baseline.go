@@ -28,7 +28,8 @@ func fakeJWT() string {
 	header := `{"alg":"ES256","kid":"bench-0000000000000000","typ":"at+jwt"}`
 	claims := `{"aud":"http://127.0.0.1:8080","client_id":"demo","exp":1900000000,"iat":1899999700,` +
 		`"iss":"http://127.0.0.1:8080","jti":"0123456789abcdefghijklmnopqrstuvwxyzABCD",` +
-		`"nbf":1899999700,"scope":"profile email","sub":"demo","token_use":"access","groups":[],"permissions":[]}`
+		`"nbf":1899999700,"scope":"profile email","sub":"demo","token_use":"access","groups":[],"permissions":[],` +
+		`"sid":"0123456789abcdefghijklmnop","auth_time":1899999700}`
 	sig := strings.Repeat("s", 64)
 	return enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(claims)) + "." + enc.EncodeToString([]byte(sig))
 }

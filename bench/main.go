@@ -107,6 +107,7 @@ func run(ctx context.Context, opts options) error {
 	if err != nil {
 		return err
 	}
+	rep := newReport(opts)
 	tmp, err := os.MkdirTemp("", "latchkey-bench-")
 	if err != nil {
 		return err
@@ -117,7 +118,6 @@ func run(ctx context.Context, opts options) error {
 		return err
 	}
 	defer t.stop()
-	rep := newReport(opts)
 	for _, sc := range selected {
 		res, err := runOne(ctx, opts, t, sc)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -18,6 +19,7 @@ type report struct {
 	CPUs       int       `json:"cpus"`
 	WarmupS    float64   `json:"warmup_s"`
 	Generator  string    `json:"generator"`
+	LoadAvg    string    `json:"loadavg,omitempty"`
 	Results    []result  `json:"results"`
 	finalized  bool
 	warmupFlag time.Duration
@@ -32,7 +34,21 @@ func newReport(opts options) *report {
 		Started: time.Now().UTC(), GoVersion: runtime.Version(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
 		WarmupS: opts.warmup.Seconds(), Generator: generatorNote, warmupFlag: opts.warmup,
+		LoadAvg: loadAvg(),
 	}
+}
+
+// loadAvg is the 1, 5 and 15 minute load average, where the OS tells it.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func (r *report) add(res ...result) { r.Results = append(r.Results, res...) }
@@ -83,6 +99,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nlatchkey load benchmark, %s, %s %s, %d CPUs, warmup %s per scenario (not counted)\n",
 		r.Started.Format(time.RFC3339), r.GoVersion, r.Platform, r.CPUs, r.warmupFlag)
 	fmt.Fprintf(w, "Note: %s.\n", generatorNote)
+	if r.LoadAvg != "" {
+		fmt.Fprintf(w, "Load average before the run: %s (anything else busy on the machine skews every row).\n", r.LoadAvg)
+	}
 	fmt.Fprintf(w, "baseline = bare Gin handler in its own process (form + Basic auth parse, fixed ~%d-byte JSON); "+
 		"latchkey = its own process, embedded SQLite, log level warn.\n\n", len(baselineBodySample()))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

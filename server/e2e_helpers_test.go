@@ -131,7 +131,7 @@ func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate 
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second},
 		cancel: cancel, done: make(chan error, 1),
 	}
-	go func() { ts.done <- s.Serve(ctx, ln) }()
+	go func() { ts.done <- s.Serve(ctx, ln, nil) }()
 	t.Cleanup(ts.Stop)
 	return ts
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -39,10 +40,14 @@ func signES256(t *testing.T, priv *ecdsa.PrivateKey, header map[string]any, payl
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-func signHS256(t *testing.T, key []byte, header map[string]any, payload string) string {
+func signHMAC(t *testing.T, key []byte, header map[string]any, payload string) string {
 	t.Helper()
 	input := b64JSON(t, header) + "." + payload
-	mac := hmac.New(sha256.New, key)
+	h := sha256.New
+	if header["alg"] == "HS512" {
+		h = sha512.New
+	}
+	mac := hmac.New(h, key)
 	mac.Write([]byte(input))
 	return input + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
@@ -95,33 +100,47 @@ func TestIntrospectionRejectsForgedTokens(t *testing.T) {
 	}
 	swappedHeader := map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid, "x": "y"}
 
-	for _, tc := range []struct{ name, token string }{
-		{"alg none", noneToken("none")},
-		{"alg None", noneToken("None")},
-		{"alg none with the genuine signature", noneToken("none") + parts[2]},
-		{"HS256 keyed with our public JWK", signHS256(t, jwkJSON, atHeader("HS256"), escalatedPayload)},
-		{"HS256 keyed with the JWKS document", signHS256(t, jwksBody, atHeader("HS256"), escalatedPayload)},
-		{"HS256 keyed with our PEM public key", signHS256(t, pemKey, atHeader("HS256"), escalatedPayload)},
-		{"HS256 keyed with our DER public key", signHS256(t, der, atHeader("HS256"), escalatedPayload)},
-		{"HS512 keyed with our public JWK", signHS256(t, jwkJSON, atHeader("HS512"), escalatedPayload)},
-		{"an altered payload with the genuine signature", parts[0] + "." + escalatedPayload + "." + parts[2]},
-		{"an altered header with the genuine signature", b64JSON(t, swappedHeader) + "." + parts[1] + "." + parts[2]},
-		{"a foreign ES256 key with our kid", signES256(t, foreign, atHeader("ES256"), escalatedPayload)},
+	for _, tc := range []struct {
+		name, token string
+		// verifyWith, when set, is the key the forgery really is signed
+		// with: a verifier that trusted the token's header would accept it.
+		verifyWith any
+	}{
+		{"alg none", noneToken("none"), nil},
+		{"alg None", noneToken("None"), nil},
+		{"alg none with the genuine signature", noneToken("none") + parts[2], nil},
+		{"HS256 keyed with our public JWK", signHMAC(t, jwkJSON, atHeader("HS256"), escalatedPayload), jwkJSON},
+		{"HS256 keyed with the JWKS document", signHMAC(t, jwksBody, atHeader("HS256"), escalatedPayload), jwksBody},
+		{"HS256 keyed with our PEM public key", signHMAC(t, pemKey, atHeader("HS256"), escalatedPayload), pemKey},
+		{"HS256 keyed with our DER public key", signHMAC(t, der, atHeader("HS256"), escalatedPayload), der},
+		{"HS512 keyed with our public JWK", signHMAC(t, jwkJSON, atHeader("HS512"), escalatedPayload), jwkJSON},
+		{"an altered payload with the genuine signature", parts[0] + "." + escalatedPayload + "." + parts[2], nil},
+		{"an altered header with the genuine signature", b64JSON(t, swappedHeader) + "." + parts[1] + "." + parts[2], nil},
+		{"a foreign ES256 key with our kid", signES256(t, foreign, atHeader("ES256"), escalatedPayload), foreign.Public()},
 		{"a foreign ES256 key with our kid and its JWK embedded", signES256(t, foreign,
-			map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid, "jwk": json.RawMessage(foreignJWK)}, escalatedPayload)},
+			map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid, "jwk": json.RawMessage(foreignJWK)}, escalatedPayload), foreign.Public()},
 		{"a foreign ES256 key with an unknown kid", signES256(t, foreign,
-			map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "not-ours"}, payload)},
-		{"a foreign ES256 key with no kid", signES256(t, foreign, map[string]any{"alg": "ES256", "typ": "at+jwt"}, payload)},
+			map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "not-ours"}, payload), foreign.Public()},
+		{"a foreign ES256 key with no kid", signES256(t, foreign, map[string]any{"alg": "ES256", "typ": "at+jwt"}, payload), foreign.Public()},
 		{"a foreign ES256 key pointing at a jku", signES256(t, foreign,
-			map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid, "jku": "https://attacker.example/jwks"}, payload)},
-		{"the genuine token truncated by ten characters", genuine[:len(genuine)-10]},
-		{"the genuine token cut in half", genuine[:len(genuine)/2]},
-		{"the genuine token without its signature", parts[0] + "." + parts[1] + "."},
-		{"the genuine token with a fourth part", genuine + ".AAAA"},
-		{"the genuine token's signature on another token's body", parts[0] + "." + payload + "x." + parts[2]},
-		{"an ID token", tok.Extra("id_token").(string)},
+			map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid, "jku": "https://attacker.example/jwks"}, payload), foreign.Public()},
+		{"the genuine token truncated by ten characters", genuine[:len(genuine)-10], nil},
+		{"the genuine token cut in half", genuine[:len(genuine)/2], nil},
+		{"the genuine token without its signature", parts[0] + "." + parts[1] + ".", nil},
+		{"the genuine token with a fourth part", genuine + ".AAAA", nil},
+		{"the genuine token's signature on another token's body", parts[0] + "." + payload + "x." + parts[2], nil},
+		{"an ID token", tok.Extra("id_token").(string), ours[0]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.verifyWith != nil {
+				jws, err := jose.ParseSignedCompact(tc.token, []jose.SignatureAlgorithm{jose.ES256, jose.HS256, jose.HS512})
+				if err != nil {
+					t.Fatalf("the forgery does not parse: %v", err)
+				}
+				if _, err := jws.Verify(tc.verifyWith); err != nil {
+					t.Fatalf("the forgery is not validly signed with its own key: %v", err)
+				}
+			}
 			res := ts.introspect(tc.token)
 			if res.Status != http.StatusOK || string(res.Body) != `{"active":false}` {
 				t.Errorf("introspection: %s, want 200 {\"active\":false}", res)
@@ -438,7 +457,7 @@ func TestARestartLosesNothing(t *testing.T) {
 	}
 }
 
-func TestHealthReadinessAndMetrics(t *testing.T) {
+func TestHealthReadinessAndMetricsEndpointsAnswer(t *testing.T) {
 	ts := startServer(t, nil)
 	for _, path := range []string{"/healthz", "/readyz"} {
 		if res := ts.get(path, ""); res.Status != http.StatusOK {

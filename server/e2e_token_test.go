@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 func TestClientCredentialsGrantIssuesAnAtJWTThatVerifiesAgainstThePublishedJWKS(t *testing.T) {
@@ -326,7 +329,7 @@ func TestOfTwentyConcurrentRefreshesWithOneTokenExactlyOneSucceeds(t *testing.T)
 	}
 }
 
-func TestIntrospection(t *testing.T) {
+func TestIntrospectionReportsLiveTokensAndNothingAboutOthers(t *testing.T) {
 	ts := startServer(t, nil)
 	admin := ts.user(adminUser)
 
@@ -371,12 +374,16 @@ func TestIntrospection(t *testing.T) {
 	t.Run("unknown, garbage and empty-looking tokens are exactly inactive", func(t *testing.T) {
 		for _, token := range []string{
 			"nope", "lk_at_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "lk_rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-			"eyJhbGciOiJFUzI1NiJ9.e30.AAAA", "a.b.c", strings.Repeat("x", 9000), " ",
+			"eyJhbGciOiJFUzI1NiJ9.e30.AAAA", "a.b.c", strings.Repeat("x", 8000), strings.Repeat("a.", 2000), " ",
 		} {
 			res := ts.introspect(token)
 			if res.Status != http.StatusOK || string(res.Body) != `{"active":false}` {
 				t.Errorf("introspect %.20q: %s, want 200 {\"active\":false}", token, res)
 			}
+		}
+		// A parameter over the 8 KiB limit may be refused as bad input, but never with a 5xx.
+		if res := ts.introspect(strings.Repeat("x", 9000)); res.Status >= 500 || res.Status == http.StatusOK && string(res.Body) != `{"active":false}` {
+			t.Errorf("introspect a 9000-byte token: %s", res)
 		}
 	})
 
@@ -526,7 +533,7 @@ func TestBadClientCredentialsAndBadLoginsGiveOneAnswerWhateverWasWrong(t *testin
 	})
 }
 
-func TestTokenEndpointProtocolDetails(t *testing.T) {
+func TestTheTokenEndpointAnswersBadRequestsWithRFC6749ErrorsAndChangesNothing(t *testing.T) {
 	ts := startServer(t, nil)
 	ctx := ts.ctx()
 	adminTok := ts.adminToken()
@@ -668,7 +675,7 @@ func TestTokenEndpointProtocolDetails(t *testing.T) {
 		}
 		for _, login := range sqlLogins {
 			cases = append(cases, struct{ name, body string }{
-				"SQL or LIKE metacharacters " + login,
+				"SQL or LIKE metacharacters " + strconv.Quote(login),
 				url.Values{"grant_type": {"password"}, "username": {login}, "password": {adminPass}}.Encode(),
 			})
 		}
@@ -687,6 +694,20 @@ func TestTokenEndpointProtocolDetails(t *testing.T) {
 		for _, login := range sqlLogins {
 			res := ts.postForm("/oauth2/token", url.Values{"grant_type": {"password"}, "username": {login}, "password": {adminPass}}, demoClient, demoSecret)
 			wantOAuthError(t, res, http.StatusBadRequest, "invalid_grant")
+		}
+		// Garbage where the client is named: the client is unknown, nothing worse.
+		for _, id := range []string{"demo\x00", "\x00", "de\x00mo", "demo' OR '1'='1", "%", "demo\n", strings.Repeat("c", 300)} {
+			for _, inBody := range []bool{false, true} {
+				var res response
+				if inBody {
+					res = ts.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {demoSecret}}, "", "")
+				} else {
+					res = ts.postForm("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, demoSecret)
+				}
+				if res.Status >= 500 || res.Status == http.StatusOK {
+					t.Errorf("client_id %q (in body: %v): %s, want 401 invalid_client or another 4xx", id, inBody, res)
+				}
+			}
 		}
 		// The same garbage at the other form endpoints.
 		for _, path := range []string{"/oauth2/introspect", "/oauth2/revoke"} {
@@ -738,7 +759,7 @@ func itoa36(i int) string {
 	return string(b)
 }
 
-func TestUserinfo(t *testing.T) {
+func TestUserinfoAnswersUserTokensWithTheClaimsTheirScopeGrants(t *testing.T) {
 	ts := startServer(t, nil)
 	admin := ts.user(adminUser)
 	tok := ts.passwordToken(adminUser, adminPass, "openid", "profile", "email")
@@ -805,6 +826,120 @@ func TestUserinfo(t *testing.T) {
 			if got := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 				t.Errorf("%s: WWW-Authenticate %q", tc.name, got)
 			}
+		}
+	})
+}
+
+func TestARefreshMayNarrowTheScopeButNotWidenIt(t *testing.T) {
+	ts := startServer(t, nil)
+	tok := ts.passwordToken(adminUser, adminPass, "openid", "profile")
+	res := ts.postForm("/oauth2/token", url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {"openid"},
+	}, demoClient, demoSecret)
+	if res.Status != http.StatusOK {
+		t.Fatalf("narrowing refresh: %s", res)
+	}
+	m := res.json(t)
+	if m["scope"] != "openid" {
+		t.Errorf("narrowed scope %v, want openid", m["scope"])
+	}
+	_, claims, _ := jwtParts(t, m["access_token"].(string))
+	if claims["scope"] != "openid" {
+		t.Errorf("narrowed token scope %v", claims["scope"])
+	}
+	next := m["refresh_token"].(string)
+
+	res = ts.postForm("/oauth2/token", url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {next}, "scope": {"openid profile email"},
+	}, demoClient, demoSecret)
+	wantOAuthError(t, res, http.StatusBadRequest, "invalid_scope")
+
+	// Without a scope the refresh gets the scope originally granted (RFC 6749 §6).
+	again, err := ts.refresh(next)
+	if err != nil {
+		t.Fatalf("refresh after a refused widening: %v", err)
+	}
+	if again.Extra("scope") != "openid profile" {
+		t.Errorf("scope %v, want the original openid profile", again.Extra("scope"))
+	}
+}
+
+func TestAnotherClientCannotUseOrSpendARefreshToken(t *testing.T) {
+	ts := startServer(t, nil)
+	other := ts.createClient(ts.adminToken(), map[string]any{
+		"client_name": "other", "grant_types": []string{"password", "refresh_token"},
+	})
+	tok := ts.passwordToken(adminUser, adminPass, "openid")
+	res := ts.postForm("/oauth2/token", url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
+	}, other["client_id"].(string), other["client_secret"].(string))
+	wantOAuthError(t, res, http.StatusBadRequest, "invalid_grant")
+
+	// Bad input changes nothing (contract §10): the owner's session goes on.
+	if active, _ := ts.introspectActive(tok.AccessToken); !active {
+		t.Error("another client's failed refresh revoked the owner's access token")
+	}
+	if _, err := ts.refresh(tok.RefreshToken); err != nil {
+		t.Errorf("another client's failed refresh spent the owner's refresh token: %v", err)
+	}
+}
+
+func TestADeactivatedUserCanNeitherRefreshNorLogIn(t *testing.T) {
+	ts := startServer(t, nil)
+	u := ts.createUser("carol", "carol-password-1", true)
+	tok := ts.passwordToken("carol", "carol-password-1", "openid")
+	if _, err := ts.srv.Store().UpdateUser(t.Context(), u.ID, func(u *storage.User) error {
+		u.IsActive = false
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ts.refresh(tok.RefreshToken)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	_, err = ts.passwordConfig().PasswordCredentialsToken(ts.ctx(), "carol", "carol-password-1")
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	if res := ts.get("/admin/clients/", tok.AccessToken); res.Status != http.StatusForbidden && res.Status != http.StatusUnauthorized {
+		t.Errorf("a deactivated staff user's token opens the admin API: %s", res)
+	}
+	if res := ts.get("/oauth2/userinfo", tok.AccessToken); res.Status == http.StatusOK {
+		t.Errorf("a deactivated user's token gets userinfo: %s", res)
+	}
+}
+
+func TestPublicClientsUseTheirIDAloneAndMayNotPresentASecret(t *testing.T) {
+	ts := startServer(t, nil)
+	pub := ts.createClient(ts.adminToken(), map[string]any{
+		"client_name": "spa", "token_endpoint_auth_method": "none", "grant_types": []string{"password", "refresh_token"},
+	})
+	id := pub["client_id"].(string)
+	cfg := &oauth2.Config{ClientID: id, Endpoint: oauth2.Endpoint{TokenURL: ts.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInParams}}
+	tok, err := cfg.PasswordCredentialsToken(ts.ctx(), adminUser, adminPass)
+	if err != nil {
+		t.Fatalf("public password grant: %v", err)
+	}
+	expired := *tok
+	expired.Expiry = time.Now().Add(-time.Minute)
+	if _, err := cfg.TokenSource(ts.ctx(), &expired).Token(); err != nil {
+		t.Errorf("public refresh: %v", err)
+	}
+	res := ts.postForm("/oauth2/token", url.Values{
+		"grant_type": {"password"}, "username": {adminUser}, "password": {adminPass},
+	}, id, "made-up-secret")
+	wantOAuthError(t, res, http.StatusUnauthorized, "invalid_client")
+
+	t.Run("and a confidential client may not leave its secret out", func(t *testing.T) {
+		res := ts.postForm("/oauth2/token", url.Values{
+			"grant_type": {"client_credentials"}, "client_id": {demoClient},
+		}, "", "")
+		wantOAuthError(t, res, http.StatusUnauthorized, "invalid_client")
+	})
+
+	t.Run("and a confidential client may introspect with client_secret_post", func(t *testing.T) {
+		res := ts.postForm("/oauth2/introspect", url.Values{
+			"token": {tok.AccessToken}, "client_id": {demoClient}, "client_secret": {demoSecret},
+		}, "", "")
+		if res.Status != http.StatusOK || res.json(t)["active"] != true {
+			t.Errorf("%s", res)
 		}
 	})
 }

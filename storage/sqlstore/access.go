@@ -32,9 +32,7 @@ func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) er
 // AccessToken returns an opaque access token that has not expired.
 func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (storage.AccessToken, error) {
 	var r accessRow
-	err := s.r.NewSelect().Model(&r).
-		Where("a.hash = ? AND (a.expires_at IS NULL OR a.expires_at > ?)", hash, dbTime(now)).Scan(ctx)
-	if err != nil {
+	if err := s.read(ctx, &r, s.q.accessToken, hash, s.arg(now)); err != nil {
 		return storage.AccessToken{}, wrap("get access token", err)
 	}
 	return storage.AccessToken{
@@ -57,19 +55,17 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Ti
 // Revoked reports, in one query, whether the jti is revoked at now or the
 // family (when given) is revoked.
 func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error) {
-	const byJTI = `EXISTS (SELECT 1 FROM revocations WHERE jti = ? AND "until" > ?)`
-	const byFamily = `EXISTS (SELECT 1 FROM refresh_families WHERE id = ? AND revoked_at IS NOT NULL)`
-	var q *bun.RawQuery
+	var revoked bool
+	var err error
 	switch {
 	case familyID == "":
-		q = s.r.NewRaw("SELECT "+byJTI, jti, dbTime(now))
+		err = s.read(ctx, &revoked, s.q.revokedJTI, jti, s.arg(now))
 	case jti == "":
-		q = s.r.NewRaw("SELECT "+byFamily, familyID)
+		err = s.read(ctx, &revoked, s.q.revokedFamily, familyID)
 	default:
-		q = s.r.NewRaw("SELECT "+byJTI+" OR "+byFamily, jti, dbTime(now), familyID)
+		err = s.read(ctx, &revoked, s.q.revokedBoth, jti, s.arg(now), familyID)
 	}
-	var revoked bool
-	if err := q.Scan(ctx, &revoked); err != nil {
+	if err != nil {
 		return false, wrap("check revocation", err)
 	}
 	return revoked, nil

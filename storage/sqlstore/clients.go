@@ -64,7 +64,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 // GetClient returns the client with the ID.
 func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
 	var row clientRow
-	if err := s.r.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+	if err := s.read(ctx, &row, s.q.getClient, id); err != nil {
 		return storage.Client{}, wrap(fmt.Sprintf("get client %q", id), err)
 	}
 	return row.client(), nil

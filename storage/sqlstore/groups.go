@@ -168,17 +168,12 @@ type userGroupRow struct {
 	CreatedAt   dbTime
 }
 
-// UserGroups returns the user's groups by name in one query; the LEFT JOIN
-// from users tells a user without groups from a missing user.
+// UserGroups returns the user's groups by name in one query; a missing user
+// is ErrNotFound.
 func (s *Store) UserGroups(ctx context.Context, userID int64) ([]storage.Group, error) {
 	op := fmt.Sprintf("groups of user %d", userID)
 	var rows []userGroupRow
-	err := s.r.NewRaw(`SELECT g.name, g.permissions, g.created_at
-		FROM users AS u
-		LEFT JOIN user_groups AS ug ON ug.user_id = u.id
-		LEFT JOIN "groups" AS g ON g.name = ug.group_name
-		WHERE u.id = ? ORDER BY g.name`, userID).Scan(ctx, &rows)
-	if err != nil {
+	if err := s.readAll(ctx, &rows, s.q.userGroups, userID); err != nil {
 		return nil, wrap(op, err)
 	}
 	if len(rows) == 0 {

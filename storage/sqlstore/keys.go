@@ -31,7 +31,7 @@ func (r *keyRow) key() storage.SigningKey {
 // ListKeys returns every key, oldest first.
 func (s *Store) ListKeys(ctx context.Context) ([]storage.SigningKey, error) {
 	var rows []keyRow
-	if err := s.r.NewSelect().Model(&rows).Order("created_at", "id").Scan(ctx); err != nil {
+	if err := s.readAll(ctx, &rows, s.q.listKeys); err != nil {
 		return nil, wrap("list keys", err)
 	}
 	out := make([]storage.SigningKey, len(rows))

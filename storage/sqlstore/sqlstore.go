@@ -49,12 +49,20 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a storage.Store on a SQL database.
+// Store is a storage.Store on a SQL database. Its methods are safe for
+// concurrent use.
+//
+// The updater functions of UpdateUser, UpdateGroup and UpdateClient run
+// inside the write transaction, which on SQLite holds the only writer
+// connection: do slow work, such as hashing a password, before the call.
 type Store struct {
-	w   *bun.DB // writes and transactions
-	r   *bun.DB // plain reads; the same as w on Postgres
-	pg  bool
-	log *slog.Logger
+	w      *bun.DB // writes and transactions
+	r      *bun.DB // plain reads; the same as w on Postgres
+	pg     bool
+	log    *slog.Logger
+	rstmts *stmtCache // SQLite only: prepared hot queries of r and w
+	wstmts *stmtCache
+	q      hotQueries
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -105,7 +113,9 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*Store, er
 		_ = w.Close()
 		return nil, err
 	}
-	return &Store{w: w, r: r, log: log}, nil
+	s := &Store{w: w, r: r, log: log, rstmts: newStmtCache(r.DB), wstmts: newStmtCache(w.DB)}
+	s.q = newHotQueries(r)
+	return s, nil
 }
 
 // sqlitePath checks the path and creates its directory, and the file with
@@ -172,7 +182,7 @@ func openPostgres(ctx context.Context, opts Options, log *slog.Logger) (*Store, 
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect postgres: %w", err)
 	}
-	return &Store{w: db, r: db, pg: true, log: log}, nil
+	return &Store{w: db, r: db, pg: true, log: log, q: newHotQueries(db)}, nil
 }
 
 // DB returns the pool that writes (the only pool on Postgres), for tests and
@@ -202,6 +212,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pools.
 func (s *Store) Close() error {
+	if s.rstmts != nil {
+		s.rstmts.close()
+		s.wstmts.close()
+	}
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())

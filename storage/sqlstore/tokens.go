@@ -12,12 +12,9 @@ import (
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
-// A NULL expires_at (a zero time from the caller) never expires. These
-// predicates say "still live at now" for a table alias.
-const (
-	liveToken  = "(t.expires_at IS NULL OR t.expires_at > ?)"
-	liveFamily = "f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > ?)"
-)
+// liveFamily says "active at now (?)" of family alias f. A NULL expires_at,
+// from a zero time, never expires.
+const liveFamily = "f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > ?)"
 
 type familyRow struct {
 	bun.BaseModel `bun:"table:refresh_families,alias:f"`
@@ -100,13 +97,17 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 // writer runs them one after the other. next.FamilyID is ignored.
 func (s *Store) Rotate(ctx context.Context, hash string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
+	stmts, err := s.writeStmts(ctx, s.q.consumeToken, s.q.touchFamily, s.q.insertToken)
+	if err != nil {
+		return storage.Family{}, wrap(op, err)
+	}
 	var (
 		fam    familyRow
 		reused bool
 	)
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		reused, err = s.rotate(ctx, tx, hash, next, now, &fam)
+		reused, err = s.rotate(ctx, tx, stmts, hash, next, now, &fam)
 		return err
 	})
 	switch {
@@ -118,30 +119,27 @@ func (s *Store) Rotate(ctx context.Context, hash string, next storage.RefreshTok
 	return fam.family(), nil
 }
 
-// rotate does Rotate's work in tx. A reuse returns (true, nil) so that the
+// rotate does Rotate's work in tx with the statements consumeToken,
+// touchFamily and insertToken. A reuse returns (true, nil) so that the
 // transaction commits the family's revocation.
-func (s *Store) rotate(ctx context.Context, tx bun.Tx, hash string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
+func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmts []txStmt, hash string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
 	const op = "rotate refresh token"
-	at := dbTime(now)
+	at := s.arg(now)
 	var familyID string
-	err := tx.NewRaw(`UPDATE refresh_tokens AS t SET rotated_at = ?
-		WHERE t.hash = ? AND t.rotated_at IS NULL AND `+liveToken+`
-		RETURNING family_id`, at, hash, at).Scan(ctx, &familyID) // SQLite's RETURNING takes no alias
+	err := stmts[0].scan(ctx, tx, s.w, &familyID, at, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.revokeOnReuse(ctx, tx, hash, now)
 	}
 	if err != nil {
 		return false, wrap(op, err)
 	}
-	// The family's own check comes after the token's, and any failure from
-	// here on rolls the consumption back with the rest.
-	err = tx.NewRaw(`UPDATE refresh_families AS f SET last_used_at = ?
-		WHERE f.id = ? AND `+liveFamily+` RETURNING *`, at, familyID, at).Scan(ctx, fam)
-	if err != nil {
+	// The family is checked after the token; any failure from here on rolls
+	// the consumption back with the rest.
+	if err := stmts[1].scan(ctx, tx, s.w, fam, at, familyID); err != nil {
 		return false, wrap(op, err)
 	}
-	row := newRefreshRow(next, familyID)
-	if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
+	_, err = stmts[2].exec(ctx, tx, next.Hash, familyID, s.arg(next.CreatedAt), s.arg(next.ExpiresAt))
+	if err != nil {
 		return false, wrap(op, err)
 	}
 	return false, nil
@@ -200,13 +198,8 @@ type liveTokenRow struct {
 
 // RefreshToken returns a live refresh token and its family in one query.
 func (s *Store) RefreshToken(ctx context.Context, hash string, now time.Time) (storage.RefreshToken, storage.Family, error) {
-	at := dbTime(now)
 	var r liveTokenRow
-	err := s.r.NewRaw(`SELECT f.*, t.created_at AS token_created_at, t.expires_at AS token_expires_at
-		FROM refresh_tokens AS t JOIN refresh_families AS f ON f.id = t.family_id
-		WHERE t.hash = ? AND t.rotated_at IS NULL AND `+liveToken+` AND `+liveFamily,
-		hash, at, at).Scan(ctx, &r)
-	if err != nil {
+	if err := s.read(ctx, &r, s.q.refreshToken, hash, s.arg(now)); err != nil {
 		return storage.RefreshToken{}, storage.Family{}, wrap("get refresh token", err)
 	}
 	tok := storage.RefreshToken{

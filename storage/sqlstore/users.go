@@ -80,12 +80,12 @@ func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 
 // GetUser returns the user with the ID.
 func (s *Store) GetUser(ctx context.Context, id int64) (storage.User, error) {
-	return s.userWhere(ctx, fmt.Sprintf("get user %d", id), "id = ?", id)
+	return s.userWhere(ctx, fmt.Sprintf("get user %d", id), s.q.getUser, id)
 }
 
 // UserByUsername finds a user by username, ignoring case.
 func (s *Store) UserByUsername(ctx context.Context, username string) (storage.User, error) {
-	return s.userWhere(ctx, "user by username", "username_norm = ?", normalize(username))
+	return s.userWhere(ctx, "user by username", s.q.userByUsername, normalize(username))
 }
 
 // UserByEmail finds a user by e-mail, ignoring case. The empty e-mail
@@ -94,12 +94,12 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (storage.User, er
 	if email == "" {
 		return storage.User{}, notFound("user by email")
 	}
-	return s.userWhere(ctx, "user by email", "email_norm = ?", normalize(email))
+	return s.userWhere(ctx, "user by email", s.q.userByEmail, normalize(email))
 }
 
-func (s *Store) userWhere(ctx context.Context, op, where string, arg any) (storage.User, error) {
+func (s *Store) userWhere(ctx context.Context, op, query string, arg any) (storage.User, error) {
 	var row userRow
-	if err := s.r.NewSelect().Model(&row).Where(where, arg).Limit(1).Scan(ctx); err != nil {
+	if err := s.read(ctx, &row, query, arg); err != nil {
 		return storage.User{}, wrap(op, err)
 	}
 	return row.user(), nil
