@@ -43,8 +43,8 @@ func (a *api) requireStaff(c *gin.Context) {
 		writeOAuthError(c, a.Logger, err)
 		return
 	}
-	uid, err := strconv.ParseInt(info.Subject, 10, 64)
-	if err != nil {
+	uid, ok := info.UserID()
+	if !ok {
 		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"detail": detailForbidden})
 		return
 	}

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -50,10 +52,27 @@ var (
 	knownGrants     = []string{GrantAuthorizationCode, GrantPassword, GrantRefreshToken, GrantClientCredentials, GrantTokenExchange}
 )
 
+// validClientID reports whether id may name a client. All-digit IDs are
+// refused: a client_credentials token's sub is the client ID, and numeric
+// subs are user IDs.
+func validClientID(id string) bool {
+	return clientIDPattern.MatchString(id) && strings.Trim(id, "0123456789") != ""
+}
+
+// newClientID generates a client ID: 128 random bits, hex, prefixed so it
+// starts with a letter and is never all digits.
+func newClientID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("provider: crypto/rand failed: " + err.Error())
+	}
+	return "c" + hex.EncodeToString(b[:])
+}
+
 // normalize fills defaults and validates the metadata.
 func (m *ClientMetadata) normalize() error {
-	if m.ClientID != "" && !clientIDPattern.MatchString(m.ClientID) {
-		return ErrInvalidClientMetadata.WithDescription("client_id: use 1 to 128 letters, digits, '.', '_', '~' or '-'")
+	if m.ClientID != "" && !validClientID(m.ClientID) {
+		return ErrInvalidClientMetadata.WithDescription("client_id: use 1 to 128 letters, digits, '.', '_', '~' or '-', starting with a letter or digit and not all digits (those are user IDs)")
 	}
 	if m.TokenEndpointAuthMethod == "" {
 		m.TokenEndpointAuthMethod = AuthSecretBasic
@@ -174,7 +193,7 @@ func (p *Provider) CreateClient(ctx context.Context, m ClientMetadata, secret st
 		return ClientMetadata{}, err
 	}
 	if m.ClientID == "" {
-		m.ClientID = newID()
+		m.ClientID = newClientID()
 	}
 	now := p.now()
 	rec := storage.Client{ID: m.ClientID, CreatedAt: now, UpdatedAt: now}
@@ -201,6 +220,9 @@ func (p *Provider) CreateClient(ctx context.Context, m ClientMetadata, secret st
 
 // GetClient returns a client's metadata (never its secret).
 func (p *Provider) GetClient(ctx context.Context, id string) (ClientMetadata, error) {
+	if !clientIDPattern.MatchString(id) {
+		return ClientMetadata{}, ErrClientNotFound
+	}
 	c, err := p.store.GetClient(ctx, id)
 	if err != nil {
 		return ClientMetadata{}, clientError(err)
@@ -225,10 +247,14 @@ func (p *Provider) ListClients(ctx context.Context) ([]ClientMetadata, error) {
 // ID and secret stay. Changing to or from a public client is refused: rotate
 // the secret or make a new client.
 func (p *Provider) UpdateClient(ctx context.Context, id string, m ClientMetadata) (ClientMetadata, error) {
-	m.ClientID = id
+	if !clientIDPattern.MatchString(id) {
+		return ClientMetadata{}, ErrClientNotFound
+	}
+	m.ClientID = ""
 	if err := m.normalize(); err != nil {
 		return ClientMetadata{}, err
 	}
+	m.ClientID = id
 	c, err := p.store.UpdateClient(ctx, id, func(c *storage.Client) error {
 		if (c.TokenEndpointAuthMethod == AuthNone) != (m.TokenEndpointAuthMethod == AuthNone) {
 			return ErrInvalidClientMetadata.WithDescription("token_endpoint_auth_method: cannot switch between public and confidential")
@@ -246,6 +272,9 @@ func (p *Provider) UpdateClient(ctx context.Context, id string, m ClientMetadata
 
 // DeleteClient removes a client.
 func (p *Provider) DeleteClient(ctx context.Context, id string) error {
+	if !clientIDPattern.MatchString(id) {
+		return ErrClientNotFound
+	}
 	if err := p.store.DeleteClient(ctx, id); err != nil {
 		return clientError(err)
 	}
@@ -256,6 +285,9 @@ func (p *Provider) DeleteClient(ctx context.Context, id string) error {
 // RotateClientSecret gives a confidential client a new secret; the old one
 // stops working at once (on other instances within the client cache TTL).
 func (p *Provider) RotateClientSecret(ctx context.Context, id string) (ClientMetadata, error) {
+	if !clientIDPattern.MatchString(id) {
+		return ClientMetadata{}, ErrClientNotFound
+	}
 	secret := NewSecret(PrefixClientSecret)
 	c, err := p.store.UpdateClient(ctx, id, func(c *storage.Client) error {
 		if c.TokenEndpointAuthMethod == AuthNone {

@@ -102,7 +102,7 @@ func readClientCredentials(r *http.Request, form url.Values) (clientCredentials,
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(id)
 		secret, err2 = url.QueryUnescape(secret)
-		if err1 != nil || err2 != nil || id == "" {
+		if err1 != nil || err2 != nil || id == "" || !validText(id) || !validText(secret) {
 			return clientCredentials{}, ErrInvalidClient.WithDescription("malformed client credentials")
 		}
 		if formID != "" && formID != id {

@@ -81,7 +81,7 @@ func (p *Provider) UserInfo(ctx context.Context, raw string) (*UserInfo, error) 
 	if !hasScope(info.Scope, "openid") {
 		return nil, ErrInsufficientScope.WithDescription("the token lacks the openid scope")
 	}
-	uid, ok := userIDOf(info.Subject)
+	uid, ok := info.UserID()
 	if !ok {
 		return nil, ErrInvalidToken.WithDescription("the token does not belong to a user")
 	}

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -37,8 +38,8 @@ func ParseForm(r *http.Request) (url.Values, error) {
 		if len(values) > 1 {
 			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " given more than once")
 		}
-		if len(values[0]) > maxParamLength || !utf8.ValidString(values[0]) || !utf8.ValidString(key) {
-			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long or not UTF-8")
+		if len(values[0]) > maxParamLength || !validText(values[0]) || !validText(key) {
+			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long, not UTF-8 or holds a NUL")
 		}
 	}
 	// The protocol engine reads r.Form; make it see only the body.
@@ -57,4 +58,10 @@ func safeName(s string) string {
 		}
 	}
 	return s
+}
+
+// validText reports whether s is UTF-8 without NUL bytes (no protocol
+// parameter has one, and databases refuse them).
+func validText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

@@ -30,6 +30,15 @@ type Introspection struct {
 
 var inactive = &Introspection{Active: false}
 
+// UserID returns the user an access token was issued for, and false for a
+// token a client got for itself (whose sub is its client ID).
+func (i *Introspection) UserID() (int64, bool) {
+	if i.Subject == i.ClientID {
+		return 0, false
+	}
+	return userIDOf(i.Subject)
+}
+
 // Introspect serves the introspection endpoint (RFC 7662). The caller must
 // authenticate as a confidential client. Any client's access tokens may be
 // introspected (that is what resource servers do); a refresh token only by

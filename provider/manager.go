@@ -2,10 +2,13 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
 	"github.com/go-oauth2/oauth2/v4/models"
+
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // manager is our oauth2.Manager: the engine validates and dispatches, the
@@ -80,16 +83,21 @@ func (m *manager) RefreshAccessToken(ctx context.Context, tgr *oauth2.TokenGener
 	return tokenInfo(st, resp), nil
 }
 
-// LoadRefreshToken is how the engine learns a refresh token's scope before
-// a refresh; the lookup is kept for the refresh itself.
+// LoadRefreshToken reports a live refresh token in the engine's model. The
+// engine only calls it for scope checks, which refreshGrant does itself.
 func (m *manager) LoadRefreshToken(ctx context.Context, refresh string) (oauth2.TokenInfo, error) {
-	st := requestState(ctx)
-	live, err := m.p.lookupRefresh(ctx, st, refresh)
+	if !hasPrefix(refresh, PrefixRefreshToken) {
+		return nil, errBadRefresh
+	}
+	_, fam, err := m.p.tokens.RefreshToken(ctx, m.p.secrets.Hash(refresh), m.p.now())
 	if err != nil {
-		return nil, err
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, errBadRefresh
+		}
+		return nil, storeError(err)
 	}
 	t := models.NewToken()
-	t.ClientID, t.UserID, t.Scope = live.family.ClientID, live.family.Subject, live.family.Scope
+	t.ClientID, t.UserID, t.Scope = fam.ClientID, fam.Subject, fam.Scope
 	t.Refresh = refresh
 	return t, nil
 }

@@ -168,7 +168,6 @@ func (p *Provider) newEngine() *server.Server {
 	srv.ClientInfoHandler = p.engineClientInfo
 	srv.PasswordAuthorizationHandler = p.checkPassword
 	srv.ClientScopeHandler = p.engineClientScope
-	srv.RefreshingScopeHandler = p.engineRefreshScope
 	return srv
 }
 
@@ -180,13 +179,7 @@ type tokenRequest struct {
 	userAgent string
 	client    *storage.Client
 	identity  backends.Identity
-	refresh   *liveRefresh
 	resp      *TokenResponse
-}
-
-type liveRefresh struct {
-	token  storage.RefreshToken
-	family storage.Family
 }
 
 type tokenRequestKey struct{}
@@ -263,17 +256,6 @@ func (p *Provider) engineClientInfo(r *http.Request) (string, string, error) {
 func (p *Provider) engineClientScope(tgr *oauth2.TokenGenerateRequest) (bool, error) {
 	st := requestState(tgr.Request.Context())
 	scope, err := grantScope(st.client, tgr.Scope)
-	if err != nil {
-		return false, err
-	}
-	tgr.Scope = scope
-	return true, nil
-}
-
-// engineRefreshScope checks that a refresh asks for no scope beyond the
-// original grant (RFC 6749 §6).
-func (p *Provider) engineRefreshScope(tgr *oauth2.TokenGenerateRequest, oldScope string) (bool, error) {
-	scope, err := narrowScope(tgr.Scope, splitScope(oldScope))
 	if err != nil {
 		return false, err
 	}
