@@ -95,6 +95,9 @@ type Tokens struct {
 	Audience []string `yaml:"audience"`
 	// ClientCacheTTL is how long an instance trusts a cached client.
 	ClientCacheTTL time.Duration `yaml:"client_cache_ttl"`
+	// UserCacheTTL is how long an instance trusts a cached user (active flag,
+	// groups) when it refreshes a token; a login always reads the user.
+	UserCacheTTL time.Duration `yaml:"user_cache_ttl"`
 }
 
 // Users configures accounts.
@@ -142,6 +145,7 @@ func Default() Config {
 			RefreshMaxTTL:  30 * 24 * time.Hour,
 			IDTokenTTL:     time.Hour,
 			ClientCacheTTL: 10 * time.Second,
+			UserCacheTTL:   5 * time.Second,
 		},
 		Users:    Users{LoginFields: []string{"username", "email"}, Registration: "open"},
 		Backends: []Backend{{ID: "local", Type: "local"}},

@@ -219,6 +219,7 @@ func (c *Config) validateTokens(p *problems) {
 		}
 	}
 	notNegative(p, "tokens.client_cache_ttl", t.ClientCacheTTL)
+	notNegative(p, "tokens.user_cache_ttl", t.UserCacheTTL)
 }
 
 func (c *Config) validateUsers(p *problems) {

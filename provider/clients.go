@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
@@ -28,57 +27,31 @@ type clientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
-// clientCache keeps clients for a short TTL so the token path does not read
-// the database on every request. A change made on this instance evicts at
-// once; other instances see it within the TTL.
+// clientCache keeps clients for tokens.client_cache_ttl.
 type clientCache struct {
 	store clientStore
-	ttl   time.Duration
-	now   func() time.Time
-
-	mu      sync.RWMutex
-	entries map[string]cachedClient
+	cache *ttlCache[string, *storage.Client]
 }
 
-type cachedClient struct {
-	client  *storage.Client
-	fetched time.Time
-}
-
-// maxCachedClients bounds the cache; past it the cache is reset rather than
-// grown (client IDs are chosen by admins, so this is a safety net).
+// maxCachedClients bounds the client cache (client IDs are chosen by admins,
+// so this is a safety net).
 const maxCachedClients = 10000
 
 func newClientCache(store clientStore, ttl time.Duration, now func() time.Time) *clientCache {
-	return &clientCache{store: store, ttl: ttl, now: now, entries: make(map[string]cachedClient)}
+	return &clientCache{store: store, cache: newTTLCache[string, *storage.Client](ttl, maxCachedClients, now)}
 }
 
 func (c *clientCache) get(ctx context.Context, id string) (*storage.Client, error) {
-	now := c.now()
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	c.mu.RUnlock()
-	if ok && now.Sub(e.fetched) < c.ttl {
-		return e.client, nil
-	}
-	cl, err := c.store.GetClient(ctx, id)
-	if err != nil {
-		return nil, storeError(err)
-	}
-	c.mu.Lock()
-	if len(c.entries) >= maxCachedClients {
-		c.entries = make(map[string]cachedClient)
-	}
-	c.entries[id] = cachedClient{client: &cl, fetched: now}
-	c.mu.Unlock()
-	return &cl, nil
+	return c.cache.get(id, func() (*storage.Client, error) {
+		cl, err := c.store.GetClient(ctx, id)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		return &cl, nil
+	})
 }
 
-func (c *clientCache) evict(id string) {
-	c.mu.Lock()
-	delete(c.entries, id)
-	c.mu.Unlock()
-}
+func (c *clientCache) evict(id string) { c.cache.evict(id) }
 
 // clientCredentials are what a request presented to authenticate a client.
 type clientCredentials struct {

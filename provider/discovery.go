@@ -85,7 +85,7 @@ func (p *Provider) UserInfo(ctx context.Context, raw string) (*UserInfo, error) 
 	if !ok {
 		return nil, ErrInvalidToken.WithDescription("the token does not belong to a user")
 	}
-	sub, err := p.loadUser(ctx, uid)
+	sub, err := p.loadUser(ctx, uid, false)
 	if errors.Is(err, ErrInvalidGrant) {
 		return nil, ErrInvalidToken.WithDescription("the user is not active")
 	}

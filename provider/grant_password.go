@@ -82,7 +82,7 @@ func (p *Provider) identityToSubject(ctx context.Context, id backends.Identity, 
 			EmailVerified: id.EmailVerified, Groups: id.Groups,
 		}, nil
 	}
-	sub, err := p.loadUser(ctx, id.UserID)
+	sub, err := p.loadUser(ctx, id.UserID, true)
 	if err != nil {
 		return subject{}, err
 	}

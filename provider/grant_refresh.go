@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -25,29 +24,29 @@ func (p *Provider) refreshGrant(ctx context.Context, st *tokenRequest, raw, scop
 	}
 	now := p.now()
 	hash := p.secrets.Hash(raw)
-	_, fam, err := p.tokens.RefreshToken(ctx, hash, now)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return nil, p.detectReuse(ctx, hash, now)
-	case err != nil:
-		return nil, fmt.Errorf("look up refresh token: %w", storeError(err))
-	case fam.ClientID != st.client.ID:
-		return nil, errBadRefresh
-	}
 	if scope != "" {
-		if scope, err = narrowScope(scope, splitScope(fam.Scope)); err != nil {
-			return nil, err
+		// Narrowing needs the grant's scope before anything is spent.
+		_, fam, err := p.tokens.RefreshToken(ctx, hash, now)
+		switch {
+		case err == nil && fam.ClientID == st.client.ID:
+			if scope, err = narrowScope(scope, splitScope(fam.Scope)); err != nil {
+				return nil, err
+			}
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return nil, fmt.Errorf("look up refresh token: %w", storeError(err))
 		}
 	}
+	// One atomic step checks the client, spends the token and stores the
+	// next one; the store detects a rotated-out token and revokes its family.
 	nextRaw := NewSecret(PrefixRefreshToken)
 	next := storage.RefreshToken{
-		Hash: p.secrets.Hash(nextRaw), FamilyID: fam.ID, CreatedAt: now,
-		ExpiresAt: minTime(now.Add(p.refreshTTL(st.client)), fam.ExpiresAt),
+		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
+		ExpiresAt: now.Add(p.refreshTTL(st.client)), // the store caps it at the family's
 	}
-	fam, err = p.tokens.Rotate(ctx, hash, next, now)
+	fam, err := p.tokens.Rotate(ctx, hash, st.client.ID, next, now)
 	switch {
 	case errors.Is(err, storage.ErrReused):
-		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", st.client.ID, "sid", next.FamilyID)
+		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", st.client.ID)
 		return nil, errBadRefresh
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errBadRefresh
@@ -55,30 +54,6 @@ func (p *Provider) refreshGrant(ctx context.Context, st *tokenRequest, raw, scop
 		return nil, fmt.Errorf("rotate refresh token: %w", storeError(err))
 	}
 	return p.issueRefreshed(ctx, st, fam, scope, nextRaw)
-}
-
-// detectReuse handles a refresh token that is not live. It may be garbage,
-// expired, or one that was already rotated out: Rotate tells them apart and
-// revokes the family on reuse (whoever presents it: a replayed token means
-// it leaked). The answer is invalid_grant in every case.
-func (p *Provider) detectReuse(ctx context.Context, hash string, now time.Time) error {
-	decoy := storage.RefreshToken{Hash: p.secrets.Hash(NewSecret(PrefixRefreshToken)), CreatedAt: now, ExpiresAt: now}
-	fam, err := p.tokens.Rotate(ctx, hash, decoy, now)
-	switch {
-	case errors.Is(err, storage.ErrReused):
-		p.log.WarnContext(ctx, "refresh token reused; session revoked")
-		return errBadRefresh
-	case errors.Is(err, storage.ErrNotFound):
-		return errBadRefresh
-	case err != nil:
-		return fmt.Errorf("rotate refresh token: %w", storeError(err))
-	}
-	// The token was not live a moment ago yet rotated now: refuse, and end
-	// the session rather than trust it.
-	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
-		return fmt.Errorf("revoke session: %w", storeError(err))
-	}
-	return errBadRefresh
 }
 
 // issueRefreshed mints the tokens for a rotated family. The user is read
@@ -90,7 +65,7 @@ func (p *Provider) issueRefreshed(ctx context.Context, st *tokenRequest, fam sto
 	sub := subject{ID: fam.Subject}
 	if uid, ok := userIDOf(fam.Subject); ok {
 		var err error
-		if sub, err = p.loadUser(ctx, uid); err != nil {
+		if sub, err = p.loadUser(ctx, uid, false); err != nil {
 			if errors.Is(err, ErrInvalidGrant) {
 				_ = p.tokens.RevokeFamily(ctx, fam.ID, p.now())
 			}

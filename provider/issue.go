@@ -51,9 +51,20 @@ func clientIP(ctx context.Context) string {
 	return ip
 }
 
-// loadUser reads a user and their groups for a token. An inactive or
-// deleted user gets no token.
-func (p *Provider) loadUser(ctx context.Context, userID int64) (subject, error) {
+// maxCachedUsers bounds the user cache.
+const maxCachedUsers = 100000
+
+// loadUser reads a user and their groups for a token, from the user cache
+// (tokens.user_cache_ttl) unless fresh. An inactive or deleted user gets no
+// token.
+func (p *Provider) loadUser(ctx context.Context, userID int64, fresh bool) (subject, error) {
+	if fresh {
+		p.users.evict(userID)
+	}
+	return p.users.get(userID, func() (subject, error) { return p.readUser(ctx, userID) })
+}
+
+func (p *Provider) readUser(ctx context.Context, userID int64) (subject, error) {
 	u, err := p.store.GetUser(ctx, userID)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && !u.IsActive {
 		return subject{}, ErrInvalidGrant.WithDescription("the user is not active")

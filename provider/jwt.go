@@ -107,14 +107,28 @@ const maxTokenLength = 8 << 10
 // verifyAccess checks a JWT access token: one signature by one of our keys
 // with an allowed algorithm, typ at+jwt, our issuer, not expired. It does not
 // check revocation.
+//
+// Verified claims are kept for a minute, keyed by the token itself: a
+// resource server introspects the same token on every call it serves, and
+// the signature check is most of the cost. Only tokens whose signature
+// verified are kept, and expiry is checked on every call.
 func (k *KeyRing) verifyAccess(ctx context.Context, raw, issuer string, now time.Time) (*AccessClaims, error) {
-	payload, err := k.verifyCompact(ctx, raw, "at+jwt")
+	if len(raw) > maxTokenLength {
+		return nil, errBadToken
+	}
+	c, err := k.verified.get(raw, func() (*AccessClaims, error) {
+		payload, err := k.verifyCompact(ctx, raw, "at+jwt")
+		if err != nil {
+			return nil, err
+		}
+		var c AccessClaims
+		if err := json.Unmarshal(payload, &c); err != nil {
+			return nil, errBadToken
+		}
+		return &c, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	var c AccessClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, errBadToken
 	}
 	if c.Issuer != issuer || c.Subject == "" || c.ID == "" {
 		return nil, errBadToken
@@ -122,7 +136,7 @@ func (k *KeyRing) verifyAccess(ctx context.Context, raw, issuer string, now time
 	if unix := now.Unix(); c.Expiry <= unix || c.IssuedAt > unix+60 {
 		return nil, errBadToken
 	}
-	return &c, nil
+	return c, nil
 }
 
 // verifyCompact verifies a compact JWS against our published keys and

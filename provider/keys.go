@@ -69,6 +69,9 @@ type KeyRing struct {
 	now       func() time.Time
 	log       *slog.Logger
 
+	// verified caches the claims of access tokens whose signature verified.
+	verified *ttlCache[string, *AccessClaims]
+
 	snap       atomic.Pointer[keySnapshot]
 	mu         sync.Mutex // serialises reloads
 	lastForced atomic.Int64
@@ -94,8 +97,15 @@ func NewKeyRing(store keyStore, secrets *Secrets, opts KeyRingOptions, now func(
 		ttl: opts.CacheTTL, period: opts.RotationPeriod,
 		keepAfter: opts.MaxTokenTTL + opts.CacheTTL,
 		now:       now, log: log,
+		verified: newTTLCache[string, *AccessClaims](verifiedTTL, maxVerified, now),
 	}
 }
+
+// The verified-token cache: a minute, at most 20000 tokens (about 20 MB).
+const (
+	verifiedTTL = time.Minute
+	maxVerified = 20000
+)
 
 // Load reads the keys, creating the first one if there is none, and
 // rotating if the automatic rotation period has passed.

@@ -88,9 +88,12 @@ type Options struct {
 	Passwords []PasswordBackend
 	// ClientCacheTTL is how long a client is trusted from the cache.
 	ClientCacheTTL time.Duration
-	Now            func() time.Time
-	Logger         *slog.Logger
-	Observer       Observer
+	// UserCacheTTL is how long a user (flags, groups) is trusted from the
+	// cache on refresh and userinfo; a login always reads the user afresh.
+	UserCacheTTL time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
+	Observer     Observer
 }
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
@@ -102,6 +105,7 @@ type Provider struct {
 	secrets   *Secrets
 	keys      *KeyRing
 	clients   *clientCache
+	users     *ttlCache[int64, subject]
 	lifetimes Lifetimes
 	passwords []PasswordBackend
 	// passwordSlots bounds concurrent password checks.
@@ -138,6 +142,7 @@ func New(opts Options) *Provider {
 		store: opts.Store, tokens: opts.Tokens, secrets: opts.Secrets,
 		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
 		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
+		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
 		passwordSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer,

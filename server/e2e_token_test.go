@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -894,6 +895,8 @@ func TestADeactivatedUserCanNeitherRefreshNorLogIn(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Refresh and userinfo trust a cached user for tokens.user_cache_ttl.
+	ts.Clock.Advance(config.Default().Tokens.UserCacheTTL)
 	_, err := ts.refresh(tok.RefreshToken)
 	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
 	_, err = ts.passwordConfig().PasswordCredentialsToken(ts.ctx(), "carol", "carol-password-1")

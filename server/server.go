@@ -130,7 +130,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			Access: cfg.Tokens.AccessTTL, Refresh: cfg.Tokens.RefreshTTL,
 			RefreshMax: cfg.Tokens.RefreshMaxTTL, IDToken: cfg.Tokens.IDTokenTTL,
 		},
-		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL,
+		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 	})
 	if err := s.provider.Start(ctx); err != nil {

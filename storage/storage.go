@@ -188,12 +188,15 @@ type Tokens interface {
 	// CreateFamily stores a new family with its first refresh token.
 	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
 	// Rotate consumes the refresh token with the given hash and stores next in
-	// its place, atomically: of many concurrent calls with one hash exactly one
+	// its place (in the same family, its ExpiresAt capped at the family's),
+	// atomically: of many concurrent calls with one hash exactly one
 	// succeeds. It returns the family with LastUsedAt = now.
 	//   - unknown hash, expired token, revoked or expired family: ErrNotFound;
+	//   - clientID not empty and the family belongs to another client: the
+	//     token is left as it is and the error is ErrNotFound;
 	//   - a token that was already rotated: the family is revoked and the
 	//     error is ErrReused.
-	Rotate(ctx context.Context, hash string, next RefreshToken, now time.Time) (Family, error)
+	Rotate(ctx context.Context, hash, clientID string, next RefreshToken, now time.Time) (Family, error)
 	// RefreshToken looks up a live (not rotated, not expired, family active)
 	// refresh token and its family.
 	RefreshToken(ctx context.Context, hash string, now time.Time) (RefreshToken, Family, error)

@@ -198,7 +198,7 @@ type hotQueries struct {
 	revokedBoth    string
 	refreshToken   string
 	accessToken    string
-	consumeToken   string // $1 now, $2 hash
+	consumeToken   string // $1 now, $2 hash, $3 client ID or ''
 	touchFamily    string // $1 now, $2 family ID
 	insertToken    string
 }
@@ -234,6 +234,7 @@ func newHotQueries(db *bun.DB) hotQueries {
 		// many concurrent rotations win. SQLite's RETURNING takes no alias.
 		consumeToken: `UPDATE refresh_tokens AS t SET rotated_at = $1
 			WHERE t.hash = $2 AND t.rotated_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $1)
+			AND ($3 = '' OR t.family_id IN (SELECT id FROM refresh_families WHERE client_id = $3))
 			RETURNING family_id`,
 		touchFamily: `UPDATE refresh_families AS f SET last_used_at = $1
 			WHERE f.id = $2 AND f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > $1)

@@ -95,7 +95,7 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 // so of concurrent callers exactly one changes the row: on Postgres the
 // others wait on its row lock and then find it rotated; on SQLite the single
 // writer runs them one after the other. next.FamilyID is ignored.
-func (s *Store) Rotate(ctx context.Context, hash string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
 	stmts, err := s.writeStmts(ctx, s.q.consumeToken, s.q.touchFamily, s.q.insertToken)
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) Rotate(ctx context.Context, hash string, next storage.RefreshTok
 	)
 	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		reused, err = s.rotate(ctx, tx, stmts, hash, next, now, &fam)
+		reused, err = s.rotate(ctx, tx, stmts, hash, clientID, next, now, &fam)
 		return err
 	})
 	switch {
@@ -122,11 +122,11 @@ func (s *Store) Rotate(ctx context.Context, hash string, next storage.RefreshTok
 // rotate does Rotate's work in tx with the statements consumeToken,
 // touchFamily and insertToken. A reuse returns (true, nil) so that the
 // transaction commits the family's revocation.
-func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmts []txStmt, hash string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
+func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmts []txStmt, hash, clientID string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
 	const op = "rotate refresh token"
 	at := s.arg(now)
 	var familyID string
-	err := stmts[0].scan(ctx, tx, s.w, &familyID, at, hash)
+	err := stmts[0].scan(ctx, tx, s.w, &familyID, at, hash, clientID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.revokeOnReuse(ctx, tx, hash, now)
 	}
@@ -138,7 +138,11 @@ func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmts []txStmt, hash stri
 	if err := stmts[1].scan(ctx, tx, s.w, fam, at, familyID); err != nil {
 		return false, wrap(op, err)
 	}
-	_, err = stmts[2].exec(ctx, tx, next.Hash, familyID, s.arg(next.CreatedAt), s.arg(next.ExpiresAt))
+	expires := next.ExpiresAt
+	if famExp := fam.ExpiresAt.Time(); !famExp.IsZero() && (expires.IsZero() || famExp.Before(expires)) {
+		expires = famExp
+	}
+	_, err = stmts[2].exec(ctx, tx, next.Hash, familyID, s.arg(next.CreatedAt), s.arg(expires))
 	if err != nil {
 		return false, wrap(op, err)
 	}

@@ -21,6 +21,8 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"concurrent rotation of one hash lets exactly one caller win", testRotateConcurrent},
 		{"rotate with a clashing next hash conflicts and consumes nothing", testRotateConflict},
 		{"an unknown token is not found", testRotateUnknown},
+		{"another client's live token is not found and stays usable", testRotateOtherClient},
+		{"the next token never outlives its family", testRotateCapsExpiry},
 		{"an expired token is not found", testRotateExpired},
 		{"a family past its cap is not found", testRotateFamilyCap},
 		{"rotate after revoke family is not found and the family is revoked", testRotateRevoked},
@@ -117,7 +119,7 @@ func testRotate(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, f)
 	now := base().Add(time.Hour)
 	next := refreshToken("fam-1", "", now) // the store fills in the family
-	got, err := s.Rotate(t.Context(), first.Hash, next, now)
+	got, err := s.Rotate(t.Context(), first.Hash, "", next, now)
 	must(t, err)
 	want := f
 	want.LastUsedAt = now
@@ -132,22 +134,22 @@ func testRotate(t *testing.T, s storage.Tokens) {
 	equal(t, "next token", tok, next)
 
 	later := now.Add(time.Hour)
-	_, err = s.Rotate(t.Context(), "fam-1", refreshToken("fam-2", "fam", later), later)
+	_, err = s.Rotate(t.Context(), "fam-1", "", refreshToken("fam-2", "fam", later), later)
 	must(t, err)
 }
 
 func testRotateReuse(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, refreshToken("fam-1", "fam", now), now)
+	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
 	must(t, err)
 	replay := now.Add(time.Minute)
-	_, err = s.Rotate(t.Context(), first.Hash, refreshToken("fam-x", "fam", replay), replay)
+	_, err = s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-x", "fam", replay), replay)
 	wantErr(t, err, storage.ErrReused)
 
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
 	later := replay.Add(time.Minute)
-	_, err = s.Rotate(t.Context(), "fam-1", refreshToken("fam-2", "fam", later), later)
+	_, err = s.Rotate(t.Context(), "fam-1", "", refreshToken("fam-2", "fam", later), later)
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), "fam-1", later)
 	wantErr(t, err, storage.ErrNotFound)
@@ -170,7 +172,7 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.Rotate(t.Context(), first.Hash, refreshToken(fmt.Sprintf("next-%d", i), "fam", now), now)
+			_, errs[i] = s.Rotate(t.Context(), first.Hash, "", refreshToken(fmt.Sprintf("next-%d", i), "fam", now), now)
 		})
 	}
 	close(start)
@@ -194,22 +196,22 @@ func testRotateConflict(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	other := createFamily(t, s, sampleFamily("other"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, refreshToken(other.Hash, "fam", now), now)
+	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken(other.Hash, "fam", now), now)
 	wantErr(t, err, storage.ErrConflict)
 	// The failed rotation consumed nothing: the token still rotates.
-	_, err = s.Rotate(t.Context(), first.Hash, refreshToken("fam-1", "fam", now), now)
+	_, err = s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
 	must(t, err)
 }
 
 func testRotateUnknown(t *testing.T, s storage.Tokens) {
-	_, err := s.Rotate(t.Context(), "never-issued", refreshToken("x", "", base()), base())
+	_, err := s.Rotate(t.Context(), "never-issued", "", refreshToken("x", "", base()), base())
 	wantErr(t, err, storage.ErrNotFound)
 }
 
 func testRotateExpired(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := first.ExpiresAt
-	_, err := s.Rotate(t.Context(), first.Hash, refreshToken("fam-1", "fam", now), now)
+	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
 		t.Error("an expired token revoked its family")
@@ -221,7 +223,7 @@ func testRotateFamilyCap(t *testing.T, s storage.Tokens) {
 	f.ExpiresAt = base().Add(time.Hour) // before the token's own expiry
 	first := createFamily(t, s, f)
 	now := f.ExpiresAt
-	_, err := s.Rotate(t.Context(), first.Hash, refreshToken("fam-1", "fam", now), now)
+	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), first.Hash, now)
 	wantErr(t, err, storage.ErrNotFound)
@@ -233,7 +235,7 @@ func testRotateRevoked(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
 	must(t, s.RevokeFamily(t.Context(), "fam", now))
-	_, err := s.Rotate(t.Context(), first.Hash, refreshToken("fam-1", "fam", now), now)
+	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), first.Hash, now)
 	wantErr(t, err, storage.ErrNotFound)
@@ -302,7 +304,7 @@ func testRevokeSubject(t *testing.T, s storage.Tokens) {
 	equal(t, "revoked", n, 2)
 	equal(t, "a's RevokedAt", getFamily(t, s, "a").RevokedAt, now)
 	equal(t, "gone keeps its first revocation", getFamily(t, s, "gone").RevokedAt, base())
-	_, err = s.Rotate(t.Context(), "a-0", refreshToken("a-1", "a", now), now)
+	_, err = s.Rotate(t.Context(), "a-0", "", refreshToken("a-1", "a", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	n, err = s.RevokeSubject(t.Context(), "42", now)
 	must(t, err)
@@ -425,7 +427,7 @@ func testPurge(t *testing.T, s storage.Tokens) {
 	rotatedAt := base().Add(20 * time.Hour)
 	current := refreshToken("live-1", "live", rotatedAt)
 	current.ExpiresAt = now.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, current, rotatedAt)
+	_, err := s.Rotate(t.Context(), first.Hash, "", current, rotatedAt)
 	must(t, err)
 	// A family past its cap goes with its token.
 	capped := sampleFamily("capped")
@@ -458,7 +460,40 @@ func testPurge(t *testing.T, s storage.Tokens) {
 		t.Error("purge dropped a live revocation")
 	}
 	// The expired first token is gone, not a reuse any more.
-	_, err = s.Rotate(t.Context(), first.Hash, refreshToken("live-x", "live", now), now)
+	_, err = s.Rotate(t.Context(), first.Hash, "", refreshToken("live-x", "live", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "live family not revoked", getFamily(t, s, "live").RevokedAt, time.Time{})
+}
+
+func testRotateOtherClient(t *testing.T, s storage.Tokens) {
+	f := sampleFamily("fam")
+	first := createFamily(t, s, f)
+	now := base().Add(time.Minute)
+	_, err := s.Rotate(t.Context(), first.Hash, "someone-else", refreshToken("fam-x", "", now), now)
+	wantErr(t, err, storage.ErrNotFound)
+	if _, _, err := s.RefreshToken(t.Context(), first.Hash, now); err != nil {
+		t.Fatalf("the owner's token was spent by another client: %v", err)
+	}
+	revoked, err := s.Revoked(t.Context(), "", "fam", now)
+	must(t, err)
+	if revoked {
+		t.Fatal("another client's attempt revoked the family")
+	}
+	_, err = s.Rotate(t.Context(), first.Hash, f.ClientID, refreshToken("fam-1", "", now), now)
+	must(t, err)
+}
+
+func testRotateCapsExpiry(t *testing.T, s storage.Tokens) {
+	f := sampleFamily("fam")
+	first := createFamily(t, s, f)
+	now := base().Add(time.Minute)
+	next := refreshToken("fam-1", "", now)
+	next.ExpiresAt = f.ExpiresAt.Add(24 * time.Hour)
+	_, err := s.Rotate(t.Context(), first.Hash, "", next, now)
+	must(t, err)
+	tok, _, err := s.RefreshToken(t.Context(), "fam-1", now)
+	must(t, err)
+	if !tok.ExpiresAt.Equal(f.ExpiresAt) {
+		t.Fatalf("next token expires %v, after its family's cap %v", tok.ExpiresAt, f.ExpiresAt)
+	}
 }
