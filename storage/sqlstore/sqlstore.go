@@ -63,6 +63,8 @@ type Store struct {
 	rstmts *stmtCache // SQLite only: prepared hot queries of r and w
 	wstmts *stmtCache
 	q      hotQueries
+	// batcher groups concurrent rotations into one transaction (SQLite).
+	batcher *rotateBatcher
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -115,6 +117,7 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*Store, er
 	}
 	s := &Store{w: w, r: r, log: log, rstmts: newStmtCache(r.DB), wstmts: newStmtCache(w.DB)}
 	s.q = newHotQueries(r)
+	s.batcher = newRotateBatcher(s)
 	return s, nil
 }
 
@@ -212,6 +215,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pools.
 func (s *Store) Close() error {
+	if s.batcher != nil {
+		s.batcher.close()
+	}
 	if s.rstmts != nil {
 		s.rstmts.close()
 		s.wstmts.close()

@@ -97,19 +97,26 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 // writer runs them one after the other. next.FamilyID is ignored.
 func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
-	stmts, err := s.writeStmts(ctx, s.q.consumeToken, s.q.touchFamily, s.q.insertToken)
-	if err != nil {
-		return storage.Family{}, wrap(op, err)
-	}
 	var (
 		fam    familyRow
 		reused bool
+		err    error
 	)
-	err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		reused, err = s.rotate(ctx, tx, stmts, hash, clientID, next, now, &fam)
-		return err
-	})
+	if s.batcher != nil {
+		fam, reused, err = s.batcher.rotate(ctx, hash, clientID, next, now)
+	} else {
+		// The statements are prepared before the transaction takes the
+		// connection.
+		var stmts []txStmt
+		if stmts, err = s.writeStmts(ctx, s.q.consumeToken, s.q.touchFamily, s.q.insertToken); err != nil {
+			return storage.Family{}, wrap(op, err)
+		}
+		err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			reused, err = s.rotate(ctx, tx, stmts, hash, clientID, next, now, &fam)
+			return err
+		})
+	}
 	switch {
 	case err != nil:
 		return storage.Family{}, err

@@ -1,0 +1,150 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// rotateBatcher groups concurrent refresh-token rotations into one SQLite
+// transaction (group commit). SQLite has one writer, and most of a
+// rotation's cost is the commit: writing the dirty pages to the WAL. Under
+// load a batch shares one commit and the pages its rotations have in common
+// (index tails, the families' pages), so the writer does several rotations
+// for the price of a few. Each caller is answered only after the commit, so
+// nothing acknowledged can be lost. Rotations of one token in one batch run
+// one after the other, exactly as in separate transactions: the first wins,
+// the next is reuse.
+type rotateBatcher struct {
+	s    *Store
+	reqs chan *rotateReq
+	done chan struct{}
+}
+
+type rotateReq struct {
+	hash, clientID string
+	next           storage.RefreshToken
+	now            time.Time
+	reply          chan rotateReply
+}
+
+type rotateReply struct {
+	fam    familyRow
+	reused bool
+	err    error
+}
+
+// maxRotateBatch bounds one transaction; batchTimeout bounds its time.
+const (
+	maxRotateBatch = 64
+	batchTimeout   = 10 * time.Second
+)
+
+func newRotateBatcher(s *Store) *rotateBatcher {
+	b := &rotateBatcher{s: s, reqs: make(chan *rotateReq, maxRotateBatch), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+func (b *rotateBatcher) close() { close(b.done) }
+
+// rotate queues one rotation and waits for the batch that carries it. A
+// caller that gives up still has its rotation committed or not with the
+// batch, as if it had crashed after sending.
+func (b *rotateBatcher) rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (familyRow, bool, error) {
+	req := &rotateReq{hash: hash, clientID: clientID, next: next, now: now, reply: make(chan rotateReply, 1)}
+	select {
+	case b.reqs <- req:
+	case <-ctx.Done():
+		return familyRow{}, false, ctx.Err()
+	case <-b.done:
+		return familyRow{}, false, fmt.Errorf("sqlstore: rotate refresh token: store closed")
+	}
+	select {
+	case r := <-req.reply:
+		return r.fam, r.reused, r.err
+	case <-ctx.Done():
+		return familyRow{}, false, ctx.Err()
+	}
+}
+
+// loop takes the first waiting rotation and every other one already queued,
+// and runs them in one transaction.
+func (b *rotateBatcher) loop() {
+	batch := make([]*rotateReq, 0, maxRotateBatch)
+	for {
+		select {
+		case <-b.done:
+			return
+		case req := <-b.reqs:
+			batch = append(batch[:0], req)
+		}
+	drain:
+		for len(batch) < maxRotateBatch {
+			select {
+			case req := <-b.reqs:
+				batch = append(batch, req)
+			default:
+				break drain
+			}
+		}
+		b.run(batch)
+	}
+}
+
+// run executes a batch. An infrastructure error rolls the whole batch back
+// and is every caller's answer; reuse and not-found are per-rotation results.
+// runOne runs one rotation of a batch inside a savepoint, so a rotation that
+// fails (a clashing next hash, a family gone) undoes its own writes and
+// nothing else. It returns only the errors that must abort the batch.
+func (b *rotateBatcher) runOne(ctx context.Context, tx bun.Tx, stmts []txStmt, req *rotateReq, r *rotateReply) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT rotate"); err != nil {
+		return err
+	}
+	r.reused, r.err = b.s.rotate(ctx, tx, stmts, req.hash, req.clientID, req.next, req.now, &r.fam)
+	if r.err != nil {
+		if !isResult(r.err) {
+			return r.err
+		}
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO rotate"); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, "RELEASE rotate")
+	return err
+}
+
+// isResult reports whether err is an answer about the data rather than a
+// failure of the database.
+func isResult(err error) bool {
+	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrReused)
+}
+
+func (b *rotateBatcher) run(batch []*rotateReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	replies := make([]rotateReply, len(batch))
+	// Prepared before the transaction takes the writer's only connection.
+	stmts, err := b.s.writeStmts(ctx, b.s.q.consumeToken, b.s.q.touchFamily, b.s.q.insertToken)
+	if err == nil {
+		err = b.s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			for i, req := range batch {
+				if err := b.runOne(ctx, tx, stmts, req, &replies[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for i, req := range batch {
+		if err != nil {
+			replies[i] = rotateReply{err: wrap("rotate refresh token", err)}
+		}
+		req.reply <- replies[i]
+	}
+}
