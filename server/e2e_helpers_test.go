@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -68,7 +69,27 @@ func (c *testClock) Advance(d time.Duration) {
 }
 
 // testServer is a real latchkey server listening on a loopback port.
+// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 type testServer struct {
+	// Logs holds every log line the server wrote (debug level and up).
+	Logs   *syncBuffer
 	t      *testing.T
 	srv    *server.Server
 	cfg    config.Config
@@ -107,9 +128,11 @@ func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate 
 		mutate(&cfg)
 	}
 	var out bytes.Buffer
+	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.Open(ctx, server.Options{
 		Config: cfg,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Backends: backends.Registry{"local": func() backends.Config {
 			return &local.Config{Argon2: fastArgon2}
 		}},
@@ -127,7 +150,7 @@ func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate 
 		t.Fatalf("server.Open: %v", err)
 	}
 	ts := &testServer{
-		t: t, srv: s, cfg: cfg, URL: cfg.Issuer, Addr: ln.Addr().String(), Clock: clock, Out: &out,
+		t: t, srv: s, cfg: cfg, URL: cfg.Issuer, Addr: ln.Addr().String(), Clock: clock, Out: &out, Logs: logs,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second},
 		cancel: cancel, done: make(chan error, 1),
 	}
