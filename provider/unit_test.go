@@ -184,7 +184,7 @@ func TestSecrets(t *testing.T) {
 	if !strings.HasPrefix(secret, PrefixClientSecret) || len(secret) != len(PrefixClientSecret)+43 {
 		t.Fatalf("secret %q: want prefix and 256 bits of base64url", secret)
 	}
-	if NewSecret("") == NewSecret("") {
+	if a, b := NewSecret(""), NewSecret(""); a == b {
 		t.Fatal("two secrets are equal")
 	}
 	h := s.Hash(secret)

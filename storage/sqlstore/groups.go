@@ -137,7 +137,7 @@ func (s *Store) SetUserGroups(ctx context.Context, userID int64, groups []string
 			return notFound(op)
 		}
 		if len(names) > 0 {
-			known, err := tx.NewSelect().Model((*groupRow)(nil)).Where("name IN (?)", bun.In(names)).Count(ctx)
+			known, err := tx.NewSelect().Model((*groupRow)(nil)).Where("name IN (?)", bun.List(names)).Count(ctx)
 			if err != nil {
 				return wrap(op, err)
 			}
