@@ -22,6 +22,7 @@ test-short:
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # Load benchmark: Gin baseline vs latchkey endpoints, req/s and p50/p99.
 bench:
