@@ -103,7 +103,8 @@ func (b *rotateBatcher) loop() {
 // fails (a clashing next hash, a family gone) undoes its own writes and
 // nothing else. It returns only the errors that must abort the batch.
 func (b *rotateBatcher) runOne(ctx context.Context, tx bun.Tx, stmts []txStmt, req *rotateReq, r *rotateReply) error {
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT rotate"); err != nil {
+	savepoint, rollback, release := stmts[3], stmts[4], stmts[5]
+	if _, err := savepoint.exec(ctx, tx); err != nil {
 		return err
 	}
 	r.reused, r.err = b.s.rotate(ctx, tx, stmts, req.hash, req.clientID, req.next, req.now, &r.fam)
@@ -111,11 +112,11 @@ func (b *rotateBatcher) runOne(ctx context.Context, tx bun.Tx, stmts []txStmt, r
 		if !isResult(r.err) {
 			return r.err
 		}
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO rotate"); err != nil {
+		if _, err := rollback.exec(ctx, tx); err != nil {
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, "RELEASE rotate")
+	_, err := release.exec(ctx, tx)
 	return err
 }
 
@@ -130,7 +131,8 @@ func (b *rotateBatcher) run(batch []*rotateReq) {
 	defer cancel()
 	replies := make([]rotateReply, len(batch))
 	// Prepared before the transaction takes the writer's only connection.
-	stmts, err := b.s.writeStmts(ctx, b.s.q.consumeToken, b.s.q.touchFamily, b.s.q.insertToken)
+	stmts, err := b.s.writeStmts(ctx, b.s.q.consumeToken, b.s.q.touchFamily, b.s.q.insertToken,
+		"SAVEPOINT rotate", "ROLLBACK TO rotate", "RELEASE rotate")
 	if err == nil {
 		err = b.s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			for i, req := range batch {
