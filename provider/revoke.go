@@ -12,8 +12,10 @@ import (
 
 // Revoke serves the revocation endpoint (RFC 7009). Confidential clients
 // authenticate; public clients identify themselves with client_id (§2.1).
-// A token that is unknown, invalid, already revoked or issued to another
-// client is answered like a revoked one (§2.2): 200, and nothing changes.
+// A token that is unknown, invalid or already revoked is answered like a
+// revoked one (§2.2): 200, and nothing changes. A valid token issued to
+// another client is refused with unauthorized_client (§2.1), and nothing
+// changes.
 // Revoking a refresh token ends its whole session, so the access tokens of
 // the grant stop working too.
 func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
@@ -35,16 +37,20 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	return p.revokeAccess(ctx, token, cl.ID)
 }
 
+var errNotYourToken = ErrUnauthorizedClient.WithDescription("the token was not issued to this client")
+
 // revokeRefresh revokes the session of a live refresh token. clientID, when
 // not empty, must be the token's client.
 func (p *Provider) revokeRefresh(ctx context.Context, raw, clientID string) error {
 	now := p.now()
 	_, fam, err := p.tokens.RefreshToken(ctx, p.secrets.Hash(raw), now)
-	if errors.Is(err, storage.ErrNotFound) || err == nil && clientID != "" && fam.ClientID != clientID {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return nil
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("look up refresh token: %w", storeError(err))
+	case clientID != "" && fam.ClientID != clientID:
+		return errNotYourToken
 	}
 	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
 		return fmt.Errorf("revoke session: %w", storeError(err))
@@ -62,7 +68,7 @@ func (p *Provider) revokeAccess(ctx context.Context, raw, clientID string) error
 		return err
 	}
 	if clientID != "" && info.ClientID != clientID {
-		return nil
+		return errNotYourToken
 	}
 	if err := p.tokens.RevokeAccessToken(ctx, info.ID, time.Unix(info.Expiry, 0)); err != nil {
 		return fmt.Errorf("revoke access token: %w", storeError(err))

@@ -338,7 +338,8 @@ func TestOpaqueAccessTokensIntrospectAndRevoke(t *testing.T) {
 		}
 
 		// Another client cannot revoke it (RFC 7009 §2.1) ...
-		ts.revoke(tok.AccessToken, demoClient, demoSecret)
+		res := ts.postForm("/oauth2/revoke", url.Values{"token": {tok.AccessToken}}, demoClient, demoSecret)
+		wantOAuthError(t, res, http.StatusBadRequest, "unauthorized_client")
 		if active, _ := ts.introspectActive(tok.AccessToken); !active {
 			t.Error("another client revoked the token")
 		}
