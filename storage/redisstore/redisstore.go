@@ -1,0 +1,751 @@
+// Package redisstore implements storage.Tokens on Redis (single node,
+// Sentinel or Cluster, through redis.UniversalClient).
+//
+// # Keys
+//
+// With the default prefix "lk:":
+//
+//	lk:fam:{<family>}          hash: the family
+//	lk:rt:{<family>}:<hash>    hash: a refresh token (created, exp, rotated)
+//	lk:rti:<hash>              string: the token's family ID (immutable index)
+//	lk:sub:<subject>           sorted set: the subject's family IDs by created_at
+//	lk:at:<hash>               string: an opaque access token, JSON
+//	lk:rev:<jti>               string: the revocation's until, Unix ms
+//
+// A family and its tokens share the hash tag {<family>}, so they live in one
+// hash slot and one Lua script can change them atomically on Redis Cluster.
+// A refresh token is found by its hash through the rti index, read first;
+// the index is written once (SET NX, which also detects a clashing hash) and
+// never changed. The prefix must not contain '{' or '}', and family IDs must
+// not be empty, or the hash tags would not work.
+//
+// # Expiry
+//
+// Every key expires by itself: a family at its ExpiresAt (its absolute cap),
+// a refresh token and its index at its own ExpiresAt (capped at the
+// family's), an access token at its ExpiresAt, a revocation at its until, a
+// subject's set at the expiry of its newest family. Keys are never needed
+// longer: a rotated-out token is kept (marked rotated, to detect reuse)
+// exactly until it expires.
+//
+// Correctness never relies on Redis expiry: every check compares the stored
+// expiry with the caller's now, which (as storage requires) is passed in and
+// may differ from the wall clock — the conformance suite uses a fixed base
+// time far from today. Redis expiry, in contrast, runs on the server's wall
+// clock, so a key gets PEXPIREAT at the record's expiry only when that lies
+// at least minTTL after the wall clock; otherwise it is kept for minTTL from
+// now, long enough for a caller whose now is off to still see it, and still
+// bounded. A zero ExpiresAt means "never" (no Redis expiry either).
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// minTTL is the least time a key is kept after it was written (see Expiry in
+// the package comment).
+const minTTL = 10 * time.Minute
+
+// Options configures a Store.
+type Options struct {
+	// Client is the Redis connection: *redis.Client, *redis.ClusterClient or
+	// a failover client. The Store does not close it.
+	Client redis.UniversalClient
+	// Prefix starts every key; "lk:" when empty. It must not contain '{'
+	// or '}'.
+	Prefix string
+}
+
+// Store implements storage.Tokens on Redis.
+type Store struct {
+	c      redis.UniversalClient
+	prefix string
+	// now is the wall clock, for Redis expiry only.
+	now func() time.Time
+}
+
+var _ storage.Tokens = (*Store)(nil)
+
+// New returns a Store on opts.Client.
+func New(opts Options) *Store {
+	p := opts.Prefix
+	if p == "" {
+		p = "lk:"
+	}
+	return &Store{c: opts.Client, prefix: p, now: time.Now}
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Key names; see the package comment.
+func (s *Store) famKey(id string) string       { return s.prefix + "fam:{" + id + "}" }
+func (s *Store) rtKey(fam, hash string) string { return s.prefix + "rt:{" + fam + "}:" + hash }
+func (s *Store) rtiKey(hash string) string     { return s.prefix + "rti:" + hash }
+func (s *Store) subKey(subject string) string  { return s.prefix + "sub:" + subject }
+func (s *Store) atKey(hash string) string      { return s.prefix + "at:" + hash }
+func (s *Store) revKey(jti string) string      { return s.prefix + "rev:" + jti }
+
+func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
+func notFound(op string) error        { return wrap(op, storage.ErrNotFound) }
+func conflict(op string) error        { return wrap(op, storage.ErrConflict) }
+
+// floor is the earliest PEXPIREAT any key gets: minTTL past the wall clock.
+func (s *Store) floor() int64 { return s.now().Add(minTTL).UnixMilli() }
+
+func atoi(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// capExp caps an expiry at a limit (Unix ms, 0: never).
+func capExp(exp, limit int64) int64 {
+	switch {
+	case exp == 0:
+		return limit
+	case limit == 0 || exp < limit:
+		return exp
+	}
+	return limit
+}
+
+// ms encodes a time as Unix milliseconds, 0 for the zero time.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS decodes ms.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// expireAt is the PEXPIREAT for a record expiring at exp (Unix ms, 0:
+// never): exp, but at least minTTL past the wall clock; 0 for never.
+func (s *Store) expireAt(exp int64) int64 {
+	if exp == 0 {
+		return 0
+	}
+	return max(exp, s.floor())
+}
+
+// expired reports whether an expiry (Unix ms, 0: never) has passed at now.
+func expired(exp int64, now time.Time) bool { return exp != 0 && exp <= now.UnixMilli() }
+
+func familyFields(f storage.Family) []any {
+	return []any{
+		"client", f.ClientID, "sub", f.Subject, "scope", f.Scope,
+		"auth", ms(f.AuthTime), "created", ms(f.CreatedAt), "used", ms(f.LastUsedAt),
+		"exp", ms(f.ExpiresAt), "revoked", ms(f.RevokedAt), "ua", f.UserAgent, "ip", f.IP,
+	}
+}
+
+func decodeFamily(id string, h map[string]string) storage.Family {
+	return storage.Family{
+		ID:         id,
+		ClientID:   h["client"],
+		Subject:    h["sub"],
+		Scope:      h["scope"],
+		AuthTime:   fromMS(atoi(h["auth"])),
+		CreatedAt:  fromMS(atoi(h["created"])),
+		LastUsedAt: fromMS(atoi(h["used"])),
+		ExpiresAt:  fromMS(atoi(h["exp"])),
+		RevokedAt:  fromMS(atoi(h["revoked"])),
+		UserAgent:  h["ua"],
+		IP:         h["ip"],
+	}
+}
+
+// active reports whether a family is neither revoked nor past its cap.
+func active(f storage.Family, now time.Time) bool {
+	return f.RevokedAt.IsZero() && !expired(ms(f.ExpiresAt), now)
+}
+
+// claimIndex writes the immutable index hash → family, expiring at exp.
+// It reports false when the hash is taken.
+func (s *Store) claimIndex(ctx context.Context, hash, family string, exp int64) (bool, error) {
+	args := redis.SetArgs{Mode: "NX"}
+	if at := s.expireAt(exp); at != 0 {
+		args.ExpireAt = time.UnixMilli(at)
+	}
+	err := s.c.SetArgs(ctx, s.rtiKey(hash), family, args).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// dropIndex removes an index entry written by a call that then failed.
+func (s *Store) dropIndex(ctx context.Context, hash, family string) {
+	_ = delIfScript.Run(context.WithoutCancel(ctx), s.c, []string{s.rtiKey(hash)}, family).Err()
+}
+
+// CreateFamily stores a new family with its first refresh token. An existing
+// family ID or first-token hash is ErrConflict.
+func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
+	const op = "create family"
+	if f.ID == "" || first.Hash == "" {
+		return wrap(op, errors.New("empty family ID or token hash"))
+	}
+	fexp := ms(f.ExpiresAt)
+	texp := capExp(ms(first.ExpiresAt), fexp)
+	ok, err := s.claimIndex(ctx, first.Hash, f.ID, texp)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if !ok {
+		return conflict(op)
+	}
+	// The subject's set is written first: a crash between the two leaves
+	// an ID without a family, which readers drop, rather than a family
+	// RevokeSubject cannot find. Readers also check the family's subject,
+	// so an ID added by a call that then conflicts does no harm.
+	if f.Subject != "" {
+		err := subjectScript.Run(ctx, s.c, []string{s.subKey(f.Subject)},
+			ms(f.CreatedAt), f.ID, s.expireAt(fexp), s.now().UnixMilli()).Err()
+		if err != nil {
+			s.dropIndex(ctx, first.Hash, f.ID)
+			return wrap(op, err)
+		}
+	}
+	args := []any{s.floor()}
+	args = append(args, familyFields(f)...)
+	args = append(args, "|", "fam", f.ID, "created", ms(first.CreatedAt), "exp", ms(first.ExpiresAt), "rotated", 0)
+	res, err := createFamilyScript.Run(ctx, s.c, []string{s.famKey(f.ID), s.rtKey(f.ID, first.Hash)}, args...).Text()
+	if err != nil || res != "ok" {
+		s.dropIndex(ctx, first.Hash, f.ID)
+		if err != nil {
+			return wrap(op, err)
+		}
+		return conflict(op)
+	}
+	return nil
+}
+
+// familyOf reads a refresh token's index.
+func (s *Store) familyOf(ctx context.Context, op, hash string) (string, error) {
+	if hash == "" {
+		return "", notFound(op)
+	}
+	id, err := s.c.Get(ctx, s.rtiKey(hash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", notFound(op)
+	}
+	if err != nil {
+		return "", wrap(op, err)
+	}
+	return id, nil
+}
+
+// Rotate consumes the refresh token with the given hash and stores next in
+// its place; see storage.Tokens. It costs three round trips: the index of
+// hash, the index of next (SET NX, which finds a clashing hash) and the
+// rotation script.
+func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+	const op = "rotate refresh token"
+	if next.Hash == "" {
+		return storage.Family{}, wrap(op, errors.New("empty next token hash"))
+	}
+	famID, err := s.familyOf(ctx, op, hash)
+	if err != nil {
+		return storage.Family{}, err
+	}
+	nexp := ms(next.ExpiresAt)
+	claimed, err := s.claimIndex(ctx, next.Hash, famID, nexp)
+	if err != nil {
+		return storage.Family{}, wrap(op, err)
+	}
+	// Even when next's hash is taken the script runs, with conflict set:
+	// it reports a reuse (and revokes) or a missing token first.
+	conflictFlag := "0"
+	if !claimed {
+		conflictFlag = "1"
+	}
+	keys := []string{s.famKey(famID), s.rtKey(famID, hash), s.rtKey(famID, next.Hash)}
+	res, err := rotateScript.Run(ctx, s.c, keys,
+		ms(now), clientID, ms(next.CreatedAt), nexp, s.floor(), conflictFlag, famID).Slice()
+	fail := func(err error) (storage.Family, error) {
+		if claimed {
+			s.dropIndex(ctx, next.Hash, famID)
+		}
+		return storage.Family{}, err
+	}
+	if err != nil {
+		return fail(wrap(op, err))
+	}
+	code, _ := res[0].(string)
+	switch code {
+	case "ok":
+	case "notfound":
+		return fail(notFound(op))
+	case "reused":
+		return fail(wrap(op, storage.ErrReused))
+	case "conflict":
+		return fail(conflict(op))
+	default:
+		return fail(wrap(op, fmt.Errorf("unexpected script result %v", res)))
+	}
+	capped, _ := res[1].(int64)
+	h := make(map[string]string, (len(res)-2)/2)
+	for i := 2; i+1 < len(res); i += 2 {
+		k, _ := res[i].(string)
+		v, _ := res[i+1].(string)
+		h[k] = v
+	}
+	if capped != nexp {
+		// The family's cap shortened the token: its index goes with it.
+		if at := s.expireAt(capped); at != 0 {
+			_ = s.c.PExpireAt(ctx, s.rtiKey(next.Hash), time.UnixMilli(at)).Err()
+		}
+	}
+	return decodeFamily(famID, h), nil
+}
+
+// RefreshToken looks up a live refresh token and its family: the index,
+// then token and family in one MULTI (one round trip, one hash slot).
+func (s *Store) RefreshToken(ctx context.Context, hash string, now time.Time) (storage.RefreshToken, storage.Family, error) {
+	const op = "get refresh token"
+	famID, err := s.familyOf(ctx, op, hash)
+	if err != nil {
+		return storage.RefreshToken{}, storage.Family{}, err
+	}
+	var tc, fc *redis.MapStringStringCmd
+	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		tc = p.HGetAll(ctx, s.rtKey(famID, hash))
+		fc = p.HGetAll(ctx, s.famKey(famID))
+		return nil
+	})
+	if err != nil {
+		return storage.RefreshToken{}, storage.Family{}, wrap(op, err)
+	}
+	th, fh := tc.Val(), fc.Val()
+	if len(th) == 0 || len(fh) == 0 || atoi(th["rotated"]) != 0 || expired(atoi(th["exp"]), now) {
+		return storage.RefreshToken{}, storage.Family{}, notFound(op)
+	}
+	f := decodeFamily(famID, fh)
+	if !active(f, now) {
+		return storage.RefreshToken{}, storage.Family{}, notFound(op)
+	}
+	tok := storage.RefreshToken{
+		Hash:      hash,
+		FamilyID:  famID,
+		CreatedAt: fromMS(atoi(th["created"])),
+		ExpiresAt: fromMS(atoi(th["exp"])),
+	}
+	return tok, f, nil
+}
+
+// GetFamily returns a family, revoked or not, until its key is gone.
+func (s *Store) GetFamily(ctx context.Context, id string) (storage.Family, error) {
+	const op = "get family"
+	h, err := s.c.HGetAll(ctx, s.famKey(id)).Result()
+	if err != nil {
+		return storage.Family{}, wrap(op, err)
+	}
+	if len(h) == 0 {
+		return storage.Family{}, notFound(op)
+	}
+	return decodeFamily(id, h), nil
+}
+
+// subjectFamilies reads the subject's set and its families, dropping the
+// IDs whose family is gone.
+func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]storage.Family, error) {
+	key := s.subKey(subject)
+	ids, err := s.c.ZRevRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.famKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	var (
+		fams []storage.Family
+		gone []any
+	)
+	for i, c := range cmds {
+		h := c.Val()
+		if len(h) == 0 {
+			gone = append(gone, ids[i])
+			continue
+		}
+		if f := decodeFamily(ids[i], h); f.Subject == subject {
+			fams = append(fams, f)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.c.ZRem(ctx, key, gone...).Err(); err != nil {
+			return nil, wrap(op, err)
+		}
+	}
+	return fams, nil
+}
+
+// ListFamilies returns the subject's active families, newest first.
+func (s *Store) ListFamilies(ctx context.Context, subject string, now time.Time) ([]storage.Family, error) {
+	fams, err := s.subjectFamilies(ctx, "list families", subject)
+	if err != nil {
+		return nil, err
+	}
+	live := fams[:0]
+	for _, f := range fams {
+		if active(f, now) {
+			live = append(live, f)
+		}
+	}
+	sort.SliceStable(live, func(i, j int) bool {
+		if !live[i].CreatedAt.Equal(live[j].CreatedAt) {
+			return live[i].CreatedAt.After(live[j].CreatedAt)
+		}
+		return live[i].ID > live[j].ID
+	})
+	return live, nil
+}
+
+// RevokeFamily revokes a family, keeping the first revocation time.
+func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) error {
+	const op = "revoke family"
+	n, err := revokeFamilyScript.Run(ctx, s.c, []string{s.famKey(id)}, ms(now), "0").Int()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n < 0 {
+		return notFound(op)
+	}
+	return nil
+}
+
+// RevokeSubject revokes every active family of a subject and returns how
+// many. The revocations go in one pipeline, each one a script on its
+// family's slot.
+func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) (int, error) {
+	const op = "revoke subject"
+	fams, err := s.subjectFamilies(ctx, op, subject)
+	if err != nil || len(fams) == 0 {
+		return 0, err
+	}
+	cmds := make([]*redis.Cmd, len(fams))
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, f := range fams {
+			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
+			cmds[i] = revokeFamilyScript.Eval(ctx, p, []string{s.famKey(f.ID)}, ms(now), "1")
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	n := 0
+	for _, c := range cmds {
+		if v, _ := c.Int(); v == 1 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// accessRecord is an access token's JSON.
+type accessRecord struct {
+	ID        string         `json:"jti"`
+	FamilyID  string         `json:"fam,omitempty"`
+	ClientID  string         `json:"client"`
+	Subject   string         `json:"sub,omitempty"`
+	Scope     string         `json:"scope,omitempty"`
+	Claims    map[string]any `json:"claims,omitempty"`
+	IssuedAt  int64          `json:"iat"`
+	ExpiresAt int64          `json:"exp"`
+}
+
+// CreateAccessToken stores an opaque access token; an existing hash is
+// ErrConflict.
+func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
+	const op = "create access token"
+	b, err := json.Marshal(accessRecord{
+		ID: t.ID, FamilyID: t.FamilyID, ClientID: t.ClientID, Subject: t.Subject, Scope: t.Scope,
+		Claims: t.Claims, IssuedAt: ms(t.IssuedAt), ExpiresAt: ms(t.ExpiresAt),
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	args := redis.SetArgs{Mode: "NX"}
+	if at := s.expireAt(ms(t.ExpiresAt)); at != 0 {
+		args.ExpireAt = time.UnixMilli(at)
+	}
+	err = s.c.SetArgs(ctx, s.atKey(t.Hash), b, args).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return conflict(op)
+	case err != nil:
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// AccessToken looks up an opaque access token that has not expired.
+func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (storage.AccessToken, error) {
+	const op = "get access token"
+	b, err := s.c.Get(ctx, s.atKey(hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return storage.AccessToken{}, notFound(op)
+	}
+	if err != nil {
+		return storage.AccessToken{}, wrap(op, err)
+	}
+	var r accessRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return storage.AccessToken{}, wrap(op, err)
+	}
+	if expired(r.ExpiresAt, now) {
+		return storage.AccessToken{}, notFound(op)
+	}
+	return storage.AccessToken{
+		Hash: hash, ID: r.ID, FamilyID: r.FamilyID, ClientID: r.ClientID, Subject: r.Subject,
+		Scope: r.Scope, Claims: r.Claims, IssuedAt: fromMS(r.IssuedAt), ExpiresAt: fromMS(r.ExpiresAt),
+	}, nil
+}
+
+// RevokeAccessToken denies the jti until the given time; a revocation that
+// is already longer is kept.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Time) error {
+	const op = "revoke access token"
+	u := ms(until)
+	at := s.expireAt(u)
+	if at == 0 {
+		return wrap(op, errors.New("zero revocation time"))
+	}
+	if err := revokeTokenScript.Run(ctx, s.c, []string{s.revKey(jti)}, u, at).Err(); err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// Revoked reports whether the jti is revoked at now, or the family (when not
+// empty) is revoked. Both reads go in one pipeline: one network round trip
+// on a single node. The two keys live in different hash slots, so they
+// cannot be read with one multi-key command (EXISTS a b fails with
+// CROSSSLOT on Cluster); on Cluster go-redis splits the pipeline by node
+// and sends the parts concurrently, so the answer stays correct and the
+// latency stays about one round trip.
+func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error) {
+	const op = "revoked"
+	if jti == "" && familyID == "" {
+		return false, nil
+	}
+	var rc *redis.StringCmd
+	var fc *redis.StringCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if jti != "" {
+			rc = p.Get(ctx, s.revKey(jti))
+		}
+		if familyID != "" {
+			fc = p.HGet(ctx, s.famKey(familyID), "revoked")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, wrap(op, err)
+	}
+	if rc != nil {
+		v, err := rc.Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, wrap(op, err)
+		}
+		if err == nil && v > ms(now) {
+			return true, nil
+		}
+	}
+	if fc != nil {
+		v, err := fc.Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, wrap(op, err)
+		}
+		if err == nil && v != 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Purge deletes the records that have expired at now and returns how many:
+// refresh tokens, families past their cap, access tokens, revocations.
+//
+// Redis expires every key by itself, so Purge is never needed to bound
+// memory; it only matters when the caller's now runs ahead of the Redis
+// server's clock (as in tests). It SCANs every key under the prefix (on
+// each master of a Cluster), so it is slow on a large keyspace; an
+// implementation that returned (0, nil) would be equally correct for
+// memory, but not for the conformance suite's count.
+func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
+	const op = "purge"
+	total := 0
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		it := c.Scan(ctx, 0, s.prefix+"*", 500).Iterator()
+		var batch []string
+		for it.Next(ctx) {
+			batch = append(batch, it.Val())
+			if len(batch) == 500 {
+				n, err := s.purgeBatch(ctx, batch, now)
+				total += n
+				if err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := it.Err(); err != nil {
+			return err
+		}
+		n, err := s.purgeBatch(ctx, batch, now)
+		total += n
+		return err
+	}
+	var err error
+	if cc, ok := s.c.(*redis.ClusterClient); ok {
+		var mu chan struct{} = make(chan struct{}, 1)
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			mu <- struct{}{} // one master at a time: total is shared
+			defer func() { <-mu }()
+			return scan(ctx, c)
+		})
+	} else {
+		err = scan(ctx, s.c)
+	}
+	if err != nil {
+		return total, wrap(op, err)
+	}
+	return total, nil
+}
+
+// purgeBatch purges the expired records among keys: first it reads what the
+// conditional deletes need (the token's family, the access token), then it
+// deletes with scripts that check the expiry again, then it drops the
+// deleted tokens' index entries.
+func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	nowMS := ms(now)
+	type rt struct {
+		key, hash string
+		fam       *redis.StringCmd
+	}
+	var (
+		tokens []rt
+		ats    = map[string]*redis.StringCmd{}
+		others []string
+	)
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			rest := strings.TrimPrefix(k, s.prefix)
+			switch {
+			case strings.HasPrefix(rest, "rt:"):
+				tokens = append(tokens, rt{key: k, fam: p.HGet(ctx, k, "fam")})
+			case strings.HasPrefix(rest, "at:"):
+				ats[k] = p.Get(ctx, k)
+			case strings.HasPrefix(rest, "fam:"), strings.HasPrefix(rest, "rev:"):
+				others = append(others, k)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, err
+	}
+	var (
+		dels    []*redis.Cmd
+		tokDels = map[int]*redis.Cmd{}
+	)
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, t := range tokens {
+			fam, err := t.fam.Result()
+			if err != nil {
+				continue // gone meanwhile, or written by an older version
+			}
+			prefix := s.rtKey(fam, "")
+			if !strings.HasPrefix(t.key, prefix) {
+				continue
+			}
+			tokens[i].hash = strings.TrimPrefix(t.key, prefix)
+			tokDels[i] = purgeTokenScript.Eval(ctx, p, []string{t.key, s.famKey(fam)}, nowMS)
+		}
+		for k, c := range ats {
+			b, err := c.Bytes()
+			if err != nil {
+				continue
+			}
+			var r accessRecord
+			if json.Unmarshal(b, &r) != nil || !expired(r.ExpiresAt, now) {
+				continue
+			}
+			dels = append(dels, delIfScript.Eval(ctx, p, []string{k}, b))
+		}
+		for _, k := range others {
+			if strings.HasPrefix(k, s.prefix+"fam:") {
+				dels = append(dels, purgeHashScript.Eval(ctx, p, []string{k}, nowMS))
+			} else {
+				dels = append(dels, purgeValueScript.Eval(ctx, p, []string{k}, nowMS))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range dels {
+		if v, _ := c.Int(); v == 1 {
+			n++
+		}
+	}
+	var gone []rt
+	for i, c := range tokDels {
+		if v, _ := c.Int(); v == 1 {
+			n++
+			gone = append(gone, tokens[i])
+		}
+	}
+	if len(gone) > 0 {
+		_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, t := range gone {
+				fam, _ := t.fam.Result()
+				delIfScript.Eval(ctx, p, []string{s.rtiKey(t.hash)}, fam)
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

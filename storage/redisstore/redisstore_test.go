@@ -1,0 +1,181 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/storage/storagetest"
+)
+
+// testClient connects to LATCHKEY_TEST_REDIS_URL. Without it the test
+// fails when LATCHKEY_TEST_REQUIRE_SERVICES=1 and is skipped otherwise.
+func testClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	url := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if url == "" {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			tb.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
+		}
+		tb.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to test redisstore against Redis ***")
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("LATCHKEY_TEST_REDIS_URL: %v", err)
+	}
+	c := redis.NewClient(opts)
+	tb.Cleanup(func() { _ = c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		tb.Fatalf("redis at %s: %v", url, err)
+	}
+	return c
+}
+
+// openStore returns a Store under a fresh prefix whose keys are deleted when
+// the test ends.
+func openStore(tb testing.TB) (*Store, *redis.Client, string) {
+	tb.Helper()
+	c := testClient(tb)
+	prefix := "lktest:" + uuid.NewString() + ":"
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		var keys []string
+		for it.Next(ctx) {
+			keys = append(keys, it.Val())
+		}
+		if len(keys) > 0 {
+			_ = c.Del(ctx, keys...).Err()
+		}
+	})
+	return New(Options{Client: c, Prefix: prefix}), c, prefix
+}
+
+func TestTokens(t *testing.T) {
+	testClient(t)
+	storagetest.RunTokens(t, func(t *testing.T) storage.Tokens {
+		s, _, _ := openStore(t)
+		return s
+	})
+}
+
+func TestPing(t *testing.T) {
+	s, _, _ := openStore(t)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeysExpire checks that every key the store writes carries a TTL, both
+// for records expiring in the past of the wall clock (kept minTTL) and in
+// its future.
+func TestKeysExpire(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base time.Time
+	}{
+		{"past", time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)},
+		{"future", time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c, prefix := openStore(t)
+			ctx := t.Context()
+			base := tc.base
+			fam := storage.Family{ID: "f1", ClientID: "web", Subject: "42", CreatedAt: base, LastUsedAt: base, ExpiresAt: base.Add(24 * time.Hour)}
+			first := storage.RefreshToken{Hash: "h0", FamilyID: "f1", CreatedAt: base, ExpiresAt: base.Add(2 * time.Hour)}
+			mustOK(t, s.CreateFamily(ctx, fam, first))
+			fam2 := fam
+			fam2.ID = "f2"
+			mustOK(t, s.CreateFamily(ctx, fam2, storage.RefreshToken{Hash: "g0", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
+			now := base.Add(time.Minute)
+			_, err := s.Rotate(ctx, "h0", "web", storage.RefreshToken{Hash: "h1", CreatedAt: now, ExpiresAt: now.Add(48 * time.Hour)}, now)
+			mustOK(t, err)
+			_, err = s.Rotate(ctx, "h0", "", storage.RefreshToken{Hash: "hx", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now)
+			if err == nil {
+				t.Fatal("reuse succeeded")
+			}
+			mustOK(t, s.RevokeFamily(ctx, "f2", now))
+			mustOK(t, s.CreateAccessToken(ctx, storage.AccessToken{Hash: "a1", ID: "j1", ClientID: "web", IssuedAt: base, ExpiresAt: base.Add(5 * time.Minute)}))
+			mustOK(t, s.RevokeAccessToken(ctx, "j1", base.Add(5*time.Minute)))
+			_, err = s.RevokeSubject(ctx, "42", now)
+			mustOK(t, err)
+
+			keys, err := c.Keys(ctx, prefix+"*").Result()
+			mustOK(t, err)
+			if len(keys) < 8 {
+				t.Fatalf("only %d keys: %v", len(keys), keys)
+			}
+			wall := time.Now()
+			for _, k := range keys {
+				ttl, err := c.PTTL(ctx, k).Result()
+				mustOK(t, err)
+				if ttl <= 0 {
+					t.Errorf("%s has PTTL %v, want > 0", k, ttl)
+				}
+				if limit := max(time.Until(base.Add(48*time.Hour+time.Minute)), minTTL) + time.Second; ttl > limit {
+					t.Errorf("%s has PTTL %v, more than %v", k, ttl, limit)
+				}
+			}
+			// The next token was capped at its family's expiry, and so
+			// was its index.
+			ttl, err := c.PTTL(ctx, prefix+"rti:h1").Result()
+			mustOK(t, err)
+			want := fam.ExpiresAt
+			if floor := wall.Add(minTTL); floor.After(want) {
+				want = floor
+			}
+			if d := time.Until(want) - ttl; d < -2*time.Second || d > 2*time.Second {
+				t.Errorf("rti:h1 has PTTL %v, want about %v", ttl, time.Until(want))
+			}
+		})
+	}
+}
+
+func mustOK(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func BenchmarkRotateRedis(b *testing.B) {
+	s, _, _ := openStore(b)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	fam := storage.Family{ID: "bench", ClientID: "web", Subject: "42", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	mustOK(b, s.CreateFamily(ctx, fam, storage.RefreshToken{Hash: "t0", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+	b.ResetTimer()
+	for i := range b.N {
+		next := storage.RefreshToken{Hash: "t" + strconv.Itoa(i+1), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := s.Rotate(ctx, "t"+strconv.Itoa(i), "web", next, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRevokedRedis(b *testing.B) {
+	s, _, _ := openStore(b)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	fam := storage.Family{ID: "bench", ClientID: "web", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	mustOK(b, s.CreateFamily(ctx, fam, storage.RefreshToken{Hash: "t0", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}))
+	mustOK(b, s.RevokeAccessToken(ctx, "other", now.Add(time.Hour)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			r, err := s.Revoked(ctx, fmt.Sprintf("jti-%d", i), "bench", now)
+			if err != nil || r {
+				b.Fatal(r, err)
+			}
+		}
+	})
+}

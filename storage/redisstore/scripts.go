@@ -1,0 +1,164 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every atomic step is one Lua script rather than MULTI/WATCH: a script runs
+// in one round trip and Redis runs it alone, so a read-check-write never has
+// to be retried. WATCH would cost a round trip for the WATCH and the reads,
+// another for MULTI/EXEC, and under contention (many concurrent rotations of
+// one token) every loser would have to retry the whole loop.
+//
+// Every script touches only the keys it is given (KEYS), and the keys of one
+// call always share a hash slot (the family's hash tag, or a single key), so
+// the scripts run unchanged on Redis Cluster.
+//
+// Times are milliseconds since the Unix epoch, 0 for a zero time. An expiry
+// of 0 means "never" in the checks. ARGV "floor" is the earliest PEXPIREAT
+// any key gets (see expireAt in redisstore.go).
+
+// createFamilyScript stores a family and its first token.
+// KEYS: family, first token. ARGV: floor, then the family's fields as
+// name/value pairs, then "|", then the token's fields as name/value pairs.
+var createFamilyScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+  return 'conflict'
+end
+local floor = tonumber(ARGV[1])
+local i = 2
+local fam = {}
+while ARGV[i] ~= '|' do
+  fam[#fam+1] = ARGV[i]
+  i = i + 1
+end
+local tok = {}
+for j = i + 1, #ARGV do tok[#tok+1] = ARGV[j] end
+redis.call('HSET', KEYS[1], unpack(fam))
+redis.call('HSET', KEYS[2], unpack(tok))
+local fexp = tonumber(redis.call('HGET', KEYS[1], 'exp'))
+local texp = tonumber(redis.call('HGET', KEYS[2], 'exp'))
+if fexp ~= 0 then redis.call('PEXPIREAT', KEYS[1], math.max(fexp, floor)) end
+if fexp ~= 0 and (texp == 0 or fexp < texp) then texp = fexp end
+if texp ~= 0 then redis.call('PEXPIREAT', KEYS[2], math.max(texp, floor)) end
+return 'ok'
+`)
+
+// rotateScript consumes a refresh token and stores the next one.
+// KEYS: family, token, next token. ARGV: now, clientID, next created,
+// next expires, floor, conflict ("1" when the next hash's index is taken),
+// family ID.
+// Returns {"ok", capped next expiry, family fields...} or {code}.
+var rotateScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local t = redis.call('HMGET', KEYS[2], 'exp', 'rotated')
+if not t[1] then return {'notfound'} end
+local f = redis.call('HMGET', KEYS[1], 'client', 'exp', 'revoked')
+if not f[2] then return {'notfound'} end
+local texp, rotated = tonumber(t[1]), tonumber(t[2])
+local fexp, frev = tonumber(f[2]), tonumber(f[3])
+if (texp ~= 0 and texp <= now) or frev ~= 0 or (fexp ~= 0 and fexp <= now) then
+  return {'notfound'}
+end
+if rotated ~= 0 then
+  redis.call('HSET', KEYS[1], 'revoked', ARGV[1])
+  return {'reused'}
+end
+if ARGV[2] ~= '' and ARGV[2] ~= f[1] then return {'notfound'} end
+if ARGV[6] == '1' or redis.call('EXISTS', KEYS[3]) == 1 then return {'conflict'} end
+local nexp = tonumber(ARGV[4])
+if fexp ~= 0 and (nexp == 0 or fexp < nexp) then nexp = fexp end
+redis.call('HSET', KEYS[3], 'fam', ARGV[7], 'created', ARGV[3], 'exp', nexp, 'rotated', 0)
+if nexp ~= 0 then redis.call('PEXPIREAT', KEYS[3], math.max(nexp, tonumber(ARGV[5]))) end
+redis.call('HSET', KEYS[2], 'rotated', ARGV[1])
+redis.call('HSET', KEYS[1], 'used', ARGV[1])
+local r = redis.call('HGETALL', KEYS[1])
+table.insert(r, 1, nexp)
+table.insert(r, 1, 'ok')
+return r
+`)
+
+// revokeFamilyScript revokes a family, keeping the first revocation time.
+// KEYS: family. ARGV: now, onlyActive ("1": leave an expired family alone).
+// Returns -1 for a missing family, 1 when this call revoked it, else 0.
+var revokeFamilyScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked')
+if not f[1] then return -1 end
+if tonumber(f[2]) ~= 0 then return 0 end
+local exp = tonumber(f[1])
+if ARGV[2] == '1' and exp ~= 0 and exp <= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'revoked', ARGV[1])
+return 1
+`)
+
+// subjectScript adds a family to its subject's sorted set and pushes the
+// set's expiry out to the newest family's.
+// KEYS: subject set. ARGV: score (created), family ID, pexpireat (0: never),
+// wall-clock now.
+var subjectScript = redis.NewScript(`
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[2])
+local want = tonumber(ARGV[3])
+if want == 0 then
+  redis.call('PERSIST', KEYS[1])
+elseif existed == 0 then
+  redis.call('PEXPIREAT', KEYS[1], want)
+else
+  local pttl = redis.call('PTTL', KEYS[1])
+  if pttl >= 0 and want - tonumber(ARGV[4]) > pttl then
+    redis.call('PEXPIREAT', KEYS[1], want)
+  end
+end
+return 1
+`)
+
+// revokeTokenScript denies a jti until a time, keeping the later time.
+// KEYS: revocation. ARGV: until, pexpireat.
+var revokeTokenScript = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then
+  redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+end
+return 1
+`)
+
+// purgeValueScript deletes a revocation whose time has passed.
+// KEYS: revocation. ARGV: now.
+var purgeValueScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// purgeHashScript deletes a family whose 'exp' field has passed. KEYS: the hash. ARGV: now.
+var purgeHashScript = redis.NewScript(`
+local exp = tonumber(redis.call('HGET', KEYS[1], 'exp') or '0')
+if exp ~= 0 and exp <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// purgeTokenScript deletes a refresh token that has expired, or whose
+// family has expired or is gone. KEYS: token, family. ARGV: now.
+var purgeTokenScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local texp = redis.call('HGET', KEYS[1], 'exp')
+if not texp then return 0 end
+texp = tonumber(texp)
+local fexp = redis.call('HGET', KEYS[2], 'exp')
+if (texp ~= 0 and texp <= now) or not fexp or (tonumber(fexp) ~= 0 and tonumber(fexp) <= now) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
+// delIfScript deletes a key if it holds the given value.
+// KEYS: the key. ARGV: value.
+var delIfScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
