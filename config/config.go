@@ -29,6 +29,7 @@ type Config struct {
 	Tokens         Tokens    `yaml:"tokens"`
 	Users          Users     `yaml:"users"`
 	Backends       []Backend `yaml:"backends"`
+	RateLimit      RateLimit `yaml:"rate_limit"`
 	Log            Log       `yaml:"log"`
 	HTTP           HTTP      `yaml:"http"`
 }
@@ -51,6 +52,13 @@ type Storage struct {
 	Driver   string   `yaml:"driver"`
 	SQLite   SQLite   `yaml:"sqlite"`
 	Postgres Postgres `yaml:"postgres"`
+	// Redis holds tokens, revocations, one-time codes, login state and rate
+	// limit counters in production; unset (no url, no addrs) means none.
+	Redis Redis `yaml:"redis"`
+	// Tokens selects where refresh tokens, revocations, one-time codes and
+	// login state live: "auto" (Redis when configured, else the database),
+	// "sql" or "redis".
+	Tokens string `yaml:"tokens"`
 	// Timeout bounds every store call.
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -137,8 +145,14 @@ func Default() Config {
 		Listen:  "127.0.0.1:8080",
 		Issuer:  "http://localhost:8080",
 		DataDir: "./data",
-		Storage: Storage{Driver: "sqlite", Timeout: 5 * time.Second, Postgres: Postgres{MaxConns: 20}},
-		Keys:    Keys{Algorithm: "ES256", CacheTTL: 30 * time.Second},
+		Storage: Storage{
+			Driver:   "sqlite",
+			Timeout:  5 * time.Second,
+			Postgres: Postgres{MaxConns: 20},
+			Redis:    Redis{Prefix: "lk:"},
+			Tokens:   "auto",
+		},
+		Keys: Keys{Algorithm: "ES256", CacheTTL: 30 * time.Second},
 		Tokens: Tokens{
 			AccessTTL:      5 * time.Minute,
 			RefreshTTL:     24 * time.Hour,
@@ -147,9 +161,10 @@ func Default() Config {
 			ClientCacheTTL: 10 * time.Second,
 			UserCacheTTL:   5 * time.Second,
 		},
-		Users:    Users{LoginFields: []string{"username", "email"}, Registration: "open"},
-		Backends: []Backend{{ID: "local", Type: "local"}},
-		Log:      Log{Level: "info", Format: "json"},
+		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open"},
+		Backends:  []Backend{{ID: "local", Type: "local"}},
+		RateLimit: defaultRateLimit(),
+		Log:       Log{Level: "info", Format: "json"},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,
 			ReadTimeout:     10 * time.Second,

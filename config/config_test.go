@@ -457,7 +457,7 @@ func TestEnvErrors(t *testing.T) {
 		{
 			name:    "an unknown nested variable lists the keys of its section",
 			environ: []string{"LATCHKEY_STORAGE__DRIVR=sqlite"},
-			want:    []string{"LATCHKEY_STORAGE__DRIVR:", `"storage.drivr"`, "keys of storage: driver, sqlite, postgres, timeout"},
+			want:    []string{"LATCHKEY_STORAGE__DRIVR:", `"storage.drivr"`, "keys of storage: driver, sqlite, postgres, redis, tokens, timeout"},
 		},
 		{
 			name:    "a single underscore does not separate levels",

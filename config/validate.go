@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 	c.validateTokens(&p)
 	c.validateUsers(&p)
 	c.validateBackends(&p)
+	c.validateRateLimit(&p)
 	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&p, "log.format", c.Log.Format, "json", "text")
 	if c.HTTP.MaxBodyBytes <= 0 {
@@ -170,6 +171,7 @@ func (c *Config) validateStorage(p *problems) {
 	if c.Storage.Postgres.MaxConns < 0 {
 		p.add("storage.postgres.max_conns", "must not be negative, got %d", c.Storage.Postgres.MaxConns)
 	}
+	c.validateRedis(p)
 	positive(p, "storage.timeout", c.Storage.Timeout)
 }
 
