@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,13 +15,28 @@ import (
 // user, wrong password and inactive account look the same (no enumeration).
 var errBadLogin = ErrInvalidGrant.WithDescription("invalid username or password")
 
-// checkPassword is the engine's PasswordAuthorizationHandler: it tries the
-// password backends in configured order (RFC 6749 §4.3.2). The client has
-// already been authenticated by then.
+// checkPassword is the engine's PasswordAuthorizationHandler: it checks the
+// login (RFC 6749 §4.3.2) and keeps the identity for passwordGrant. The
+// client has already been authenticated by then.
 func (p *Provider) checkPassword(ctx context.Context, _, login, password string) (string, error) {
-	st := requestState(ctx)
+	id, err := p.AuthenticatePassword(ctx, login, password)
+	if err != nil {
+		return "", err
+	}
+	requestState(ctx).identity = id
+	return identitySubject(id), nil
+}
+
+// AuthenticatePassword checks a login and password against the password
+// backends in configured order. It is the one path every password check
+// takes (the password grant, the user API's logins), so limits and
+// metrics apply to all of them. The caller's address comes from the
+// context (WithClientIP). Every failure that is not a store fault is
+// errBadLogin (ErrInvalidGrant): unknown user, wrong password and inactive
+// account look the same.
+func (p *Provider) AuthenticatePassword(ctx context.Context, login, password string) (backends.Identity, error) {
 	if len(login) > 320 || len(password) > 1024 {
-		return "", errBadLogin
+		return backends.Identity{}, errBadLogin
 	}
 	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
 	// a burst of logins queues instead of exhausting memory.
@@ -28,24 +44,27 @@ func (p *Provider) checkPassword(ctx context.Context, _, login, password string)
 	case p.passwordSlots <- struct{}{}:
 		defer func() { <-p.passwordSlots }()
 	case <-ctx.Done():
-		return "", ErrTemporarilyUnavailable.WithCause(ctx.Err())
+		return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(ctx.Err())
 	}
 	for _, b := range p.passwords {
 		id, ok, err := b.Checker.CheckPassword(ctx, login, password)
 		if err != nil {
-			return "", ErrTemporarilyUnavailable.WithCause(fmt.Errorf("backend %s: %w", b.ID, err))
+			return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(fmt.Errorf("backend %s: %w", b.ID, err))
 		}
 		if ok {
 			if id.Backend == "" {
 				id.Backend = b.ID
 			}
-			st.identity = id
-			return identitySubject(id), nil
+			return id, nil
 		}
 		p.obs.LoginFailed(b.ID)
 	}
-	return "", errBadLogin
+	return backends.Identity{}, errBadLogin
 }
+
+// IsBadLogin reports whether err is AuthenticatePassword's answer to wrong
+// credentials (as opposed to a store fault or a rate limit).
+func IsBadLogin(err error) bool { return errors.Is(err, errBadLogin) }
 
 // identitySubject is the sub of a backend identity: the local user ID when
 // the backend has an account for it.
