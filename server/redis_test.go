@@ -87,7 +87,6 @@ func TestNewRedisClientPicksTheModeFromConfig(t *testing.T) {
 	}
 }
 
-
 // With storage.redis set and storage.tokens auto, refresh tokens live in
 // Redis under the configured prefix, not in the database; with
 // storage.tokens: sql they stay in the database.
