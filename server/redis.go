@@ -119,6 +119,8 @@ func useRedis(cfg config.Config) bool {
 // or in the durable store, by storage.tokens.
 type ephemeral struct {
 	tokens storage.Tokens
+	codes  storage.Codes
+	logins storage.LoginSessions
 	// redis is the client when the data lives in Redis; nil otherwise.
 	redis redis.UniversalClient
 }
@@ -127,7 +129,7 @@ type ephemeral struct {
 // checks that it answers.
 func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log *slog.Logger) (ephemeral, error) {
 	if !useRedis(cfg) {
-		return ephemeral{tokens: sql}, nil
+		return ephemeral{tokens: sql, codes: sql, logins: sql}, nil
 	}
 	client, err := NewRedisClient(cfg.Storage.Redis)
 	if err != nil {
@@ -141,13 +143,15 @@ func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log
 	}
 	rs := redisstore.New(redisstore.Options{Client: client, Prefix: cfg.Storage.Redis.Prefix})
 	log.Info("tokens, codes and login state in redis", "mode", redisMode(cfg.Storage.Redis), "prefix", cfg.Storage.Redis.Prefix)
-	return ephemeral{tokens: rs, redis: client}, nil
+	return ephemeral{tokens: rs, codes: rs, logins: rs, redis: client}, nil
 }
 
 // sqlEphemeral is what the durable store must implement to hold the hot
 // data itself (embedded mode, or storage.tokens: sql).
 type sqlEphemeral interface {
 	storage.Tokens
+	storage.Codes
+	storage.LoginSessions
 }
 
 // ping checks Redis, when it is used.
@@ -168,3 +172,24 @@ func (e ephemeral) close() error {
 	}
 	return e.redis.Close()
 }
+
+// purge deletes expired codes and login sessions (a no-op in Redis, where
+// they expire by themselves).
+func (e ephemeral) purge(ctx context.Context, now time.Time) (int, error) {
+	n, err := e.codes.PurgeCodes(ctx, now)
+	if err != nil {
+		return n, err
+	}
+	m, err := e.logins.PurgeLogins(ctx, now)
+	return n + m, err
+}
+
+// Tokens is where refresh-token families, opaque access tokens and
+// revocations live (Redis or the database, by storage.tokens).
+func (s *Server) Tokens() storage.Tokens { return s.hot.tokens }
+
+// Codes is where one-time authorization codes live (as Tokens).
+func (s *Server) Codes() storage.Codes { return s.hot.codes }
+
+// LoginSessions is where the hosted login pages' state lives (as Tokens).
+func (s *Server) LoginSessions() storage.LoginSessions { return s.hot.logins }

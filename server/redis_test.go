@@ -5,12 +5,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/server"
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // testRedisURL is LATCHKEY_TEST_REDIS_URL, or a skip (a failure when
@@ -114,6 +116,24 @@ func TestTokensLiveInRedisWhenItIsConfigured(t *testing.T) {
 			}
 			if active, _ := ts.introspectActive(next.AccessToken); !active {
 				t.Fatal("the refreshed access token is not active")
+			}
+			// Codes and login state follow the same choice.
+			now := time.Now()
+			if err := ts.srv.Codes().CreateCode(t.Context(), storage.Code{Hash: "c1", ClientID: "demo", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := ts.srv.LoginSessions().CreateLogin(t.Context(), storage.LoginSession{ID: "l1", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			n, err := rc.Exists(context.Background(), prefix+"code:c1", prefix+"login:l1").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int64{true: 2, false: 0}[mode == "auto"]; n != want {
+				t.Fatalf("storage.tokens=%s: %d of the code and login keys are in redis, want %d", mode, n, want)
+			}
+			if _, err := ts.srv.Codes().ConsumeCode(t.Context(), "c1", now); err != nil {
+				t.Fatal(err)
 			}
 			if res := ts.get("/readyz", ""); res.Status != 200 {
 				t.Fatalf("/readyz: %s", res)

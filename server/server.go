@@ -292,6 +292,9 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			n, err := s.store.Purge(ctx, time.Now())
+			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
+				n, err = n+m, perr
+			}
 			if err != nil {
 				s.log.Warn("purge failed", "err", err)
 			} else if n > 0 {
