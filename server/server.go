@@ -47,6 +47,7 @@ type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
 	store    *sqlstore.Store
+	hot      ephemeral // tokens, revocations, codes, login state: Redis or store
 	provider *provider.Provider
 	metrics  *handlers.Metrics
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
@@ -70,9 +71,14 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, metrics: handlers.NewMetrics()}
-	if err := s.build(ctx, opts); err != nil {
+	hot, err := openEphemeral(ctx, cfg, store, opts.Logger)
+	if err != nil {
 		store.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: handlers.NewMetrics()}
+	if err := s.build(ctx, opts); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -122,7 +128,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
-		Store: s.store, Tokens: s.store, Secrets: secrets,
+		Store: s.store, Tokens: s.hot.tokens, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
 		},
@@ -179,7 +185,7 @@ func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlst
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return s.store.Ping(ctx)
+	return errors.Join(s.store.Ping(ctx), s.hot.ping(ctx))
 }
 
 // Handler is the HTTP handler of the main listener.
@@ -194,8 +200,8 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 // Store is the durable store.
 func (s *Server) Store() *sqlstore.Store { return s.store }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close releases the store and the Redis client.
+func (s *Server) Close() error { return errors.Join(s.hot.close(), s.store.Close()) }
 
 // ListenAndServe listens on the configured address (and admin.listen, when
 // set) and serves.
@@ -286,6 +292,9 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			n, err := s.store.Purge(ctx, time.Now())
+			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
+				n, err = n+m, perr
+			}
 			if err != nil {
 				s.log.Warn("purge failed", "err", err)
 			} else if n > 0 {
