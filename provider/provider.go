@@ -60,12 +60,16 @@ type PasswordBackend struct {
 type Observer interface {
 	TokenIssued(grant string)
 	LoginFailed(backend string)
+	// RateLimited counts a credential check refused by a rate limit
+	// (account_address, account or address).
+	RateLimited(limit string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) TokenIssued(string) {}
 func (nopObserver) LoginFailed(string) {}
+func (nopObserver) RateLimited(string) {}
 
 // Lifetimes are the default token lifetimes; a client may override access
 // and refresh lifetimes.
@@ -91,7 +95,9 @@ type Options struct {
 	// UserCacheTTL is how long a user (flags, groups) is trusted from the
 	// cache on refresh and userinfo; a login always reads the user afresh.
 	UserCacheTTL time.Duration
-	Now          func() time.Time
+	// RateLimits protects every credential check; a nil Store turns it off.
+	RateLimits RateLimits
+	Now        func() time.Time
 	Logger       *slog.Logger
 	Observer     Observer
 }
@@ -110,6 +116,8 @@ type Provider struct {
 	passwords []PasswordBackend
 	// passwordSlots bounds concurrent password checks.
 	passwordSlots chan struct{}
+	// throttle limits failed credential checks; nil when off.
+	throttle *throttle
 	now           func() time.Time
 	log           *slog.Logger
 	obs           Observer
@@ -147,6 +155,7 @@ func New(opts Options) *Provider {
 		passwordSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer,
 	}
+	p.throttle = newThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
 	p.engine = p.newEngine()
 	return p
 }
