@@ -98,8 +98,8 @@ type Options struct {
 	// RateLimits protects every credential check; a nil Store turns it off.
 	RateLimits RateLimits
 	Now        func() time.Time
-	Logger       *slog.Logger
-	Observer     Observer
+	Logger     *slog.Logger
+	Observer   Observer
 }
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
@@ -118,10 +118,10 @@ type Provider struct {
 	passwordSlots chan struct{}
 	// throttle limits failed credential checks; nil when off.
 	throttle *throttle
-	now           func() time.Time
-	log           *slog.Logger
-	obs           Observer
-	engine        *server.Server
+	now      func() time.Time
+	log      *slog.Logger
+	obs      Observer
+	engine   *server.Server
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
