@@ -95,11 +95,12 @@ type Options struct {
 	// UserCacheTTL is how long a user (flags, groups) is trusted from the
 	// cache on refresh and userinfo; a login always reads the user afresh.
 	UserCacheTTL time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
+	Observer     Observer
+
 	// RateLimits protects every credential check; a nil Store turns it off.
 	RateLimits RateLimits
-	Now        func() time.Time
-	Logger     *slog.Logger
-	Observer   Observer
 }
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
@@ -116,12 +117,13 @@ type Provider struct {
 	passwords []PasswordBackend
 	// passwordSlots bounds concurrent password checks.
 	passwordSlots chan struct{}
+	now           func() time.Time
+	log           *slog.Logger
+	obs           Observer
+	engine        *server.Server
+
 	// throttle limits failed credential checks; nil when off.
 	throttle *throttle
-	now      func() time.Time
-	log      *slog.Logger
-	obs      Observer
-	engine   *server.Server
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
