@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
@@ -51,6 +53,8 @@ type Server struct {
 	metrics  *handlers.Metrics
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
+
+	rateRedis redis.UniversalClient // the rate limits' Redis, when storage.redis is set
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -73,6 +77,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: opts.Logger, store: store, metrics: handlers.NewMetrics()}
 	if err := s.build(ctx, opts); err != nil {
 		store.Close()
+		s.closeRateLimits()
 		return nil, err
 	}
 	return s, nil
@@ -120,6 +125,10 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	rateLimits, err := s.openRateLimits(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
 		Store: s.store, Tokens: s.store, Secrets: secrets,
@@ -132,6 +141,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
+		RateLimits: rateLimits,
 	})
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -179,7 +189,7 @@ func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlst
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return s.store.Ping(ctx)
+	return errors.Join(s.store.Ping(ctx), s.pingRateLimits(ctx))
 }
 
 // Handler is the HTTP handler of the main listener.
@@ -195,7 +205,7 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 func (s *Server) Store() *sqlstore.Store { return s.store }
 
 // Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error { return errors.Join(s.store.Close(), s.closeRateLimits()) }
 
 // ListenAndServe listens on the configured address (and admin.listen, when
 // set) and serves.
@@ -290,6 +300,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 				s.log.Warn("purge failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("purged expired records", "count", n)
+			}
+			if n, err := s.purgeAttempts(ctx, time.Now()); err != nil {
+				s.log.Warn("purge of rate-limit counters failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("purged forgotten rate-limit counters", "count", n)
 			}
 		}
 	}
