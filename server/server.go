@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
@@ -52,6 +54,8 @@ type Server struct {
 	metrics  *handlers.Metrics
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
+
+	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not there
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -126,6 +130,10 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	rateLimits, err := s.openRateLimits(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
 		Store: s.store, Tokens: s.hot.tokens, Secrets: secrets,
@@ -138,6 +146,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
+		RateLimits: rateLimits,
 	})
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -185,7 +194,7 @@ func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlst
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return errors.Join(s.store.Ping(ctx), s.hot.ping(ctx))
+	return errors.Join(s.store.Ping(ctx), s.hot.ping(ctx), s.pingRateLimits(ctx))
 }
 
 // Handler is the HTTP handler of the main listener.
@@ -200,8 +209,10 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 // Store is the durable store.
 func (s *Server) Store() *sqlstore.Store { return s.store }
 
-// Close releases the store and the Redis client.
-func (s *Server) Close() error { return errors.Join(s.hot.close(), s.store.Close()) }
+// Close releases the store and the Redis clients.
+func (s *Server) Close() error {
+	return errors.Join(s.closeRateLimits(), s.hot.close(), s.store.Close())
+}
 
 // ListenAndServe listens on the configured address (and admin.listen, when
 // set) and serves.
@@ -299,6 +310,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 				s.log.Warn("purge failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("purged expired records", "count", n)
+			}
+			if n, err := s.purgeAttempts(ctx, time.Now()); err != nil {
+				s.log.Warn("purge of rate-limit counters failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("purged forgotten rate-limit counters", "count", n)
 			}
 		}
 	}
