@@ -329,13 +329,30 @@ func LoadMasterKey(cfg config.Config) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The key is written to a temporary file and linked into place: the
+	// link appears whole or not at all, and fails if another process
+	// started on the same data directory made its key first — then that
+	// key is the one.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".master.key-*")
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	return key, f.Sync()
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadMasterKey(cfg)
+		}
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	return key, nil
 }
