@@ -230,6 +230,7 @@ type Store interface {
 	Clients
 	Keys
 	Tokens
+	PersonalTokens
 	Ping(ctx context.Context) error
 	Close() error
 }

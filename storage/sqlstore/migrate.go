@@ -33,6 +33,7 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20250601000001", "users_and_groups", schemaUsersUp, schemaUsersDown))
 	ms.Add(goMigration(pg, "20250601000002", "clients_and_keys", schemaClientsUp, schemaClientsDown))
 	ms.Add(goMigration(pg, "20250601000003", "tokens", schemaTokensUp, schemaTokensDown))
+	ms.Add(goMigration(pg, "20251130000010", "personal_tokens", schemaPersonalTokensUp, schemaPersonalTokensDown))
 	return ms
 }
 
