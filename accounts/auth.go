@@ -60,7 +60,9 @@ func (s *Service) authAccess(ctx context.Context, raw string) (*Principal, error
 	}
 	uid, ok := info.UserID()
 	if !ok {
-		return nil, ErrTokenNotValid // a client's own token names no user
+		// A valid token a client got for itself: authenticated, but no
+		// user may act with it.
+		return nil, ErrForbidden
 	}
 	u, err := s.activeUser(ctx, uid)
 	if err != nil {
