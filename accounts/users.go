@@ -64,7 +64,8 @@ const (
 // Register is djoser's POST /users/: a new account, active unless
 // registration needs activation. Staff may register users when
 // registration is closed.
-func (s *Service) Register(ctx context.Context, caller *Principal, in Input, passwordField, retypeField string) (User, error) {
+// dj-rest-auth's route always requires the retyped password.
+func (s *Service) Register(ctx context.Context, caller *Principal, in Input, passwordField, retypeField string, retypeRequired bool) (User, error) {
 	staff := caller != nil && caller.Staff()
 	if s.opts.Registration == RegistrationClosed && !staff {
 		return User{}, ErrForbidden
@@ -81,7 +82,7 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 	u.FirstName, _ = r.str("first_name", false, true, 150)
 	u.LastName, _ = r.str("last_name", false, true, 150)
 	password, _ := r.str(passwordField, true, false, 1024)
-	retype, hasRetype := r.str(retypeField, s.opts.Retype.UserCreatePassword, false, 1024)
+	retype, hasRetype := r.str(retypeField, s.opts.Retype.UserCreatePassword || retypeRequired, false, 1024)
 	profile, hasProfile := r.object("profile")
 	s.checkIdentity(ctx, r, u, 0)
 	if hasProfile {

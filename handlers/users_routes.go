@@ -33,7 +33,7 @@ func (a *api) userRoutes(r *gin.Engine) {
 	both(g, http.MethodPost, "/token/logout", authed, a.tokenLogout)
 	both(g, http.MethodPost, "/token/logoutall", authed, a.logoutAll)
 
-	both(g, http.MethodPost, "/users", anyone, a.register("password", "re_password"))
+	both(g, http.MethodPost, "/users", anyone, a.register("password", "re_password", false))
 	both(g, http.MethodGet, "/users", authed, a.listUsers)
 	both(g, http.MethodGet, "/users/me", authed, a.getUser(true))
 	both(g, http.MethodPut, "/users/me", authed, a.updateUser(true, false))
@@ -62,7 +62,7 @@ func (a *api) userRoutes(r *gin.Engine) {
 		both(ra, http.MethodPut, "/user", authed, a.updateUser(true, false))
 		both(ra, http.MethodPatch, "/user", authed, a.updateUser(true, true))
 		both(ra, http.MethodPost, "/password/change", authed, a.setPassword("new_password1", "new_password2", false))
-		both(ra, http.MethodPost, "/registration", anyone, a.register("password1", "password2"))
+		both(ra, http.MethodPost, "/registration", anyone, a.register("password1", "password2", true))
 		both(ra, http.MethodPost, "/token/refresh", a.jwtRefresh("refresh"))
 		both(ra, http.MethodPost, "/token/verify", a.jwtVerify("token"))
 	}
@@ -224,10 +224,10 @@ func (a *api) logoutAll(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-func (a *api) register(passwordField, retypeField string) gin.HandlerFunc {
+func (a *api) register(passwordField, retypeField string, retypeRequired bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a.withInput(c, func(in accounts.Input) {
-			u, err := a.Accounts.Register(c.Request.Context(), principal(c), in, passwordField, retypeField)
+			u, err := a.Accounts.Register(c.Request.Context(), principal(c), in, passwordField, retypeField, retypeRequired)
 			if err != nil {
 				a.writeDRF(c, err)
 				return
