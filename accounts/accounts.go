@@ -17,11 +17,15 @@ import (
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
-// Store is what the service reads and writes.
+// Store is what the service reads and writes in the durable store.
 type Store interface {
 	storage.Users
 	storage.Groups
 	storage.PersonalTokens
+}
+
+// Sessions is what the service uses of the token store (SQL or Redis).
+type Sessions interface {
 	GetFamily(ctx context.Context, id string) (storage.Family, error)
 	ListFamilies(ctx context.Context, subject string, now time.Time) ([]storage.Family, error)
 	RevokeFamily(ctx context.Context, id string, now time.Time) error
@@ -38,6 +42,7 @@ const (
 // Options configures a Service.
 type Options struct {
 	Store    Store
+	Sessions Sessions
 	Provider *provider.Provider
 	// HashPassword hashes a new password (argon2id).
 	HashPassword func(string) (string, error)

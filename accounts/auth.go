@@ -272,7 +272,7 @@ func (s *Service) TokenLogout(ctx context.Context, p *Principal) error {
 			return storeErr("delete token", err)
 		}
 	case p.SessionID != "":
-		if err := s.opts.Store.RevokeFamily(ctx, p.SessionID, s.now()); err != nil {
+		if err := s.opts.Sessions.RevokeFamily(ctx, p.SessionID, s.now()); err != nil {
 			return storeErr("revoke session", err)
 		}
 	}
@@ -285,7 +285,7 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	if _, err := s.opts.Store.DeleteUserPersonalTokens(ctx, p.User.ID, ""); err != nil {
 		return storeErr("delete tokens", err)
 	}
-	if _, err := s.opts.Store.RevokeSubject(ctx, subjectOf(p.User.ID), s.now()); err != nil {
+	if _, err := s.opts.Sessions.RevokeSubject(ctx, subjectOf(p.User.ID), s.now()); err != nil {
 		return storeErr("revoke sessions", err)
 	}
 	return nil

@@ -30,7 +30,7 @@ type Session struct {
 
 // Sessions lists the caller's active sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, p *Principal) ([]Session, error) {
-	fams, err := s.opts.Store.ListFamilies(ctx, subjectOf(p.User.ID), s.now())
+	fams, err := s.opts.Sessions.ListFamilies(ctx, subjectOf(p.User.ID), s.now())
 	if err != nil {
 		return nil, storeErr("list sessions", err)
 	}
@@ -51,14 +51,14 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string) er
 	if len(id) > 128 {
 		return ErrNotFound
 	}
-	f, err := s.opts.Store.GetFamily(ctx, id)
+	f, err := s.opts.Sessions.GetFamily(ctx, id)
 	if err != nil {
 		return storeErr("get session", err)
 	}
 	if f.Subject != subjectOf(p.User.ID) || !f.RevokedAt.IsZero() {
 		return ErrNotFound
 	}
-	if err := s.opts.Store.RevokeFamily(ctx, id, s.now()); err != nil {
+	if err := s.opts.Sessions.RevokeFamily(ctx, id, s.now()); err != nil {
 		return storeErr("revoke session", err)
 	}
 	return nil
@@ -162,7 +162,7 @@ func newTokenID() string {
 // the principal's own (set_password).
 func (s *Service) revokeOtherSessions(ctx context.Context, p *Principal) error {
 	now := s.now()
-	fams, err := s.opts.Store.ListFamilies(ctx, subjectOf(p.User.ID), now)
+	fams, err := s.opts.Sessions.ListFamilies(ctx, subjectOf(p.User.ID), now)
 	if err != nil {
 		return storeErr("list sessions", err)
 	}
@@ -170,7 +170,7 @@ func (s *Service) revokeOtherSessions(ctx context.Context, p *Principal) error {
 		if f.ID == p.SessionID {
 			continue
 		}
-		if err := s.opts.Store.RevokeFamily(ctx, f.ID, now); err != nil {
+		if err := s.opts.Sessions.RevokeFamily(ctx, f.ID, now); err != nil {
 			return storeErr("revoke session", err)
 		}
 	}

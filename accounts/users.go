@@ -314,7 +314,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 }
 
 func (s *Service) endEverything(ctx context.Context, userID int64) error {
-	if _, err := s.opts.Store.RevokeSubject(ctx, subjectOf(userID), s.now()); err != nil {
+	if _, err := s.opts.Sessions.RevokeSubject(ctx, subjectOf(userID), s.now()); err != nil {
 		return storeErr("revoke sessions", err)
 	}
 	if _, err := s.opts.Store.DeleteUserPersonalTokens(ctx, userID, ""); err != nil {

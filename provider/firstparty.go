@@ -88,7 +88,11 @@ func (p *Provider) RefreshUserTokens(ctx context.Context, clientID, refresh, use
 // rejection is ErrInvalidToken; a store failure is an error of its own.
 func (p *Provider) VerifyUserToken(ctx context.Context, raw string) error {
 	if hasPrefix(raw, PrefixRefreshToken) {
-		_, _, err := p.tokens.RefreshToken(ctx, p.secrets.Hash(raw), p.now())
+		ref, ok := p.secrets.ParseRefreshToken(raw)
+		if !ok {
+			return ErrInvalidToken
+		}
+		_, _, err := p.tokens.RefreshToken(ctx, ref, p.now())
 		if errors.Is(err, storage.ErrNotFound) {
 			return ErrInvalidToken
 		}
@@ -104,11 +108,12 @@ func (p *Provider) VerifyUserToken(ctx context.Context, raw string) error {
 // RevokeRefreshToken ends the session of a live refresh token (SimpleJWT's
 // blacklist). A token that is not live is ErrInvalidToken.
 func (p *Provider) RevokeRefreshToken(ctx context.Context, raw string) error {
-	if !hasPrefix(raw, PrefixRefreshToken) {
+	ref, ok := p.secrets.ParseRefreshToken(raw)
+	if !ok {
 		return ErrInvalidToken
 	}
 	now := p.now()
-	_, fam, err := p.tokens.RefreshToken(ctx, p.secrets.Hash(raw), now)
+	_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrInvalidToken
 	}

@@ -19,7 +19,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 		hash = func(string) (string, error) { return "", fmt.Errorf("no password hasher configured") }
 	}
 	svc := accounts.New(accounts.Options{
-		Store: s.store, Provider: s.provider, HashPassword: hash,
+		Store: s.store, Sessions: s.hot.tokens, Provider: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
 		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,
