@@ -157,8 +157,12 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
+	users, err := s.openAccounts(ctx, opts)
+	if err != nil {
+		return err
+	}
 	deps := handlers.Deps{
-		Provider: s.provider, Users: s.store, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Users: s.store, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -306,6 +310,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			n, err := s.store.Purge(ctx, time.Now())
 			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
 				n, err = n+m, perr
+			}
+			if err == nil {
+				var pats int
+				pats, err = s.store.PurgePersonalTokens(ctx, time.Now())
+				n += pats
 			}
 			if err != nil {
 				s.log.Warn("purge failed", "err", err)
