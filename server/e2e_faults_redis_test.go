@@ -129,6 +129,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 		retry   string
 		elapsed time.Duration
 		phase   int32
+		ended   time.Time
 	}
 	var (
 		phase   atomic.Int32 // 0 up, 1 down, 2 back
@@ -157,7 +158,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 				req.SetBasicAuth(demoClient, demoSecret)
 				start := time.Now()
 				res, err := ts.client.Do(req)
-				r := result{elapsed: time.Since(start), phase: ph}
+				r := result{elapsed: time.Since(start), phase: ph, ended: time.Now()}
 				if err != nil {
 					r.status = -1
 					r.code = err.Error()
@@ -179,6 +180,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 
 	time.Sleep(300 * time.Millisecond)
 	phase.Store(1)
+	killedAt := time.Now()
 	rp.kill()
 	time.Sleep(1500 * time.Millisecond)
 	if res := ts.get("/readyz", ""); res.Status != http.StatusServiceUnavailable {
@@ -217,6 +219,9 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 			}
 			if r.phase == 2 {
 				t.Errorf("a 503 after Redis came back and /readyz recovered")
+			}
+			if r.ended.Before(killedAt) {
+				t.Errorf("a 503 before Redis was killed (%v before)", killedAt.Sub(r.ended))
 			}
 		case r.status != http.StatusOK && r.status != http.StatusBadRequest:
 			t.Errorf("phase %d: unexpected status %d %q", r.phase, r.status, r.code)
