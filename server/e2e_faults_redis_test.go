@@ -31,9 +31,23 @@ type redisProcess struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	// head comes before the common arguments (a sentinel's config file),
+	// tail after them.
+	head, tail []string
 }
 
-func startRedisProcess(t *testing.T) *redisProcess {
+// startRedisProcess starts a data server; extra are more redis-server
+// arguments (e.g. --replicaof).
+func startRedisProcess(t *testing.T, extra ...string) *redisProcess {
+	t.Helper()
+	r := newRedisProcess(t)
+	r.tail = append([]string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}, extra...)
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func newRedisProcess(t *testing.T) *redisProcess {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -48,20 +62,19 @@ func startRedisProcess(t *testing.T) *redisProcess {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	r := &redisProcess{t: t, bin: bin, dir: t.TempDir(), port: port}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
+	return &redisProcess{t: t, bin: bin, dir: t.TempDir(), port: port}
 }
+
+func (r *redisProcess) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 func (r *redisProcess) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 func (r *redisProcess) start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--dir", r.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+	args := append([]string{}, r.head...)
+	args = append(args, "--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--dir", r.dir,
 		"--daemonize", "no", "--logfile", "")
+	r.cmd = exec.Command(r.bin, append(args, r.tail...)...)
 	r.cmd.Stdout, r.cmd.Stderr = nil, nil
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
