@@ -49,6 +49,10 @@ func (a *api) requireStaff(c *gin.Context) {
 		return
 	}
 	u, err := a.Users.GetUser(c.Request.Context(), uid)
+	if err != nil && provider.IsUnavailable(err) {
+		writeOAuthError(c, a.Logger, err) // the database is down: 503, not a 403
+		return
+	}
 	if err != nil || !u.IsActive || !(u.IsStaff || u.IsSuperuser) {
 		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"detail": detailForbidden})
 		return

@@ -2,12 +2,8 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
@@ -27,17 +23,22 @@ func (s *Server) openRateLimits(ctx context.Context, cfg config.Config) (provide
 	}
 	var store storage.Attempts = s.store
 	if cfg.Storage.Redis.Configured() {
-		client, err := newRedisClient(cfg.Storage.Redis)
-		if err != nil {
-			return provider.RateLimits{}, err
+		client := s.hot.redis
+		if client == nil {
+			// storage.tokens: sql keeps tokens in the database, but the
+			// counters still belong in the shared Redis.
+			c, err := NewRedisClient(cfg.Storage.Redis)
+			if err != nil {
+				return provider.RateLimits{}, err
+			}
+			pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			if err := c.Ping(pingCtx).Err(); err != nil {
+				_ = c.Close()
+				return provider.RateLimits{}, fmt.Errorf("rate limits: connect to redis: %w", err)
+			}
+			s.rateRedis, client = c, c
 		}
-		pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		if err := client.Ping(pingCtx).Err(); err != nil {
-			_ = client.Close()
-			return provider.RateLimits{}, fmt.Errorf("rate limits: connect to redis: %w", err)
-		}
-		s.rateRedis = client
 		store = redisstore.New(redisstore.Options{Client: client, Prefix: cfg.Storage.Redis.Prefix})
 	}
 	return provider.RateLimits{
@@ -55,13 +56,14 @@ func attemptLimit(l config.Limit) storage.AttemptLimit {
 // purgeAttempts deletes forgotten failure counters from the SQL store
 // (Redis expires its own).
 func (s *Server) purgeAttempts(ctx context.Context, now time.Time) (int, error) {
-	if !s.cfg.RateLimit.Enabled || s.rateRedis != nil {
+	if !s.cfg.RateLimit.Enabled || s.cfg.Storage.Redis.Configured() {
 		return 0, nil
 	}
 	return s.store.PurgeAttempts(ctx, now)
 }
 
-// pingRateLimits checks the rate limits' Redis, when they use one.
+// pingRateLimits checks the rate limits' own Redis client, when they have
+// one (the shared one is checked with the tokens).
 func (s *Server) pingRateLimits(ctx context.Context) error {
 	if s.rateRedis == nil {
 		return nil
@@ -72,46 +74,11 @@ func (s *Server) pingRateLimits(ctx context.Context) error {
 	return nil
 }
 
-// closeRateLimits closes the rate limits' Redis client, when there is one.
+// closeRateLimits closes the rate limits' own Redis client, when there is
+// one.
 func (s *Server) closeRateLimits() error {
 	if s.rateRedis == nil {
 		return nil
 	}
 	return s.rateRedis.Close()
-}
-
-// newRedisClient is a minimal Redis client for the rate limits, built from
-// storage.redis (one node by url or a single addr, Sentinel with
-// master_name, Cluster with several addrs). Timeouts are short so a dead
-// Redis turns into a quick 503. The server's shared Redis client (the token
-// store's) is meant to replace it once both are on main.
-func newRedisClient(r config.Redis) (redis.UniversalClient, error) {
-	opts := &redis.UniversalOptions{
-		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: r.Password,
-		DB: r.DB, PoolSize: r.PoolSize, ClientName: "latchkey",
-		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, PoolTimeout: time.Second,
-		ContextTimeoutEnabled: true,
-	}
-	if r.URL != "" {
-		u, err := redis.ParseURL(r.URL)
-		if err != nil {
-			// The URL may carry a password: never echo it.
-			return nil, errors.New("storage.redis.url: not a valid redis:// or rediss:// URL")
-		}
-		opts.Addrs = []string{u.Addr}
-		if opts.Username == "" {
-			opts.Username = u.Username
-		}
-		if opts.Password == "" {
-			opts.Password = u.Password
-		}
-		if opts.DB == 0 {
-			opts.DB = u.DB
-		}
-		opts.TLSConfig = u.TLSConfig
-	}
-	if r.TLS && opts.TLSConfig == nil {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	return redis.NewUniversalClient(opts), nil
 }
