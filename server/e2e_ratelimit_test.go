@@ -383,3 +383,55 @@ func TestRateLimitOff(t *testing.T) {
 	}
 	wantToken(t, ts.login("192.0.2.60", adminUser, adminPass))
 }
+
+// TestRateLimitCountersInRedis checks where the counters go when Redis is
+// configured: into Redis, whether the tokens are there too (the shared
+// client) or stay in SQL (storage.tokens: sql, a client of their own), and
+// not into the database.
+func TestRateLimitCountersInRedis(t *testing.T) {
+	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
+		}
+		t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL to test rate limits on Redis ***")
+	}
+	for _, tokens := range []string{"auto", "sql"} {
+		t.Run("tokens="+tokens, func(t *testing.T) {
+			prefix := "lktest:" + uuid.NewString() + ":"
+			t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+			ts := startServer(t, func(c *config.Config) {
+				c.TrustedProxies = []string{"127.0.0.1"}
+				c.Storage.Redis.URL = redisURL
+				c.Storage.Redis.Prefix = prefix
+				c.Storage.Tokens = tokens
+			})
+			wantBadLogin(t, ts.login("192.0.2.70", adminUser, "wrong"))
+			opts, err := redis.ParseURL(redisURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(opts)
+			defer c.Close()
+			keys, err := c.Keys(t.Context(), prefix+"att:*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 3 {
+				t.Fatalf("counters in redis: %v, want 3 (account_address, account, address)", keys)
+			}
+			for _, k := range keys {
+				if strings.Contains(strings.ToLower(k), adminUser) {
+					t.Errorf("counter key %q holds the login in the clear", k)
+				}
+			}
+			var rows int
+			if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+				t.Fatal(err)
+			}
+			if rows != 0 {
+				t.Errorf("%d counters in the database as well", rows)
+			}
+		})
+	}
+}
