@@ -435,3 +435,65 @@ func TestRateLimitCountersInRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitStoreOutage cuts the connection to the Redis that holds the
+// counters (tokens stay in SQL, so only the limits depend on it): every
+// credential check fails closed with a quick 503 temporarily_unavailable,
+// never a 500 and never an unchecked login, and works again once Redis is
+// back.
+func TestRateLimitStoreOutage(t *testing.T) {
+	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
+		}
+		t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL to test a Redis outage ***")
+	}
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	prefix := "lktest:" + uuid.NewString() + ":"
+	t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+	ts := startServer(t, func(c *config.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.Storage.Redis.URL = u.String()
+		c.Storage.Redis.Prefix = prefix
+		c.Storage.Tokens = "sql"
+	})
+	wantToken(t, ts.login("192.0.2.80", adminUser, adminPass))
+
+	proxy.cut()
+	start := time.Now()
+	for _, res := range []response{
+		ts.login("192.0.2.80", adminUser, adminPass),
+		ts.login("192.0.2.80", adminUser, "wrong"),
+		ts.clientLogin("192.0.2.80", demoClient, demoSecret),
+	} {
+		wantOAuthError(t, res, http.StatusServiceUnavailable, "temporarily_unavailable")
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After: %s", res)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("answering during the outage took %v", d)
+	}
+
+	proxy.restore()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := ts.login("192.0.2.80", adminUser, adminPass)
+		if res.Status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis came back: %s", res)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(ts.Logs.String(), "panic") {
+		t.Error("the server panicked during the outage")
+	}
+}
