@@ -382,6 +382,14 @@ func TestRateLimitOff(t *testing.T) {
 		wantBadLogin(t, ts.login("192.0.2.60", adminUser, "wrong"))
 	}
 	wantToken(t, ts.login("192.0.2.60", adminUser, adminPass))
+	// Off means no counter is read or written at all.
+	var rows int
+	if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("%d counters written with rate limiting off", rows)
+	}
 }
 
 // TestRateLimitCountersInRedis checks where the counters go when Redis is
