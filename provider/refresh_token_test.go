@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func testSecrets(t *testing.T, fill byte) *Secrets {
+func refreshSecrets(t *testing.T, fill byte) *Secrets {
 	t.Helper()
 	s, err := NewSecrets(bytes.Repeat([]byte{fill}, MasterKeySize))
 	if err != nil {
@@ -16,7 +16,7 @@ func testSecrets(t *testing.T, fill byte) *Secrets {
 }
 
 func TestRefreshTokenRoundTrip(t *testing.T) {
-	s := testSecrets(t, 7)
+	s := refreshSecrets(t, 7)
 	raw := s.NewRefreshToken("fam_ABC-123", 41)
 	if !strings.HasPrefix(raw, PrefixRefreshToken+"fam_ABC-123.41.") {
 		t.Fatalf("token %q does not name its family and generation", raw)
@@ -34,7 +34,7 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 }
 
 func TestRefreshTokenForgeries(t *testing.T) {
-	s := testSecrets(t, 7)
+	s := refreshSecrets(t, 7)
 	raw := s.NewRefreshToken("famX", 3)
 	payload := raw[strings.LastIndexByte(raw, '.')+1:]
 	flip := []byte(payload)
@@ -49,7 +49,7 @@ func TestRefreshTokenForgeries(t *testing.T) {
 		"tampered payload":   strings.Replace(raw, payload, string(flip), 1),
 		"leading zero":       strings.Replace(raw, ".3.", ".03.", 1),
 		"negative":           strings.Replace(raw, ".3.", ".-3.", 1),
-		"other master key":   testSecrets(t, 8).NewRefreshToken("famX", 3),
+		"other master key":   refreshSecrets(t, 8).NewRefreshToken("famX", 3),
 		"old opaque format":  NewSecret(PrefixRefreshToken),
 		"no prefix":          strings.TrimPrefix(raw, PrefixRefreshToken),
 		"truncated":          raw[:len(raw)-1],

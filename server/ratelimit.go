@@ -23,10 +23,10 @@ func (s *Server) openRateLimits(ctx context.Context, cfg config.Config) (provide
 	}
 	var store storage.Attempts = s.store
 	if cfg.Storage.Redis.Configured() {
+		// The tokens' client when they live in Redis; otherwise one of
+		// the rate limits' own.
 		client := s.hot.redis
 		if client == nil {
-			// storage.tokens: sql keeps tokens in the database, but the
-			// counters still belong in the shared Redis.
 			c, err := NewRedisClient(cfg.Storage.Redis)
 			if err != nil {
 				return provider.RateLimits{}, err
@@ -37,6 +37,7 @@ func (s *Server) openRateLimits(ctx context.Context, cfg config.Config) (provide
 				_ = c.Close()
 				return provider.RateLimits{}, fmt.Errorf("rate limits: connect to redis: %w", err)
 			}
+			c.AddHook(roundTrips{count: s.metrics.RedisRoundTrip})
 			s.rateRedis, client = c, c
 		}
 		store = redisstore.New(redisstore.Options{Client: client, Prefix: cfg.Storage.Redis.Prefix})
@@ -62,8 +63,7 @@ func (s *Server) purgeAttempts(ctx context.Context, now time.Time) (int, error) 
 	return s.store.PurgeAttempts(ctx, now)
 }
 
-// pingRateLimits checks the rate limits' own Redis client, when they have
-// one (the shared one is checked with the tokens).
+// pingRateLimits checks the rate limits' Redis, when they use one.
 func (s *Server) pingRateLimits(ctx context.Context) error {
 	if s.rateRedis == nil {
 		return nil
@@ -74,8 +74,7 @@ func (s *Server) pingRateLimits(ctx context.Context) error {
 	return nil
 }
 
-// closeRateLimits closes the rate limits' own Redis client, when there is
-// one.
+// closeRateLimits closes the rate limits' Redis client, when there is one.
 func (s *Server) closeRateLimits() error {
 	if s.rateRedis == nil {
 		return nil

@@ -55,7 +55,7 @@ type Server struct {
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
 
-	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not used
+	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not there
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -75,12 +75,13 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	hot, err := openEphemeral(ctx, cfg, store, opts.Logger)
+	metrics := handlers.NewMetrics()
+	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, metrics)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: handlers.NewMetrics()}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: metrics}
 	if err := s.build(ctx, opts); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -156,8 +157,12 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
+	users, err := s.openAccounts(ctx, opts)
+	if err != nil {
+		return err
+	}
 	deps := handlers.Deps{
-		Provider: s.provider, Users: s.store, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Users: s.store, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -211,7 +216,7 @@ func (s *Server) Store() *sqlstore.Store { return s.store }
 
 // Close releases the store and the Redis clients.
 func (s *Server) Close() error {
-	return errors.Join(s.hot.close(), s.store.Close(), s.closeRateLimits())
+	return errors.Join(s.closeRateLimits(), s.hot.close(), s.store.Close())
 }
 
 // ListenAndServe listens on the configured address (and admin.listen, when
@@ -305,6 +310,11 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			n, err := s.store.Purge(ctx, time.Now())
 			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
 				n, err = n+m, perr
+			}
+			if err == nil {
+				var pats int
+				pats, err = s.store.PurgePersonalTokens(ctx, time.Now())
+				n += pats
 			}
 			if err != nil {
 				s.log.Warn("purge failed", "err", err)

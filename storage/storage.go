@@ -250,6 +250,7 @@ type Store interface {
 	Clients
 	Keys
 	Tokens
+	PersonalTokens
 	Ping(ctx context.Context) error
 	Close() error
 }

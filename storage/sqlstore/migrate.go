@@ -36,6 +36,7 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20250601000002", "clients_and_keys", schemaClientsUp, schemaClientsDown))
 	ms.Add(goMigration(pg, "20250601000003", "tokens", schemaTokensUp, schemaTokensDown))
 	ms.Add(goMigration(pg, "20251125000001", "refresh_token_in_family", schemaRefreshInFamilyUp, schemaRefreshInFamilyDown))
+	ms.Add(goMigration(pg, "20251130000010", "personal_tokens", schemaPersonalTokensUp, schemaPersonalTokensDown))
 	ms.Add(goMigration(pg, "20251130000020", "login_attempts", schemaAttemptsUp, schemaAttemptsDown))
 	ms.Add(goMigration(pg, "20251130000031", "codes_and_login_sessions", schemaCodesUp, schemaCodesDown))
 	return ms

@@ -126,6 +126,9 @@ func runSuites(t *testing.T, open opener) {
 	t.Run("Tokens", func(t *testing.T) {
 		storagetest.RunTokens(t, func(t *testing.T) storage.Tokens { return o(t) })
 	})
+	t.Run("PersonalTokens", func(t *testing.T) {
+		storagetest.RunPersonalTokens(t, func(t *testing.T) storagetest.PersonalTokensAndUsers { return o(t) })
+	})
 	t.Run("Attempts", func(t *testing.T) {
 		storagetest.RunAttempts(t, func(t *testing.T) storage.Attempts { return o(t) })
 	})
