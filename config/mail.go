@@ -93,6 +93,9 @@ func (c *Config) validateMail(p *problems) {
 		p.add("mail.smtp.username", "must be set when mail.smtp.password is set")
 	}
 	oneOf(p, "mail.smtp.tls", s.TLS, SMTPStartTLS, SMTPTLS, SMTPNoTLS)
+	if s.Username != "" && s.TLS == SMTPNoTLS {
+		p.add("mail.smtp.tls", "is \"none\" but mail.smtp.username is set: the password would travel in clear text; use \"starttls\" or \"tls\"")
+	}
 	positive(p, "mail.smtp.timeout", s.Timeout)
 	if dir := m.TemplatesDir; dir != "" {
 		switch info, err := os.Stat(dir); {

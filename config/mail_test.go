@@ -52,6 +52,10 @@ func TestMailValidate(t *testing.T) {
 		{"a host with a port is refused", func(c *Config) { smtp(c); c.Mail.SMTP.Host = "smtp.example.com:25" }, `mail.smtp.host: must be a host name`},
 		{"a port out of range is refused", func(c *Config) { smtp(c); c.Mail.SMTP.Port = 70000 }, `mail.smtp.port: must be from 1 to 65535`},
 		{"an unknown tls mode is refused", func(c *Config) { c.Mail.SMTP.TLS = "ssl" }, `mail.smtp.tls: must be "starttls", "tls" or "none", got "ssl"`},
+		{"credentials without tls are refused", func(c *Config) {
+			smtp(c)
+			c.Mail.SMTP.Username, c.Mail.SMTP.TLS = "u", "none"
+		}, `mail.smtp.tls: is "none" but mail.smtp.username is set`},
 		{"a zero timeout is refused", func(c *Config) { c.Mail.SMTP.Timeout = 0 }, `mail.smtp.timeout: must be greater than 0`},
 		{"a password without a username is refused", func(c *Config) { c.Mail.SMTP.Password = "secret" }, `mail.smtp.username: must be set when mail.smtp.password is set`},
 		{"a from with a display name is fine", func(c *Config) { c.Mail.From = "Example <no-reply@example.com>" }, ""},
