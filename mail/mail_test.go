@@ -444,3 +444,39 @@ func TestTemplateOverrides(t *testing.T) {
 		}
 	})
 }
+
+func TestMailerAndRelativeURLs(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	cfg := smtpConfig(srv, "none", "", "")
+	cfg.TemplatesDir = writeFiles(t, map[string]string{"password_reset.subject.txt": "Reset {{.UID}}"})
+	m, err := mail.NewMailer(cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := activationData()
+	d.URL = "#/password/reset/confirm/MQ/tok-123" // djoser's PASSWORD_RESET_CONFIRM_URL
+	if err := m.SendTemplate(context.Background(), mail.PasswordReset, []string{"alice@acme.test"}, d); err != nil {
+		t.Fatal(err)
+	}
+	got := waitFor(t, srv, "alice@acme.test")
+	if got.Subject != "Reset MQ" || !strings.Contains(got.Text, "https://app.acme.test/#/password/reset/confirm/MQ/tok-123") {
+		t.Errorf("subject %q, text:\n%s", got.Subject, got.Text)
+	}
+	for _, tc := range []struct {
+		d    mail.Data
+		want string
+	}{
+		{mail.Data{URL: "#/a", Domain: "x.test", Protocol: "http"}, "http://x.test/#/a"},
+		{mail.Data{URL: "/a", Domain: "x.test/"}, "https://x.test/a"},
+		{mail.Data{URL: "https://y.test/a", Domain: "x.test"}, "https://y.test/a"},
+		{mail.Data{URL: "#/a"}, "#/a"},
+		{mail.Data{Domain: "x.test"}, ""},
+	} {
+		if got := tc.d.AbsoluteURL(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.d, got, tc.want)
+		}
+	}
+	if err := m.SendTemplate(context.Background(), "nope", []string{"a@acme.test"}, d); err == nil {
+		t.Error("an unknown template was sent")
+	}
+}

@@ -47,8 +47,10 @@ type Data struct {
 	SiteName string
 	Domain   string
 	Protocol string
-	// URL is the full link the front-end page handles, e.g.
-	// https://app.example.com/#/activate/{uid}/{token}.
+	// URL is the link the front-end page handles, e.g.
+	// https://app.example.com/#/activate/{uid}/{token}. A relative one
+	// ("#/activate/..." as djoser's ACTIVATION_URL) is made absolute with
+	// Protocol and Domain before rendering (see AbsoluteURL).
 	URL   string
 	UID   string
 	Token string
@@ -257,6 +259,7 @@ func (t *Templates) Render(name string, data Data) (Message, error) {
 	if !ok {
 		return Message{}, fmt.Errorf("mail: no template %q (known: %s)", name, strings.Join(t.Names(), ", "))
 	}
+	data.URL = data.AbsoluteURL()
 	var m Message
 	var buf bytes.Buffer
 	if err := tmpl.subject.Execute(&buf, data); err != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // TestDjangoVectors compares every message with what Django 3.2's own
@@ -142,6 +144,17 @@ func TestHelpTexts(t *testing.T) {
 		"Your password can’t be entirely numeric.",
 	}
 	if !slices.Equal(got, want) {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestUserPolicy(t *testing.T) {
+	p := ForUsers(New(Default()))
+	u := storage.User{Username: "testclient", Email: "testclient@example.com", FirstName: "Test", LastName: "Client"}
+	if got := p.Validate("example.com", u); !slices.Equal(got, []string{"The password is too similar to the email address."}) {
+		t.Errorf("got %q", got)
+	}
+	if got := p.Validate("a-safe-password", u); got != nil {
 		t.Errorf("got %q", got)
 	}
 }

@@ -20,9 +20,10 @@ import (
 	"golang.org/x/text/message"
 )
 
-// NonFieldErrors is the key of problems that belong to no one attribute,
-// as in DRF.
-const NonFieldErrors = "non_field_errors"
+// Root is the key of problems that belong to no one attribute but to the
+// profile as a whole (e.g. maxProperties); a caller puts them where DRF
+// would, under "profile" or "non_field_errors".
+const Root = ""
 
 // schemaURL names the compiled schema in errors.
 const schemaURL = "latchkey:profile-schema.json"
@@ -81,8 +82,9 @@ func (noLoader) Load(url string) (any, error) {
 }
 
 // Validate checks profile and returns the problems keyed by attribute
-// (nested attributes as "address.city", list items as "phones.0"), each
-// with DRF-style messages; nil means the profile is valid. Values must be
+// (nested attributes as "address.city", list items as "phones.0", problems
+// of the whole profile under Root, ""), each with DRF-style messages; nil
+// means the profile is valid. Values must be
 // what encoding/json decodes into any (float64 or json.Number numbers).
 func (s *Schema) Validate(profile map[string]any) map[string][]string {
 	if s == nil {
@@ -113,7 +115,7 @@ type errorMap map[string][]string
 func key(loc []string, more ...string) string {
 	parts := append(slices.Clone(loc), more...)
 	if len(parts) == 0 {
-		return NonFieldErrors
+		return Root
 	}
 	return strings.Join(parts, ".")
 }

@@ -124,7 +124,7 @@ func TestClosedSchemaAndRootErrors(t *testing.T) {
 	got := s.Validate(map[string]any{"bio": "hi", "x": 1.0})
 	want := map[string][]string{
 		"x":                {"This field is not allowed."},
-		"non_field_errors": {"Ensure this field has no more than 1 attributes."},
+		profileschema.Root: {"Ensure this field has no more than 1 attributes."},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
