@@ -31,6 +31,9 @@ type result struct {
 	GoalPct    float64       `json:"goal_pct,omitempty"`
 	Pass       *bool         `json:"pass,omitempty"`
 	FirstError string        `json:"first_error,omitempty"`
+	// RedisRT is the Redis round trips per request, as latchkey counts
+	// them (production shape only; nil when not measured).
+	RedisRT *float64 `json:"redis_round_trips_per_request,omitempty"`
 }
 
 // worker is one closed-loop connection: it sends a request as soon as the
@@ -51,7 +54,11 @@ type worker struct {
 // runScenario prepares a scenario, warms it up and measures it.
 func runScenario(ctx context.Context, opts options, t *targets, sc scenario) (result, error) {
 	conns, duration := sc.shape(opts)
-	spec, err := sc.prepare(ctx, t)
+	srv := t.servers[sc.target]
+	if srv == nil {
+		return result{}, fmt.Errorf("no %s server", sc.target)
+	}
+	spec, err := sc.prepare(ctx, t, srv)
 	if err != nil {
 		return result{}, err
 	}
@@ -64,13 +71,22 @@ func runScenario(ctx context.Context, opts options, t *targets, sc scenario) (re
 	}
 	logf("%s: %d conns, %s warmup + %s", sc.name, conns, opts.warmup, duration)
 	runPhase(ctx, workers, opts.warmup, false)
+	rtBefore, rtOK := redisRoundTrips(ctx, srv.url)
 	start := time.Now()
 	runPhase(ctx, workers, duration, true)
 	elapsed := time.Since(start)
+	rtAfter, rtOK2 := redisRoundTrips(ctx, srv.url)
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
-	return summarize(sc.name, conns, elapsed, workers), nil
+	res := summarize(sc.name, conns, elapsed, workers)
+	if rtOK && rtOK2 && sc.target == targetProd && res.Requests > 0 {
+		// The scrape itself is not a Redis call; requests in flight at the
+		// phase edges blur the count by at most conns requests.
+		v := (rtAfter - rtBefore) / float64(res.Requests)
+		res.RedisRT = &v
+	}
+	return res, nil
 }
 
 // newTransport keeps one keep-alive connection per worker.

@@ -28,6 +28,8 @@ type options struct {
 	only         string
 	latchkeyPath string
 	jsonPath     string
+	postgresDSN  string
+	redisURL     string
 	// serveBaseline is the hidden flag of the re-executed baseline process.
 	serveBaseline string
 }
@@ -46,6 +48,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default all): "+scenarioNames())
 	fs.StringVar(&o.latchkeyPath, "latchkey", "", "latchkey binary to run (default: go build ./cmd/latchkey into a temp dir)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.postgresDSN, "postgres", os.Getenv("LATCHKEY_TEST_POSTGRES_DSN"), "Postgres URL of the production-shape scenarios; a throwaway schema is made in it (default $LATCHKEY_TEST_POSTGRES_DSN)")
+	fs.StringVar(&o.redisURL, "redis", os.Getenv("LATCHKEY_TEST_REDIS_URL"), "Redis URL of the production-shape scenarios; keys go under a throwaway prefix (default $LATCHKEY_TEST_REDIS_URL)")
 	fs.StringVar(&o.serveBaseline, "serve-baseline", "", "internal: serve the Gin baseline on this address")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {

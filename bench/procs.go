@@ -25,12 +25,16 @@ const (
 
 // targets are the servers under test, each a separate process.
 type targets struct {
-	baseline     *proc
-	baselineURL  string
-	latchkey     *proc
-	latchkeyURL  string
+	servers      map[string]*server // by target name
+	prodStore    *prodStore         // the production shape's schema and key prefix
 	adminPass    string
 	clientSecret string
+}
+
+// server is one server under test.
+type server struct {
+	proc *proc
+	url  string
 }
 
 // proc is a child process whose output goes to a log file.
@@ -42,10 +46,10 @@ type proc struct {
 	err     error
 }
 
-// startTargets starts the baseline and latchkey when a selected scenario
-// needs them, and waits until they are ready.
+// startTargets starts the servers the selected scenarios need, and waits
+// until they are ready.
 func startTargets(ctx context.Context, opts options, tmp string, selected []scenario) (_ *targets, err error) {
-	t := &targets{adminPass: randomString(12), clientSecret: randomString(16)}
+	t := &targets{servers: map[string]*server{}, adminPass: randomString(12), clientSecret: randomString(16)}
 	defer func() {
 		if err != nil {
 			t.stop()
@@ -56,8 +60,27 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 			return nil, err
 		}
 	}
+	bin := opts.latchkeyPath
+	if (needs(selected, targetLatchkey) || needs(selected, targetProd)) && bin == "" {
+		bin = filepath.Join(tmp, "latchkey")
+		if err := buildLatchkey(ctx, bin); err != nil {
+			return nil, err
+		}
+	}
 	if needs(selected, targetLatchkey) {
-		if err := t.startLatchkey(ctx, opts, tmp); err != nil {
+		env := []string{"LATCHKEY_DATA_DIR=" + filepath.Join(tmp, "data")}
+		if err := t.startLatchkey(ctx, targetLatchkey, bin, tmp, env); err != nil {
+			return nil, err
+		}
+	}
+	if needs(selected, targetProd) {
+		ps, err := newProdStore(ctx, opts.postgresDSN, opts.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("production shape: %w", err)
+		}
+		t.prodStore = ps
+		env := append(ps.env(), "LATCHKEY_DATA_DIR="+filepath.Join(tmp, "data-prod"))
+		if err := t.startLatchkey(ctx, targetProd, bin, tmp, env); err != nil {
 			return nil, err
 		}
 	}
@@ -82,40 +105,36 @@ func (t *targets) startBaseline(ctx context.Context, tmp string) error {
 	if err != nil {
 		return err
 	}
-	t.baselineURL = "http://" + addr
-	t.baseline, err = startProc("baseline", self, []string{"-serve-baseline", addr}, os.Environ(), filepath.Join(tmp, "baseline.log"))
+	srv := &server{url: "http://" + addr}
+	t.servers[targetBaseline] = srv
+	srv.proc, err = startProc("baseline", self, []string{"-serve-baseline", addr}, os.Environ(), filepath.Join(tmp, "baseline.log"))
 	if err != nil {
 		return err
 	}
-	return waitReady(ctx, t.baselineURL+"/readyz", t.baseline)
+	return waitReady(ctx, srv.url+"/readyz", srv.proc)
 }
 
-func (t *targets) startLatchkey(ctx context.Context, opts options, tmp string) error {
-	bin := opts.latchkeyPath
-	if bin == "" {
-		bin = filepath.Join(tmp, "latchkey")
-		if err := buildLatchkey(ctx, bin); err != nil {
-			return err
-		}
-	}
+// startLatchkey starts `latchkey serve` as the named target with the extra
+// environment env.
+func (t *targets) startLatchkey(ctx context.Context, name, bin, tmp string, env []string) error {
 	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	t.latchkeyURL = "http://" + addr
-	env := append(os.Environ(),
+	srv := &server{url: "http://" + addr}
+	t.servers[name] = srv
+	env = append(append(os.Environ(),
 		"LATCHKEY_LISTEN="+addr,
-		"LATCHKEY_ISSUER="+t.latchkeyURL,
-		"LATCHKEY_DATA_DIR="+filepath.Join(tmp, "data"),
+		"LATCHKEY_ISSUER="+srv.url,
 		"LATCHKEY_LOG__LEVEL=warn",
 		"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="+t.adminPass,
 		"LATCHKEY_BOOTSTRAP_CLIENT_SECRET="+t.clientSecret,
-	)
-	t.latchkey, err = startProc("latchkey", bin, []string{"serve"}, env, filepath.Join(tmp, "latchkey.log"))
+	), env...)
+	srv.proc, err = startProc(name, bin, []string{"serve"}, env, filepath.Join(tmp, name+".log"))
 	if err != nil {
 		return err
 	}
-	return waitReady(ctx, t.latchkeyURL+"/readyz", t.latchkey)
+	return waitReady(ctx, srv.url+"/readyz", srv.proc)
 }
 
 // buildLatchkey runs go build ./cmd/latchkey in the module root.
@@ -145,19 +164,25 @@ func moduleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// stop ends every server; it is safe to call more than once.
+// stop ends every server and drops the production shape's data; it is
+// safe to call more than once.
 func (t *targets) stop() {
-	t.stopBaseline()
-	if t.latchkey != nil {
-		t.latchkey.stop()
-		t.latchkey = nil
+	for name, srv := range t.servers {
+		if srv.proc != nil {
+			srv.proc.stop()
+		}
+		delete(t.servers, name)
+	}
+	if t.prodStore != nil {
+		t.prodStore.drop()
+		t.prodStore = nil
 	}
 }
 
 func (t *targets) stopBaseline() {
-	if t.baseline != nil {
-		t.baseline.stop()
-		t.baseline = nil
+	if srv := t.servers[targetBaseline]; srv != nil && srv.proc != nil {
+		srv.proc.stop()
+		srv.proc = nil
 	}
 }
 

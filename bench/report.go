@@ -103,9 +103,10 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "Load average before the run: %s (anything else busy on the machine skews every row).\n", r.LoadAvg)
 	}
 	fmt.Fprintf(w, "baseline = bare Gin handler in its own process (form + Basic auth parse, fixed ~%d-byte JSON); "+
-		"latchkey = its own process, embedded SQLite, log level warn.\n\n", len(baselineBodySample()))
+		"latchkey = its own process, log level warn: embedded SQLite, or%s Postgres + Redis (tokens in Redis) on this machine.\n\n",
+		len(baselineBodySample()), prodSuffix)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SCENARIO\tCONNS\tDURATION\tREQUESTS\tERRORS\tREQ/S\tP50\tP99\tRESP B\tRATIO\tTARGET\tRESULT\t")
+	fmt.Fprintln(tw, "SCENARIO\tCONNS\tDURATION\tREQUESTS\tERRORS\tREQ/S\tP50\tP99\tRESP B\tREDIS RT/REQ\tRATIO\tTARGET\tRESULT\t")
 	for _, res := range r.Results {
 		fmt.Fprintln(tw, res.row())
 	}
@@ -127,9 +128,13 @@ func (res result) row() string {
 	if res.AvgBytes > 0 {
 		size = fmt.Sprint(res.AvgBytes)
 	}
-	return fmt.Sprintf("%s\t%d\t%.1fs\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t",
+	rt := "-"
+	if res.RedisRT != nil {
+		rt = fmt.Sprintf("%.2f", *res.RedisRT)
+	}
+	return fmt.Sprintf("%s\t%d\t%.1fs\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t",
 		res.Scenario, res.Conns, res.Seconds, res.Requests, res.Errors, res.RPS,
-		fmtLatency(res.P50), fmtLatency(res.P99), size, ratio, target, verdict)
+		fmtLatency(res.P50), fmtLatency(res.P99), size, rt, ratio, target, verdict)
 }
 
 func fmtLatency(d time.Duration) string {

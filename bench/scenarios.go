@@ -27,8 +27,12 @@ const (
 // Servers a scenario runs against.
 const (
 	targetBaseline = "baseline"
-	targetLatchkey = "latchkey"
+	targetLatchkey = "latchkey"   // embedded default: SQLite, no Redis
+	targetProd     = "production" // Postgres + Redis (tokens in Redis)
 )
+
+// prodSuffix marks the production shape's scenarios.
+const prodSuffix = " [pg+redis]"
 
 // What a scenario's req/s is compared with.
 const (
@@ -49,8 +53,8 @@ type scenario struct {
 	ratioTo string
 	// goal is the minimum ratio, in percent; 0 means none.
 	goal float64
-	// prepare returns what the workers send; it may call the server.
-	prepare func(ctx context.Context, t *targets) (*loadSpec, error)
+	// prepare returns what the workers send to srv; it may call srv.
+	prepare func(ctx context.Context, t *targets, srv *server) (*loadSpec, error)
 }
 
 // loadSpec is what a scenario's workers send.
@@ -74,6 +78,9 @@ var scenarios = []scenario{
 	{name: scenarioIntrospection, target: targetLatchkey, ratioTo: ratioToBaseline, goal: 40, prepare: prepareIntrospection},
 	{name: scenarioRefresh, target: targetLatchkey, ratioTo: ratioToBaseline, goal: 15, prepare: prepareRefresh},
 	{name: scenarioPassword, target: targetLatchkey, ratioTo: ratioToArgon2id, goal: 80, prepare: preparePassword},
+	{name: scenarioClientCredentials + prodSuffix, target: targetProd, ratioTo: ratioToBaseline, goal: 30, prepare: prepareClientCredentials},
+	{name: scenarioIntrospection + prodSuffix, target: targetProd, ratioTo: ratioToBaseline, goal: 40, prepare: prepareIntrospection},
+	{name: scenarioRefresh + prodSuffix, target: targetProd, ratioTo: ratioToBaseline, goal: 15, prepare: prepareRefresh},
 }
 
 func scenarioNames() string {
@@ -121,25 +128,25 @@ func basicAuth(id, secret string) string {
 
 func (t *targets) demoAuth() string { return basicAuth(demoID, t.clientSecret) }
 
-func prepareBaseline(_ context.Context, t *targets) (*loadSpec, error) {
+func prepareBaseline(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
 	body := form("grant_type", "client_credentials", "scope", clientScope)
-	return &loadSpec{url: t.baselineURL + "/oauth2/token", auth: t.demoAuth(), source: fixed(body, nil)}, nil
+	return &loadSpec{url: srv.url + "/oauth2/token", auth: t.demoAuth(), source: fixed(body, nil)}, nil
 }
 
-func prepareClientCredentials(_ context.Context, t *targets) (*loadSpec, error) {
+func prepareClientCredentials(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
 	body := form("grant_type", "client_credentials", "scope", clientScope)
-	return &loadSpec{url: t.latchkeyURL + "/oauth2/token", auth: t.demoAuth(), source: fixed(body, nil)}, nil
+	return &loadSpec{url: srv.url + "/oauth2/token", auth: t.demoAuth(), source: fixed(body, nil)}, nil
 }
 
 // prepareIntrospection gets one client_credentials JWT and introspects it;
 // a response that does not say active:true is an error.
-func prepareIntrospection(ctx context.Context, t *targets) (*loadSpec, error) {
-	tok, err := t.token(ctx, form("grant_type", "client_credentials", "scope", clientScope))
+func prepareIntrospection(ctx context.Context, t *targets, srv *server) (*loadSpec, error) {
+	tok, err := t.token(ctx, srv, form("grant_type", "client_credentials", "scope", clientScope))
 	if err != nil {
 		return nil, fmt.Errorf("get a token to introspect: %w", err)
 	}
 	return &loadSpec{
-		url: t.latchkeyURL + "/oauth2/introspect", auth: t.demoAuth(),
+		url: srv.url + "/oauth2/introspect", auth: t.demoAuth(),
 		source: fixed(form("token", tok.AccessToken), isActive),
 	}, nil
 }
@@ -154,8 +161,8 @@ func isActive(resp []byte) error {
 	return nil
 }
 
-func preparePassword(_ context.Context, t *targets) (*loadSpec, error) {
-	return &loadSpec{url: t.latchkeyURL + "/oauth2/token", auth: t.demoAuth(), source: fixed(t.passwordForm(), nil)}, nil
+func preparePassword(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
+	return &loadSpec{url: srv.url + "/oauth2/token", auth: t.demoAuth(), source: fixed(t.passwordForm(), nil)}, nil
 }
 
 func (t *targets) passwordForm() string {
@@ -164,11 +171,11 @@ func (t *targets) passwordForm() string {
 
 // prepareRefresh gives every worker its own refresh chain, started by a
 // password grant.
-func prepareRefresh(_ context.Context, t *targets) (*loadSpec, error) {
+func prepareRefresh(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
 	return &loadSpec{
-		url: t.latchkeyURL + "/oauth2/token", auth: t.demoAuth(),
+		url: srv.url + "/oauth2/token", auth: t.demoAuth(),
 		source: func(ctx context.Context, _ int) (bodySource, error) {
-			c := &refreshChain{t: t}
+			c := &refreshChain{t: t, srv: srv}
 			return c, c.reseed(ctx)
 		},
 	}, nil
@@ -211,6 +218,7 @@ func (f fixedBody) observe(_ context.Context, status int, resp []byte) error {
 // starts a new chain with a password grant.
 type refreshChain struct {
 	t     *targets
+	srv   *server
 	token string
 }
 
@@ -236,7 +244,7 @@ func (c *refreshChain) observe(ctx context.Context, status int, resp []byte) err
 }
 
 func (c *refreshChain) reseed(ctx context.Context) error {
-	tr, err := c.t.token(ctx, c.t.passwordForm())
+	tr, err := c.t.token(ctx, c.srv, c.t.passwordForm())
 	if err != nil {
 		return err
 	}
@@ -259,8 +267,8 @@ var setupClient = &http.Client{
 }
 
 // token posts a token request as the demo client.
-func (t *targets) token(ctx context.Context, body string) (tokenResponse, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.latchkeyURL+"/oauth2/token", strings.NewReader(body))
+func (t *targets) token(ctx context.Context, srv *server, body string) (tokenResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.url+"/oauth2/token", strings.NewReader(body))
 	if err != nil {
 		return tokenResponse{}, err
 	}

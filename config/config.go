@@ -115,6 +115,8 @@ type Users struct {
 	LoginFields []string `yaml:"login_fields"`
 	// Registration is open, activation or closed.
 	Registration string `yaml:"registration"`
+	// API configures the user API (config/users.go).
+	API UserAPI `yaml:",inline"`
 }
 
 // Backend is one configured backend instance.
@@ -162,7 +164,7 @@ func Default() Config {
 			ClientCacheTTL: 10 * time.Second,
 			UserCacheTTL:   5 * time.Second,
 		},
-		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open"},
+		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open", API: defaultUserAPI()},
 		Backends:  []Backend{{ID: "local", Type: "local"}},
 		RateLimit: defaultRateLimit(),
 		Mail:      defaultMail(),

@@ -243,6 +243,7 @@ func (c *Config) validateUsers(p *problems) {
 		seen[f] = i
 	}
 	oneOf(p, "users.registration", c.Users.Registration, "open", "activation", "closed")
+	c.validateUserAPI(p)
 }
 
 func (c *Config) validateBackends(p *problems) {

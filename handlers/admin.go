@@ -16,46 +16,6 @@ import (
 	"github.com/latchkey-auth/latchkey/provider"
 )
 
-// DRF's texts, which djoser front-ends show or match on.
-const (
-	detailNoCredentials = "Authentication credentials were not provided."
-	detailInvalidToken  = "Given token not valid for any token type"
-	detailForbidden     = "You do not have permission to perform this action."
-)
-
-// requireStaff admits a staff or superuser account that presents a valid
-// access token ("Bearer" or SimpleJWT's "JWT" scheme).
-func (a *api) requireStaff(c *gin.Context) {
-	scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if token == "" || !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "JWT") {
-		c.Header("WWW-Authenticate", `Bearer realm="latchkey"`)
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"detail": detailNoCredentials})
-		return
-	}
-	info, err := a.Provider.VerifyAccessToken(c.Request.Context(), token)
-	if err != nil {
-		if errors.Is(err, provider.ErrInvalidToken) {
-			c.Header("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token"`)
-			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"detail": detailInvalidToken, "code": "token_not_valid"})
-			return
-		}
-		writeOAuthError(c, a.Logger, err)
-		return
-	}
-	uid, ok := info.UserID()
-	if !ok {
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"detail": detailForbidden})
-		return
-	}
-	u, err := a.Users.GetUser(c.Request.Context(), uid)
-	if err != nil || !u.IsActive || !(u.IsStaff || u.IsSuperuser) {
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"detail": detailForbidden})
-		return
-	}
-	c.Next()
-}
-
 // writeAdminError writes registration errors in RFC 7591 §3.2.2 form and
 // a missing resource as DRF's 404.
 func (a *api) writeAdminError(c *gin.Context, err error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -29,6 +30,9 @@ type UserReader interface {
 type Deps struct {
 	Provider *provider.Provider
 	Users    UserReader
+	// Accounts serves the user API and authenticates /auth/ and /admin/.
+	Accounts   *accounts.Service
+	UserRoutes UserRoutes
 	// Ready reports whether the stores answer (/readyz).
 	Ready   func(ctx context.Context) error
 	Metrics *Metrics
@@ -97,6 +101,7 @@ func New(d Deps, routes Routes) (http.Handler, error) {
 	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	if routes != RoutesAdmin {
 		a.protocolRoutes(r)
+		a.userRoutes(r)
 	}
 	if routes != RoutesPublic {
 		a.adminRoutes(r)
@@ -125,13 +130,14 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	both(admin, http.MethodPost, "/clients/:id/rotate-secret", a.rotateClientSecret)
 	both(admin, http.MethodGet, "/keys", a.listKeys)
 	both(admin, http.MethodPost, "/keys/rotate", a.rotateKey)
+	a.adminGroupRoutes(admin)
 }
 
 // both registers a route with and without its trailing slash, as djoser
 // clients use either.
-func both(g *gin.RouterGroup, method, path string, h gin.HandlerFunc) {
-	g.Handle(method, path, h)
-	g.Handle(method, path+"/", h)
+func both(g *gin.RouterGroup, method, path string, h ...gin.HandlerFunc) {
+	g.Handle(method, path, h...)
+	g.Handle(method, path+"/", h...)
 }
 
 type requestIDKey struct{}

@@ -96,11 +96,22 @@ func readClientCredentials(r *http.Request, form url.Values) (clientCredentials,
 // Unknown client and wrong secret give the same answer. A confidential client
 // may present its secret by either secret method; a public client must not
 // present one.
+//
+// A presented secret is a credential check under the rate limits (see
+// throttle): checked for blocks before the client is looked up, and an
+// unknown client or a wrong secret counted as a failure alike.
 func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (*storage.Client, error) {
+	var att *attempt
+	if cred.method != AuthNone {
+		var err error
+		if att, err = p.throttle.begin(ctx, credClientSecret, cred.id); err != nil {
+			return nil, err
+		}
+	}
 	cl, err := p.clients.get(ctx, cred.id)
 	if errors.Is(err, storage.ErrNotFound) {
 		p.secrets.Verify(cred.secret, dummySecretHash) // same work as a real check
-		return nil, ErrInvalidClient
+		return nil, badClientSecret(ctx, att)
 	}
 	if err != nil {
 		return nil, err
@@ -112,9 +123,19 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	case !public && cred.method == AuthNone:
 		return nil, ErrInvalidClient.WithDescription("client authentication is required")
 	case !public && !p.secrets.Verify(cred.secret, cl.SecretHash):
-		return nil, ErrInvalidClient
+		return nil, badClientSecret(ctx, att)
 	}
+	att.succeeded(ctx)
 	return cl, nil
+}
+
+// badClientSecret counts a failed secret check and answers invalid_client,
+// or 503 when the failure could not be counted.
+func badClientSecret(ctx context.Context, att *attempt) error {
+	if err := att.failed(ctx); err != nil {
+		return err
+	}
+	return ErrInvalidClient
 }
 
 // dummySecretHash is compared against when the client does not exist.

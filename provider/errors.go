@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -77,7 +76,7 @@ func AsError(err error) *Error {
 	if mapped, ok := engineErrors[err]; ok {
 		return mapped
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrStoreUnavailable) {
+	if IsUnavailable(err) {
 		return ErrTemporarilyUnavailable.WithCause(err)
 	}
 	return ErrServerError.WithCause(err)

@@ -38,6 +38,12 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	if len(login) > 320 || len(password) > 1024 {
 		return backends.Identity{}, errBadLogin
 	}
+	// Before any lookup, so a blocked login costs nothing and looks the
+	// same whether or not the account exists.
+	att, err := p.throttle.begin(ctx, credPassword, login)
+	if err != nil {
+		return backends.Identity{}, err
+	}
 	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
 	// a burst of logins queues instead of exhausting memory.
 	select {
@@ -55,9 +61,13 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 			if id.Backend == "" {
 				id.Backend = b.ID
 			}
+			att.succeeded(ctx)
 			return id, nil
 		}
 		p.obs.LoginFailed(b.ID)
+	}
+	if err := att.failed(ctx); err != nil {
+		return backends.Identity{}, err
 	}
 	return backends.Identity{}, errBadLogin
 }

@@ -19,14 +19,14 @@ var errBadRefresh = ErrInvalidGrant.WithDescription("the refresh token is invali
 // another client, or with a wider scope than its grant, fails and stays
 // usable by its owner.
 func (p *Provider) refreshGrant(ctx context.Context, st *tokenRequest, raw, scope string) (*TokenResponse, error) {
-	if !hasPrefix(raw, PrefixRefreshToken) {
+	ref, ok := p.secrets.ParseRefreshToken(raw)
+	if !ok {
 		return nil, errBadRefresh
 	}
 	now := p.now()
-	hash := p.secrets.Hash(raw)
 	if scope != "" {
 		// Narrowing needs the grant's scope before anything is spent.
-		_, fam, err := p.tokens.RefreshToken(ctx, hash, now)
+		_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
 		switch {
 		case err == nil && fam.ClientID == st.client.ID:
 			if scope, err = narrowScope(scope, splitScope(fam.Scope)); err != nil {
@@ -38,12 +38,12 @@ func (p *Provider) refreshGrant(ctx context.Context, st *tokenRequest, raw, scop
 	}
 	// One atomic step checks the client, spends the token and stores the
 	// next one; the store detects a rotated-out token and revokes its family.
-	nextRaw := NewSecret(PrefixRefreshToken)
+	nextRaw := p.secrets.NewRefreshToken(ref.FamilyID, ref.Generation+1)
 	next := storage.RefreshToken{
 		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
 		ExpiresAt: now.Add(p.refreshTTL(st.client)), // the store caps it at the family's
 	}
-	fam, err := p.tokens.Rotate(ctx, hash, st.client.ID, next, now)
+	fam, err := p.tokens.Rotate(ctx, ref, st.client.ID, next, now)
 	switch {
 	case errors.Is(err, storage.ErrReused):
 		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", st.client.ID)

@@ -83,7 +83,11 @@ func (p *Provider) authenticateEndpointClient(ctx context.Context, r *http.Reque
 }
 
 func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storage.Client) (*Introspection, error) {
-	tok, fam, err := p.tokens.RefreshToken(ctx, p.secrets.Hash(raw), p.now())
+	ref, ok := p.secrets.ParseRefreshToken(raw)
+	if !ok {
+		return inactive, nil
+	}
+	tok, fam, err := p.tokens.RefreshToken(ctx, ref, p.now())
 	if errors.Is(err, storage.ErrNotFound) || err == nil && fam.ClientID != cl.ID {
 		return inactive, nil
 	}

@@ -116,7 +116,7 @@ func (p *Provider) newFamily(ctx context.Context, st *tokenRequest, sub subject,
 		ExpiresAt: now.Add(p.lifetimes.RefreshMax),
 		IP:        clientIP(ctx), UserAgent: truncate(st.userAgent, 256),
 	}
-	raw := NewSecret(PrefixRefreshToken)
+	raw := p.secrets.NewRefreshToken(fam.ID, 0)
 	first := storage.RefreshToken{
 		Hash: p.secrets.Hash(raw), FamilyID: fam.ID, CreatedAt: now,
 		ExpiresAt: minTime(now.Add(p.refreshTTL(st.client)), fam.ExpiresAt),

@@ -85,16 +85,12 @@ func (k *KeyRing) signID(ctx context.Context, claims any) (string, error) {
 	return signCompact(s.idSigner, claims)
 }
 
-func signCompact(signer jose.Signer, claims any) (string, error) {
+func signCompact(signer *compactSigner, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("marshal claims: %w", err)
 	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	return jws.CompactSerialize()
+	return signer.sign(payload)
 }
 
 // errBadToken is every reason a JWT is not ours or not valid; the reasons are

@@ -49,8 +49,8 @@ type KeyInfo struct {
 type keySnapshot struct {
 	kid      string
 	alg      jose.SignatureAlgorithm
-	atSigner jose.Signer // typ at+jwt (RFC 9068)
-	idSigner jose.Signer // typ JWT, for ID tokens
+	atSigner *compactSigner // typ at+jwt (RFC 9068)
+	idSigner *compactSigner // typ JWT, for ID tokens
 	public   map[string]jose.JSONWebKey
 	jwks     []byte
 	infos    []KeyInfo
@@ -310,11 +310,14 @@ func (k *KeyRing) setSigner(s *keySnapshot, sk storage.SigningKey) error {
 		return fmt.Errorf("key %s: private key: %w", sk.ID, err)
 	}
 	alg := jose.SignatureAlgorithm(sk.Algorithm)
-	key := jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID, Algorithm: sk.Algorithm}}
-	if s.atSigner, err = jose.NewSigner(key, (&jose.SignerOptions{}).WithType("at+jwt")); err != nil {
+	signer, ok := priv.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("key %s: private key of type %T cannot sign", sk.ID, priv)
+	}
+	if s.atSigner, err = newCompactSigner(sk.Algorithm, sk.ID, "at+jwt", signer); err != nil {
 		return fmt.Errorf("key %s: signer: %w", sk.ID, err)
 	}
-	if s.idSigner, err = jose.NewSigner(key, (&jose.SignerOptions{}).WithType("JWT")); err != nil {
+	if s.idSigner, err = newCompactSigner(sk.Algorithm, sk.ID, "JWT", signer); err != nil {
 		return fmt.Errorf("key %s: signer: %w", sk.ID, err)
 	}
 	s.kid, s.alg = sk.ID, alg

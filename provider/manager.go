@@ -86,10 +86,11 @@ func (m *manager) RefreshAccessToken(ctx context.Context, tgr *oauth2.TokenGener
 // LoadRefreshToken reports a live refresh token in the engine's model. The
 // engine only calls it for scope checks, which refreshGrant does itself.
 func (m *manager) LoadRefreshToken(ctx context.Context, refresh string) (oauth2.TokenInfo, error) {
-	if !hasPrefix(refresh, PrefixRefreshToken) {
+	ref, ok := m.p.secrets.ParseRefreshToken(refresh)
+	if !ok {
 		return nil, errBadRefresh
 	}
-	_, fam, err := m.p.tokens.RefreshToken(ctx, m.p.secrets.Hash(refresh), m.p.now())
+	_, fam, err := m.p.tokens.RefreshToken(ctx, ref, m.p.now())
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, errBadRefresh

@@ -60,12 +60,16 @@ type PasswordBackend struct {
 type Observer interface {
 	TokenIssued(grant string)
 	LoginFailed(backend string)
+	// RateLimited counts a credential check refused by a rate limit
+	// (account_address, account or address).
+	RateLimited(limit string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) TokenIssued(string) {}
 func (nopObserver) LoginFailed(string) {}
+func (nopObserver) RateLimited(string) {}
 
 // Lifetimes are the default token lifetimes; a client may override access
 // and refresh lifetimes.
@@ -94,6 +98,9 @@ type Options struct {
 	Now          func() time.Time
 	Logger       *slog.Logger
 	Observer     Observer
+
+	// RateLimits protects every credential check; a nil Store turns it off.
+	RateLimits RateLimits
 }
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
@@ -114,6 +121,9 @@ type Provider struct {
 	log           *slog.Logger
 	obs           Observer
 	engine        *server.Server
+
+	// throttle limits failed credential checks; nil when off.
+	throttle *throttle
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -147,6 +157,7 @@ func New(opts Options) *Provider {
 		passwordSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer,
 	}
+	p.throttle = newThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
 	p.engine = p.newEngine()
 	return p
 }

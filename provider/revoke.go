@@ -42,8 +42,12 @@ var errNotYourToken = ErrUnauthorizedClient.WithDescription("the token was not i
 // revokeRefresh revokes the session of a live refresh token. clientID, when
 // not empty, must be the token's client.
 func (p *Provider) revokeRefresh(ctx context.Context, raw, clientID string) error {
+	ref, ok := p.secrets.ParseRefreshToken(raw)
+	if !ok {
+		return nil // RFC 7009 §2.2: an invalid token needs no revoking
+	}
 	now := p.now()
-	_, fam, err := p.tokens.RefreshToken(ctx, p.secrets.Hash(raw), now)
+	_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil

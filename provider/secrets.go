@@ -44,9 +44,10 @@ func NewSecret(prefix string) string {
 // CPU time on every request, and the key means a database dump alone cannot
 // even test a guess.
 type Secrets struct {
-	hashKey []byte
-	aead    cipher.AEAD
-	pool    sync.Pool // of hash.Hash keyed with hashKey
+	hashKey     []byte
+	aead        cipher.AEAD
+	pool        sync.Pool // of hash.Hash keyed with hashKey
+	refreshPool sync.Pool // of hash.Hash keyed with the refresh-token MAC key
 }
 
 // MasterKeySize is the length of the master key in bytes.
@@ -65,6 +66,10 @@ func NewSecrets(master []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: derive seal key: %w", err)
 	}
+	refreshKey, err := hkdf.Key(sha256.New, master, nil, "latchkey refresh mac v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("master key: derive refresh key: %w", err)
+	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
@@ -75,6 +80,7 @@ func NewSecrets(master []byte) (*Secrets, error) {
 	}
 	s := &Secrets{hashKey: hashKey, aead: aead}
 	s.pool.New = func() any { return hmac.New(sha256.New, s.hashKey) }
+	s.refreshPool.New = func() any { return hmac.New(sha256.New, refreshKey) }
 	return s, nil
 }
 

@@ -60,6 +60,11 @@ func bootstrap(ctx context.Context, store bootstrapStore, p *provider.Provider, 
 		DateJoined: now, PasswordChangedAt: now,
 	}
 	if err := store.CreateUser(ctx, admin); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			// Another instance, started at the same time on the same
+			// empty database, bootstrapped it first.
+			return nil
+		}
 		return fmt.Errorf("create admin: %w", err)
 	}
 	client, err := p.CreateClient(ctx, provider.ClientMetadata{

@@ -83,7 +83,8 @@ func TestAdminClientsAPIManagesClientsThatThenWork(t *testing.T) {
 				t.Errorf("client %s is listed with its secret", c["client_id"])
 			}
 		}
-		if p.Count != 2 || p.Next != nil || p.Previous != nil || !slices.Contains(ids, id) || !slices.Contains(ids, demoClient) {
+		// Three: the new one, demo and the user API's first-party client.
+		if p.Count != 3 || p.Next != nil || p.Previous != nil || !slices.Contains(ids, id) || !slices.Contains(ids, demoClient) || !slices.Contains(ids, "latchkey-api") {
 			t.Errorf("list %s", res.Body)
 		}
 		if strings.Contains(string(res.Body), secret) || strings.Contains(string(res.Body), demoSecret) {
@@ -95,10 +96,10 @@ func TestAdminClientsAPIManagesClientsThatThenWork(t *testing.T) {
 		if err := json.Unmarshal(res.Body, &p); err != nil {
 			t.Fatal(err)
 		}
-		if res.Status != http.StatusOK || p.Count != 2 || len(p.Results) != 1 || p.Next == nil || p.Previous != nil {
+		if res.Status != http.StatusOK || p.Count != 3 || len(p.Results) != 1 || p.Next == nil || p.Previous != nil {
 			t.Errorf("page 1 of size 1: %s", res)
 		}
-		res = ts.get("/admin/clients/?page_size=1&page=2", adminTok)
+		res = ts.get("/admin/clients/?page_size=1&page=3", adminTok)
 		p = clientPage{}
 		if err := json.Unmarshal(res.Body, &p); err != nil {
 			t.Fatal(err)
@@ -254,8 +255,8 @@ func TestAdminClientsAPIRefusesCallersWhoAreNotStaff(t *testing.T) {
 		t.Errorf("the demo client was changed by a refused call: %v", err)
 	}
 	clients, err := ts.srv.Store().ListClients(t.Context())
-	if err != nil || len(clients) != 1 {
-		t.Errorf("%d clients (%v), want only demo", len(clients), err)
+	if err != nil || len(clients) != 2 {
+		t.Errorf("%d clients (%v), want only demo and latchkey-api", len(clients), err)
 	}
 }
 
@@ -308,8 +309,8 @@ func TestAdminClientsAPIRejectsInvalidMetadata(t *testing.T) {
 		})
 	})
 	clients, err := ts.srv.Store().ListClients(t.Context())
-	if err != nil || len(clients) != 2 {
-		t.Errorf("%d clients (%v), want demo and cli only: invalid metadata was stored", len(clients), err)
+	if err != nil || len(clients) != 3 {
+		t.Errorf("%d clients (%v), want demo, latchkey-api and cli only: invalid metadata was stored", len(clients), err)
 	}
 }
 

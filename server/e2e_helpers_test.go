@@ -93,7 +93,7 @@ type testServer struct {
 	t      *testing.T
 	srv    *server.Server
 	cfg    config.Config
-	URL    string // the issuer, http://127.0.0.1:port
+	URL    string // http://127.0.0.1:port, also the issuer unless mutate changed it
 	Addr   string
 	Clock  *testClock
 	Out    *bytes.Buffer
@@ -150,7 +150,7 @@ func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate 
 		t.Fatalf("server.Open: %v", err)
 	}
 	ts := &testServer{
-		t: t, srv: s, cfg: cfg, URL: cfg.Issuer, Addr: ln.Addr().String(), Clock: clock, Out: &out, Logs: logs,
+		t: t, srv: s, cfg: cfg, URL: baseURL(cfg, ln.Addr().String()), Addr: ln.Addr().String(), Clock: clock, Out: &out, Logs: logs,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 30 * time.Second},
 		cancel: cancel, done: make(chan error, 1),
 	}
@@ -569,3 +569,13 @@ func audContains(aud any, v string) bool {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func decodeJSON(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
+// baseURL is where the test reaches the server: the issuer, unless the
+// test gave it one that is not this listener (instances sharing an issuer).
+func baseURL(cfg config.Config, addr string) string {
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || u.Host == addr {
+		return cfg.Issuer
+	}
+	return u.Scheme + "://" + addr
+}

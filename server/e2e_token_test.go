@@ -946,3 +946,41 @@ func TestPublicClientsUseTheirIDAloneAndMayNotPresentASecret(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentFirstStart starts two servers at once on one empty data
+// directory, as two instances of a deployment do on their first start: both
+// must come up, share one master key and one bootstrap, and serve the same
+// tokens.
+func TestConcurrentFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	clock := newTestClock()
+	servers := make([]*testServer, 2)
+	var wg sync.WaitGroup
+	for i := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// One deployment, one issuer (its public URL, here made up).
+			servers[i] = startServerAt(t, "127.0.0.1:0", dir, clock, func(c *config.Config) {
+				c.Issuer = "http://localhost:9"
+			})
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	banners := 0
+	for _, ts := range servers {
+		if strings.Contains(ts.Out.String(), "curl") {
+			banners++
+		}
+	}
+	if banners != 1 {
+		t.Errorf("%d bootstrap banners, want 1", banners)
+	}
+	tok := servers[0].passwordToken("admin", adminPass, "openid")
+	if active, _ := servers[1].introspectActive(tok.AccessToken); !active {
+		t.Error("a token of the first server is not active on the second")
+	}
+}

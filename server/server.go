@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
@@ -47,10 +49,13 @@ type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
 	store    *sqlstore.Store
+	hot      ephemeral // tokens, revocations, codes, login state: Redis or store
 	provider *provider.Provider
 	metrics  *handlers.Metrics
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
+
+	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not there
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -70,9 +75,15 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, metrics: handlers.NewMetrics()}
-	if err := s.build(ctx, opts); err != nil {
+	metrics := handlers.NewMetrics()
+	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, metrics)
+	if err != nil {
 		store.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: metrics}
+	if err := s.build(ctx, opts); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -120,9 +131,13 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	rateLimits, err := s.openRateLimits(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
-		Store: s.store, Tokens: s.store, Secrets: secrets,
+		Store: s.store, Tokens: s.hot.tokens, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
 		},
@@ -132,6 +147,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
+		RateLimits: rateLimits,
 	})
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -141,8 +157,12 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
+	users, err := s.openAccounts(ctx, opts)
+	if err != nil {
+		return err
+	}
 	deps := handlers.Deps{
-		Provider: s.provider, Users: s.store, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Users: s.store, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -179,7 +199,7 @@ func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlst
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return s.store.Ping(ctx)
+	return errors.Join(s.store.Ping(ctx), s.hot.ping(ctx), s.pingRateLimits(ctx))
 }
 
 // Handler is the HTTP handler of the main listener.
@@ -194,8 +214,10 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 // Store is the durable store.
 func (s *Server) Store() *sqlstore.Store { return s.store }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close releases the store and the Redis clients.
+func (s *Server) Close() error {
+	return errors.Join(s.closeRateLimits(), s.hot.close(), s.store.Close())
+}
 
 // ListenAndServe listens on the configured address (and admin.listen, when
 // set) and serves.
@@ -286,10 +308,23 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			n, err := s.store.Purge(ctx, time.Now())
+			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
+				n, err = n+m, perr
+			}
+			if err == nil {
+				var pats int
+				pats, err = s.store.PurgePersonalTokens(ctx, time.Now())
+				n += pats
+			}
 			if err != nil {
 				s.log.Warn("purge failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("purged expired records", "count", n)
+			}
+			if n, err := s.purgeAttempts(ctx, time.Now()); err != nil {
+				s.log.Warn("purge of rate-limit counters failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("purged forgotten rate-limit counters", "count", n)
 			}
 		}
 	}
@@ -320,13 +355,30 @@ func LoadMasterKey(cfg config.Config) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The key is written to a temporary file and linked into place: the
+	// link appears whole or not at all, and fails if another process
+	// started on the same data directory made its key first — then that
+	// key is the one.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".master.key-*")
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	return key, f.Sync()
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return LoadMasterKey(cfg)
+		}
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	return key, nil
 }

@@ -162,12 +162,25 @@ type Family struct {
 	IP         string
 }
 
-// RefreshToken is one refresh token of a family, by its keyed hash.
+// RefreshToken is the live refresh token of a family. A family has one at a
+// time: a rotation replaces it and adds one to Generation, so a token of an
+// older generation is one that was rotated out.
 type RefreshToken struct {
-	Hash      string
-	FamilyID  string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	FamilyID   string
+	Generation int64
+	Hash       string // keyed hash of the whole token
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// TokenRef is a presented refresh token: the family and generation it names
+// and its keyed hash. The caller must have authenticated FamilyID and
+// Generation (latchkey MACs them into the token) before it calls the store,
+// because a reference to an older generation revokes the family.
+type TokenRef struct {
+	FamilyID   string
+	Generation int64
+	Hash       string
 }
 
 // AccessToken is an opaque (reference) access token, by its keyed hash.
@@ -185,23 +198,30 @@ type AccessToken struct {
 
 // Tokens stores refresh-token families, opaque access tokens and revocations.
 type Tokens interface {
-	// CreateFamily stores a new family with its first refresh token.
+	// CreateFamily stores a new family with its first refresh token
+	// (first.FamilyID is ignored; first.Generation is kept, normally 0).
 	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
-	// Rotate consumes the refresh token with the given hash and stores next in
-	// its place (in the same family, its ExpiresAt capped at the family's),
-	// atomically: of many concurrent calls with one hash exactly one
-	// succeeds. It returns the family with LastUsedAt = now.
-	//   - unknown hash, expired token, revoked or expired family: ErrNotFound;
+	// Rotate replaces the family's live refresh token, named by ref, with
+	// next, atomically: of many concurrent calls with one ref exactly one
+	// succeeds. The new token's generation is ref.Generation+1 (the caller
+	// builds the token with it; next.FamilyID and next.Generation are
+	// ignored) and its ExpiresAt is capped at the family's. It returns the
+	// family with LastUsedAt = now.
+	//   - ref.Generation older than the family's: the token was rotated out,
+	//     so the family is revoked (if it was not) and the error is ErrReused,
+	//     whichever client presents it, unless the family is past its cap;
+	//   - unknown family, revoked or expired family, expired token, a hash
+	//     that is not the live token's, a generation from the future:
+	//     ErrNotFound;
 	//   - clientID not empty and the family belongs to another client: the
-	//     token is left as it is and the error is ErrNotFound;
-	//   - a token that was already rotated: the family is revoked and the
-	//     error is ErrReused.
-	Rotate(ctx context.Context, hash, clientID string, next RefreshToken, now time.Time) (Family, error)
-	// RefreshToken looks up a live (not rotated, not expired, family active)
-	// refresh token and its family.
-	RefreshToken(ctx context.Context, hash string, now time.Time) (RefreshToken, Family, error)
+	//     token is left as it is and the error is ErrNotFound.
+	Rotate(ctx context.Context, ref TokenRef, clientID string, next RefreshToken, now time.Time) (Family, error)
+	// RefreshToken looks up a live refresh token (the family's current one,
+	// not expired, family active) and its family.
+	RefreshToken(ctx context.Context, ref TokenRef, now time.Time) (RefreshToken, Family, error)
 	GetFamily(ctx context.Context, id string) (Family, error)
-	// ListFamilies returns the subject's active families, newest first.
+	// ListFamilies returns the subject's active families (not revoked, not
+	// past the cap, live token not expired), newest first.
 	ListFamilies(ctx context.Context, subject string, now time.Time) ([]Family, error)
 	// RevokeFamily revokes a family and so every token issued in it.
 	// Revoking a revoked family is not an error.
@@ -218,8 +238,8 @@ type Tokens interface {
 	// not empty) was revoked.
 	Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error)
 
-	// Purge deletes what has expired: refresh tokens, families past their
-	// cap, opaque access tokens and revocations past their time.
+	// Purge deletes what has expired: families past their cap (with their
+	// tokens), opaque access tokens and revocations past their time.
 	Purge(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -230,6 +250,7 @@ type Store interface {
 	Clients
 	Keys
 	Tokens
+	PersonalTokens
 	Ping(ctx context.Context) error
 	Close() error
 }

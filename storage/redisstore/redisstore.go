@@ -5,28 +5,26 @@
 //
 // With the default prefix "lk:":
 //
-//	lk:fam:{<family>}          hash: the family
-//	lk:rt:{<family>}:<hash>    hash: a refresh token (created, exp, rotated)
-//	lk:rti:<hash>              string: the token's family ID (immutable index)
-//	lk:sub:<subject>           sorted set: the subject's family IDs by created_at
-//	lk:at:<hash>               string: an opaque access token, JSON
-//	lk:rev:<jti>               string: the revocation's until, Unix ms
+//	lk:fam:{<family>}   hash: the family and its live refresh token
+//	                    (gen, th: its keyed hash, tc: created, te: expires)
+//	lk:sub:<subject>    sorted set: the subject's family IDs by created_at
+//	lk:at:<hash>        string: an opaque access token, JSON
+//	lk:rev:<jti>        string: the revocation's until, Unix ms
 //
-// A family and its tokens share the hash tag {<family>}, so they live in one
-// hash slot and one Lua script can change them atomically on Redis Cluster.
-// A refresh token is found by its hash through the rti index, read first;
-// the index is written once (SET NX, which also detects a clashing hash) and
-// never changed. The prefix must not contain '{' or '}', and family IDs must
-// not be empty, or the hash tags would not work.
+// A refresh token names its family and generation (see storage.TokenRef), so
+// the store goes straight to the family's hash: a rotation is one script on
+// one key, one round trip, atomic on any deployment. The hash tag
+// {<family>} keeps the family key's slot stable should more keys of a
+// family be added. The prefix must not contain '{' or '}', and family IDs
+// must not be empty.
 //
 // # Expiry
 //
-// Every key expires by itself: a family at its ExpiresAt (its absolute cap),
-// a refresh token and its index at its own ExpiresAt (capped at the
-// family's), an access token at its ExpiresAt, a revocation at its until, a
-// subject's set at the expiry of its newest family. Keys are never needed
-// longer: a rotated-out token is kept (marked rotated, to detect reuse)
-// exactly until it expires.
+// Every key expires by itself: a family (with its live token) at its
+// ExpiresAt (its absolute cap), an access token at its ExpiresAt, a
+// revocation at its until, a subject's set at the expiry of its newest
+// family. Keys are never needed longer: the family's generation, kept until
+// the cap, is what tells a rotated-out token (reuse) from a live one.
 //
 // Correctness never relies on Redis expiry: every check compares the stored
 // expiry with the caller's now, which (as storage requires) is passed in and
@@ -40,6 +38,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,12 +94,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Key names; see the package comment.
-func (s *Store) famKey(id string) string       { return s.prefix + "fam:{" + id + "}" }
-func (s *Store) rtKey(fam, hash string) string { return s.prefix + "rt:{" + fam + "}:" + hash }
-func (s *Store) rtiKey(hash string) string     { return s.prefix + "rti:" + hash }
-func (s *Store) subKey(subject string) string  { return s.prefix + "sub:" + subject }
-func (s *Store) atKey(hash string) string      { return s.prefix + "at:" + hash }
-func (s *Store) revKey(jti string) string      { return s.prefix + "rev:" + jti }
+func (s *Store) famKey(id string) string      { return s.prefix + "fam:{" + id + "}" }
+func (s *Store) subKey(subject string) string { return s.prefix + "sub:" + subject }
+func (s *Store) atKey(hash string) string     { return s.prefix + "at:" + hash }
+func (s *Store) revKey(jti string) string     { return s.prefix + "rev:" + jti }
 
 func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
 func notFound(op string) error        { return wrap(op, storage.ErrNotFound) }
@@ -182,176 +179,107 @@ func active(f storage.Family, now time.Time) bool {
 	return f.RevokedAt.IsZero() && !expired(ms(f.ExpiresAt), now)
 }
 
-// claimIndex writes the immutable index hash → family, expiring at exp.
-// It reports false when the hash is taken.
-func (s *Store) claimIndex(ctx context.Context, hash, family string, exp int64) (bool, error) {
-	args := redis.SetArgs{Mode: "NX"}
-	if at := s.expireAt(exp); at != 0 {
-		args.ExpireAt = time.UnixMilli(at)
-	}
-	err := s.c.SetArgs(ctx, s.rtiKey(hash), family, args).Err()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// dropIndex removes an index entry written by a call that then failed.
-func (s *Store) dropIndex(ctx context.Context, hash, family string) {
-	_ = delIfScript.Run(context.WithoutCancel(ctx), s.c, []string{s.rtiKey(hash)}, family).Err()
-}
-
-// CreateFamily stores a new family with its first refresh token. An existing
-// family ID or first-token hash is ErrConflict.
+// CreateFamily stores a new family with its first refresh token; an
+// existing family ID is ErrConflict. The subject's set and the family go in
+// one pipeline (one round trip on a single node), the set first: a crash
+// between the two leaves an ID without a family, which readers drop, rather
+// than a family RevokeSubject cannot find. Readers also check the family's
+// subject, so an ID added by a call that then conflicts does no harm.
 func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
 	const op = "create family"
 	if f.ID == "" || first.Hash == "" {
 		return wrap(op, errors.New("empty family ID or token hash"))
 	}
 	fexp := ms(f.ExpiresAt)
-	texp := capExp(ms(first.ExpiresAt), fexp)
-	ok, err := s.claimIndex(ctx, first.Hash, f.ID, texp)
+	args := []any{s.expireAt(fexp)}
+	args = append(args, familyFields(f)...)
+	args = append(args, "gen", first.Generation, "th", first.Hash,
+		"tc", ms(first.CreatedAt), "te", capExp(ms(first.ExpiresAt), fexp))
+	var create *redis.Cmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if f.Subject != "" {
+			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
+			subjectScript.Eval(ctx, p, []string{s.subKey(f.Subject)},
+				ms(f.CreatedAt), f.ID, s.expireAt(fexp), s.now().UnixMilli())
+		}
+		create = createFamilyScript.Eval(ctx, p, []string{s.famKey(f.ID)}, args...)
+		return nil
+	})
 	if err != nil {
 		return wrap(op, err)
 	}
-	if !ok {
-		return conflict(op)
-	}
-	// The subject's set is written first: a crash between the two leaves
-	// an ID without a family, which readers drop, rather than a family
-	// RevokeSubject cannot find. Readers also check the family's subject,
-	// so an ID added by a call that then conflicts does no harm.
-	if f.Subject != "" {
-		err := subjectScript.Run(ctx, s.c, []string{s.subKey(f.Subject)},
-			ms(f.CreatedAt), f.ID, s.expireAt(fexp), s.now().UnixMilli()).Err()
-		if err != nil {
-			s.dropIndex(ctx, first.Hash, f.ID)
-			return wrap(op, err)
-		}
-	}
-	args := []any{s.floor()}
-	args = append(args, familyFields(f)...)
-	args = append(args, "|", "fam", f.ID, "created", ms(first.CreatedAt), "exp", ms(first.ExpiresAt), "rotated", 0)
-	res, err := createFamilyScript.Run(ctx, s.c, []string{s.famKey(f.ID), s.rtKey(f.ID, first.Hash)}, args...).Text()
-	if err != nil || res != "ok" {
-		s.dropIndex(ctx, first.Hash, f.ID)
-		if err != nil {
-			return wrap(op, err)
-		}
+	if res, _ := create.Text(); res != "ok" {
 		return conflict(op)
 	}
 	return nil
 }
 
-// familyOf reads a refresh token's index.
-func (s *Store) familyOf(ctx context.Context, op, hash string) (string, error) {
-	if hash == "" {
-		return "", notFound(op)
-	}
-	id, err := s.c.Get(ctx, s.rtiKey(hash)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", notFound(op)
-	}
-	if err != nil {
-		return "", wrap(op, err)
-	}
-	return id, nil
-}
-
-// Rotate consumes the refresh token with the given hash and stores next in
-// its place; see storage.Tokens. It costs three round trips: the index of
-// hash, the index of next (SET NX, which finds a clashing hash) and the
-// rotation script.
-func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+// Rotate replaces the family's live token; see storage.Tokens. The token
+// lives in its family's hash, so the whole check-and-replace is one script
+// on one key: one round trip, atomic, and on Cluster one hash slot.
+func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
 	if next.Hash == "" {
 		return storage.Family{}, wrap(op, errors.New("empty next token hash"))
 	}
-	famID, err := s.familyOf(ctx, op, hash)
-	if err != nil {
-		return storage.Family{}, err
+	if ref.FamilyID == "" || ref.Hash == "" {
+		return storage.Family{}, notFound(op)
 	}
-	nexp := ms(next.ExpiresAt)
-	claimed, err := s.claimIndex(ctx, next.Hash, famID, nexp)
+	res, err := rotateScript.Run(ctx, s.c, []string{s.famKey(ref.FamilyID)},
+		ms(now), ref.Generation, ref.Hash, clientID, next.Hash, ms(next.CreatedAt), ms(next.ExpiresAt)).Slice()
 	if err != nil {
 		return storage.Family{}, wrap(op, err)
-	}
-	// Even when next's hash is taken the script runs, with conflict set:
-	// it reports a reuse (and revokes) or a missing token first.
-	conflictFlag := "0"
-	if !claimed {
-		conflictFlag = "1"
-	}
-	keys := []string{s.famKey(famID), s.rtKey(famID, hash), s.rtKey(famID, next.Hash)}
-	res, err := rotateScript.Run(ctx, s.c, keys,
-		ms(now), clientID, ms(next.CreatedAt), nexp, s.floor(), conflictFlag, famID).Slice()
-	fail := func(err error) (storage.Family, error) {
-		if claimed {
-			s.dropIndex(ctx, next.Hash, famID)
-		}
-		return storage.Family{}, err
-	}
-	if err != nil {
-		return fail(wrap(op, err))
 	}
 	code, _ := res[0].(string)
 	switch code {
 	case "ok":
 	case "notfound":
-		return fail(notFound(op))
+		return storage.Family{}, notFound(op)
 	case "reused":
-		return fail(wrap(op, storage.ErrReused))
-	case "conflict":
-		return fail(conflict(op))
+		return storage.Family{}, wrap(op, storage.ErrReused)
 	default:
-		return fail(wrap(op, fmt.Errorf("unexpected script result %v", res)))
+		return storage.Family{}, wrap(op, fmt.Errorf("unexpected script result %v", res))
 	}
-	capped, _ := res[1].(int64)
-	h := make(map[string]string, (len(res)-2)/2)
-	for i := 2; i+1 < len(res); i += 2 {
+	h := make(map[string]string, (len(res)-1)/2)
+	for i := 1; i+1 < len(res); i += 2 {
 		k, _ := res[i].(string)
 		v, _ := res[i+1].(string)
 		h[k] = v
 	}
-	if capped != nexp {
-		// The family's cap shortened the token: its index goes with it.
-		if at := s.expireAt(capped); at != 0 {
-			_ = s.c.PExpireAt(ctx, s.rtiKey(next.Hash), time.UnixMilli(at)).Err()
-		}
-	}
-	return decodeFamily(famID, h), nil
+	return decodeFamily(ref.FamilyID, h), nil
 }
 
-// RefreshToken looks up a live refresh token and its family: the index,
-// then token and family in one MULTI (one round trip, one hash slot).
-func (s *Store) RefreshToken(ctx context.Context, hash string, now time.Time) (storage.RefreshToken, storage.Family, error) {
+// liveToken reports whether the family hash h holds the live token ref
+// names at now. The hashes are compared in constant time.
+func liveToken(h map[string]string, ref storage.TokenRef, now time.Time) bool {
+	return len(h) > 0 && h["gen"] == strconv.FormatInt(ref.Generation, 10) &&
+		subtle.ConstantTimeCompare([]byte(h["th"]), []byte(ref.Hash)) == 1 &&
+		!expired(atoi(h["te"]), now)
+}
+
+// RefreshToken looks up a live refresh token and its family: one HGETALL.
+func (s *Store) RefreshToken(ctx context.Context, ref storage.TokenRef, now time.Time) (storage.RefreshToken, storage.Family, error) {
 	const op = "get refresh token"
-	famID, err := s.familyOf(ctx, op, hash)
-	if err != nil {
-		return storage.RefreshToken{}, storage.Family{}, err
+	if ref.FamilyID == "" || ref.Hash == "" {
+		return storage.RefreshToken{}, storage.Family{}, notFound(op)
 	}
-	var tc, fc *redis.MapStringStringCmd
-	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		tc = p.HGetAll(ctx, s.rtKey(famID, hash))
-		fc = p.HGetAll(ctx, s.famKey(famID))
-		return nil
-	})
+	h, err := s.c.HGetAll(ctx, s.famKey(ref.FamilyID)).Result()
 	if err != nil {
 		return storage.RefreshToken{}, storage.Family{}, wrap(op, err)
 	}
-	th, fh := tc.Val(), fc.Val()
-	if len(th) == 0 || len(fh) == 0 || atoi(th["rotated"]) != 0 || expired(atoi(th["exp"]), now) {
+	if !liveToken(h, ref, now) {
 		return storage.RefreshToken{}, storage.Family{}, notFound(op)
 	}
-	f := decodeFamily(famID, fh)
+	f := decodeFamily(ref.FamilyID, h)
 	if !active(f, now) {
 		return storage.RefreshToken{}, storage.Family{}, notFound(op)
 	}
 	tok := storage.RefreshToken{
-		Hash:      hash,
-		FamilyID:  famID,
-		CreatedAt: fromMS(atoi(th["created"])),
-		ExpiresAt: fromMS(atoi(th["exp"])),
+		FamilyID:   ref.FamilyID,
+		Generation: ref.Generation,
+		Hash:       h["th"],
+		CreatedAt:  fromMS(atoi(h["tc"])),
+		ExpiresAt:  fromMS(atoi(h["te"])),
 	}
 	return tok, f, nil
 }
@@ -369,9 +297,15 @@ func (s *Store) GetFamily(ctx context.Context, id string) (storage.Family, error
 	return decodeFamily(id, h), nil
 }
 
+// storedFamily is a family with its live token's expiry.
+type storedFamily struct {
+	storage.Family
+	tokenExp int64
+}
+
 // subjectFamilies reads the subject's set and its families, dropping the
 // IDs whose family is gone.
-func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]storage.Family, error) {
+func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]storedFamily, error) {
 	key := s.subKey(subject)
 	ids, err := s.c.ZRevRange(ctx, key, 0, -1).Result()
 	if err != nil {
@@ -391,7 +325,7 @@ func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]stor
 		return nil, wrap(op, err)
 	}
 	var (
-		fams []storage.Family
+		fams []storedFamily
 		gone []any
 	)
 	for i, c := range cmds {
@@ -401,7 +335,7 @@ func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]stor
 			continue
 		}
 		if f := decodeFamily(ids[i], h); f.Subject == subject {
-			fams = append(fams, f)
+			fams = append(fams, storedFamily{Family: f, tokenExp: atoi(h["te"])})
 		}
 	}
 	if len(gone) > 0 {
@@ -418,10 +352,10 @@ func (s *Store) ListFamilies(ctx context.Context, subject string, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	live := fams[:0]
+	live := make([]storage.Family, 0, len(fams))
 	for _, f := range fams {
-		if active(f, now) {
-			live = append(live, f)
+		if active(f.Family, now) && !expired(f.tokenExp, now) {
+			live = append(live, f.Family)
 		}
 	}
 	sort.SliceStable(live, func(i, j int) bool {
@@ -647,21 +581,15 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
-// purgeBatch purges the expired records among keys: first it reads what the
-// conditional deletes need (the token's family, the access token), then it
-// deletes with scripts that check the expiry again, then it drops the
-// deleted tokens' index entries.
+// purgeBatch purges the expired records among keys: first it reads the
+// access tokens (their expiry is inside the JSON), then it deletes with
+// scripts that check the expiry again.
 func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (int, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
 	nowMS := ms(now)
-	type rt struct {
-		key, hash string
-		fam       *redis.StringCmd
-	}
 	var (
-		tokens []rt
 		ats    = map[string]*redis.StringCmd{}
 		others []string
 	)
@@ -669,8 +597,6 @@ func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (i
 		for _, k := range keys {
 			rest := strings.TrimPrefix(k, s.prefix)
 			switch {
-			case strings.HasPrefix(rest, "rt:"):
-				tokens = append(tokens, rt{key: k, fam: p.HGet(ctx, k, "fam")})
 			case strings.HasPrefix(rest, "at:"):
 				ats[k] = p.Get(ctx, k)
 			case strings.HasPrefix(rest, "fam:"), strings.HasPrefix(rest, "rev:"):
@@ -682,23 +608,8 @@ func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (i
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, err
 	}
-	var (
-		dels    []*redis.Cmd
-		tokDels = map[int]*redis.Cmd{}
-	)
+	var dels []*redis.Cmd
 	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, t := range tokens {
-			fam, err := t.fam.Result()
-			if err != nil {
-				continue // gone meanwhile, or written by an older version
-			}
-			prefix := s.rtKey(fam, "")
-			if !strings.HasPrefix(t.key, prefix) {
-				continue
-			}
-			tokens[i].hash = strings.TrimPrefix(t.key, prefix)
-			tokDels[i] = purgeTokenScript.Eval(ctx, p, []string{t.key, s.famKey(fam)}, nowMS)
-		}
 		for k, c := range ats {
 			b, err := c.Bytes()
 			if err != nil {
@@ -726,25 +637,6 @@ func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (i
 	for _, c := range dels {
 		if v, _ := c.Int(); v == 1 {
 			n++
-		}
-	}
-	var gone []rt
-	for i, c := range tokDels {
-		if v, _ := c.Int(); v == 1 {
-			n++
-			gone = append(gone, tokens[i])
-		}
-	}
-	if len(gone) > 0 {
-		_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, t := range gone {
-				fam, _ := t.fam.Result()
-				delIfScript.Eval(ctx, p, []string{s.rtiKey(t.hash)}, fam)
-			}
-			return nil
-		})
-		if err != nil {
-			return n, err
 		}
 	}
 	return n, nil

@@ -16,62 +16,41 @@ import "github.com/redis/go-redis/v9"
 // of 0 means "never" in the checks. ARGV "floor" is the earliest PEXPIREAT
 // any key gets (see expireAt in redisstore.go).
 
-// createFamilyScript stores a family and its first token.
-// KEYS: family, first token. ARGV: floor, then the family's fields as
-// name/value pairs, then "|", then the token's fields as name/value pairs.
+// createFamilyScript stores a family with its first token.
+// KEYS: family. ARGV: pexpireat (0: never), then the hash's fields as
+// name/value pairs. Returns "ok", or "conflict" when the family exists.
 var createFamilyScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
-  return 'conflict'
-end
-local floor = tonumber(ARGV[1])
-local i = 2
-local fam = {}
-while ARGV[i] ~= '|' do
-  fam[#fam+1] = ARGV[i]
-  i = i + 1
-end
-local tok = {}
-for j = i + 1, #ARGV do tok[#tok+1] = ARGV[j] end
-redis.call('HSET', KEYS[1], unpack(fam))
-redis.call('HSET', KEYS[2], unpack(tok))
-local fexp = tonumber(redis.call('HGET', KEYS[1], 'exp'))
-local texp = tonumber(redis.call('HGET', KEYS[2], 'exp'))
-if fexp ~= 0 then redis.call('PEXPIREAT', KEYS[1], math.max(fexp, floor)) end
-if fexp ~= 0 and (texp == 0 or fexp < texp) then texp = fexp end
-if texp ~= 0 then redis.call('PEXPIREAT', KEYS[2], math.max(texp, floor)) end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'conflict' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if tonumber(ARGV[1]) ~= 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
 return 'ok'
 `)
 
-// rotateScript consumes a refresh token and stores the next one.
-// KEYS: family, token, next token. ARGV: now, clientID, next created,
-// next expires, floor, conflict ("1" when the next hash's index is taken),
-// family ID.
-// Returns {"ok", capped next expiry, family fields...} or {code}.
+// rotateScript replaces a family's live refresh token.
+// KEYS: family. ARGV: now, generation presented, hash presented, clientID
+// ("" for any), next hash, next created, next expires.
+// Returns {"ok", family fields...} or {"notfound"} or {"reused"}; see
+// storage.Tokens.Rotate for the rules, which sqlstore follows too. The key
+// keeps its expiry (the family's cap), which also bounds the new token.
 var rotateScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local t = redis.call('HMGET', KEYS[2], 'exp', 'rotated')
-if not t[1] then return {'notfound'} end
-local f = redis.call('HMGET', KEYS[1], 'client', 'exp', 'revoked')
+local f = redis.call('HMGET', KEYS[1], 'client', 'exp', 'revoked', 'gen', 'th', 'te')
 if not f[2] then return {'notfound'} end
-local texp, rotated = tonumber(t[1]), tonumber(t[2])
-local fexp, frev = tonumber(f[2]), tonumber(f[3])
-if (texp ~= 0 and texp <= now) or frev ~= 0 or (fexp ~= 0 and fexp <= now) then
-  return {'notfound'}
-end
-if rotated ~= 0 then
-  redis.call('HSET', KEYS[1], 'revoked', ARGV[1])
+local fexp, frev, gen, texp = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[6])
+local rgen = tonumber(ARGV[2])
+if fexp ~= 0 and fexp <= now then return {'notfound'} end
+if rgen < gen then
+  if frev == 0 then redis.call('HSET', KEYS[1], 'revoked', ARGV[1]) end
   return {'reused'}
 end
-if ARGV[2] ~= '' and ARGV[2] ~= f[1] then return {'notfound'} end
-if ARGV[6] == '1' or redis.call('EXISTS', KEYS[3]) == 1 then return {'conflict'} end
-local nexp = tonumber(ARGV[4])
+if rgen > gen or f[5] ~= ARGV[3] or frev ~= 0 or (texp ~= 0 and texp <= now) then
+  return {'notfound'}
+end
+if ARGV[4] ~= '' and ARGV[4] ~= f[1] then return {'notfound'} end
+local nexp = tonumber(ARGV[7])
 if fexp ~= 0 and (nexp == 0 or fexp < nexp) then nexp = fexp end
-redis.call('HSET', KEYS[3], 'fam', ARGV[7], 'created', ARGV[3], 'exp', nexp, 'rotated', 0)
-if nexp ~= 0 then redis.call('PEXPIREAT', KEYS[3], math.max(nexp, tonumber(ARGV[5]))) end
-redis.call('HSET', KEYS[2], 'rotated', ARGV[1])
-redis.call('HSET', KEYS[1], 'used', ARGV[1])
+redis.call('HSET', KEYS[1], 'gen', gen + 1, 'th', ARGV[5], 'tc', ARGV[6], 'te', nexp, 'used', ARGV[1])
 local r = redis.call('HGETALL', KEYS[1])
-table.insert(r, 1, nexp)
 table.insert(r, 1, 'ok')
 return r
 `)
@@ -135,21 +114,6 @@ return 0
 var purgeHashScript = redis.NewScript(`
 local exp = tonumber(redis.call('HGET', KEYS[1], 'exp') or '0')
 if exp ~= 0 and exp <= tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`)
-
-// purgeTokenScript deletes a refresh token that has expired, or whose
-// family has expired or is gone. KEYS: token, family. ARGV: now.
-var purgeTokenScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-local texp = redis.call('HGET', KEYS[1], 'exp')
-if not texp then return 0 end
-texp = tonumber(texp)
-local fexp = redis.call('HGET', KEYS[2], 'exp')
-if (texp ~= 0 and texp <= now) or not fexp or (tonumber(fexp) ~= 0 and tonumber(fexp) <= now) then
   redis.call('DEL', KEYS[1])
   return 1
 end

@@ -75,16 +75,13 @@ func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time
 // writer, which the token endpoint needs, only briefly at a time.
 const purgeBatch = 1000
 
-// Purge deletes refresh tokens past their expiry or in a family past its
-// cap, such families, expired access tokens and past revocations, and counts
-// every row deleted. Revoked families stay until their cap so that Revoked
-// keeps answering for their access tokens.
+// Purge deletes families past their cap (a family holds its refresh
+// token), expired access tokens and past revocations, and counts every row
+// deleted. Revoked families stay until their cap so that Revoked keeps
+// answering for their access tokens.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	at := dbTime(now)
-	// Tokens go before their families so that the count includes them and
-	// Postgres takes row locks in Rotate's order (token, then family).
 	steps := []struct{ table, key, where string }{
-		{"refresh_tokens", "hash", "expires_at <= ? OR family_id IN (SELECT id FROM refresh_families WHERE expires_at <= ?)"},
 		{"refresh_families", "id", "expires_at <= ?"},
 		{"access_tokens", "hash", "expires_at <= ?"},
 		{"revocations", "jti", `"until" <= ?`},

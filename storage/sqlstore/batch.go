@@ -14,9 +14,8 @@ import (
 // rotateBatcher groups concurrent refresh-token rotations into one SQLite
 // transaction (group commit). SQLite has one writer, and most of a
 // rotation's cost is the commit: writing the dirty pages to the WAL. Under
-// load a batch shares one commit and the pages its rotations have in common
-// (index tails, the families' pages), so the writer does several rotations
-// for the price of a few. Each caller is answered only after the commit, so
+// load a batch shares one commit, so the writer does several rotations for
+// the price of a few. Each caller is answered only after the commit, so
 // nothing acknowledged can be lost. Rotations of one token in one batch run
 // one after the other, exactly as in separate transactions: the first wins,
 // the next is reuse.
@@ -27,10 +26,11 @@ type rotateBatcher struct {
 }
 
 type rotateReq struct {
-	hash, clientID string
-	next           storage.RefreshToken
-	now            time.Time
-	reply          chan rotateReply
+	ref      storage.TokenRef
+	clientID string
+	next     storage.RefreshToken
+	now      time.Time
+	reply    chan rotateReply
 }
 
 type rotateReply struct {
@@ -56,8 +56,8 @@ func (b *rotateBatcher) close() { close(b.done) }
 // rotate queues one rotation and waits for the batch that carries it. A
 // caller that gives up still has its rotation committed or not with the
 // batch, as if it had crashed after sending.
-func (b *rotateBatcher) rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (familyRow, bool, error) {
-	req := &rotateReq{hash: hash, clientID: clientID, next: next, now: now, reply: make(chan rotateReply, 1)}
+func (b *rotateBatcher) rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (familyRow, bool, error) {
+	req := &rotateReq{ref: ref, clientID: clientID, next: next, now: now, reply: make(chan rotateReply, 1)}
 	select {
 	case b.reqs <- req:
 	case <-ctx.Done():
@@ -97,47 +97,23 @@ func (b *rotateBatcher) loop() {
 	}
 }
 
-// run executes a batch. An infrastructure error rolls the whole batch back
-// and is every caller's answer; reuse and not-found are per-rotation results.
-// runOne runs one rotation of a batch inside a savepoint, so a rotation that
-// fails (a clashing next hash, a family gone) undoes its own writes and
-// nothing else. It returns only the errors that must abort the batch.
-func (b *rotateBatcher) runOne(ctx context.Context, tx bun.Tx, stmts []txStmt, req *rotateReq, r *rotateReply) error {
-	savepoint, rollback, release := stmts[3], stmts[4], stmts[5]
-	if _, err := savepoint.exec(ctx, tx); err != nil {
-		return err
-	}
-	r.reused, r.err = b.s.rotate(ctx, tx, stmts, req.hash, req.clientID, req.next, req.now, &r.fam)
-	if r.err != nil {
-		if !isResult(r.err) {
-			return r.err
-		}
-		if _, err := rollback.exec(ctx, tx); err != nil {
-			return err
-		}
-	}
-	_, err := release.exec(ctx, tx)
-	return err
-}
-
-// isResult reports whether err is an answer about the data rather than a
-// failure of the database.
-func isResult(err error) bool {
-	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrReused)
-}
-
+// run executes a batch in one transaction. A rotation writes nothing unless
+// it succeeds or detects a reuse (Store.rotate), so its answer about the
+// data (not found, reused) needs no savepoint; an infrastructure error
+// rolls the whole batch back and is every caller's answer.
 func (b *rotateBatcher) run(batch []*rotateReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	replies := make([]rotateReply, len(batch))
 	// Prepared before the transaction takes the writer's only connection.
-	stmts, err := b.s.writeStmts(ctx, b.s.q.consumeToken, b.s.q.touchFamily, b.s.q.insertToken,
-		"SAVEPOINT rotate", "ROLLBACK TO rotate", "RELEASE rotate")
+	stmts, err := b.s.writeStmts(ctx, b.s.q.rotateToken)
 	if err == nil {
 		err = b.s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			for i, req := range batch {
-				if err := b.runOne(ctx, tx, stmts, req, &replies[i]); err != nil {
-					return err
+				r := &replies[i]
+				r.reused, r.err = b.s.rotate(ctx, tx, stmts[0], req.ref, req.clientID, req.next, req.now, &r.fam)
+				if r.err != nil && !isResult(r.err) {
+					return r.err
 				}
 			}
 			return nil
@@ -149,4 +125,10 @@ func (b *rotateBatcher) run(batch []*rotateReq) {
 		}
 		req.reply <- replies[i]
 	}
+}
+
+// isResult reports whether err is an answer about the data rather than a
+// failure of the database.
+func isResult(err error) bool {
+	return errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrReused)
 }

@@ -135,13 +135,6 @@ func (t txStmt) scan(ctx context.Context, tx bun.Tx, db *bun.DB, dest any, args 
 	return scanFirst(ctx, db, rows, dest)
 }
 
-func (t txStmt) exec(ctx context.Context, tx bun.Tx, args ...any) (sql.Result, error) {
-	if t.st != nil {
-		return tx.Tx.StmtContext(ctx, t.st).ExecContext(ctx, args...)
-	}
-	return tx.Tx.ExecContext(ctx, t.query, args...)
-}
-
 // scanFirst scans the first row into dest and closes rows.
 func scanFirst(ctx context.Context, db *bun.DB, rows *sql.Rows, dest any) error {
 	defer rows.Close()
@@ -198,9 +191,7 @@ type hotQueries struct {
 	revokedBoth    string
 	refreshToken   string
 	accessToken    string
-	consumeToken   string // $1 now, $2 hash, $3 client ID or ''
-	touchFamily    string // $1 now, $2 family ID
-	insertToken    string
+	rotateToken    string // see Store.rotate for the arguments
 }
 
 func newHotQueries(db *bun.DB) hotQueries {
@@ -223,22 +214,26 @@ func newHotQueries(db *bun.DB) hotQueries {
 		revokedJTI:    "SELECT " + byJTI,
 		revokedFamily: "SELECT " + strings.ReplaceAll(byFamily, "$3", "$1"),
 		revokedBoth:   "SELECT " + byJTI + " OR " + byFamily,
-		refreshToken: "SELECT " + columns(db, (*familyRow)(nil), "f") + `,
-				t.created_at AS token_created_at, t.expires_at AS token_expires_at
-			FROM refresh_tokens AS t JOIN refresh_families AS f ON f.id = t.family_id
-			WHERE t.hash = $1 AND t.rotated_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)
-				AND f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > $2)`,
+		refreshToken: "SELECT " + columns(db, (*familyRow)(nil), "f") + `
+			FROM refresh_families AS f
+			WHERE f.id = $1 AND f.generation = $2 AND f.token_hash = $3
+				AND (f.token_expires_at IS NULL OR f.token_expires_at > $4)
+				AND f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > $4)`,
 		accessToken: "SELECT " + columns(db, (*accessRow)(nil), "a") +
 			" FROM access_tokens AS a WHERE a.hash = $1 AND (a.expires_at IS NULL OR a.expires_at > $2)",
-		// Only a token not yet rotated matches: this is what makes one of
-		// many concurrent rotations win. SQLite's RETURNING takes no alias.
-		consumeToken: `UPDATE refresh_tokens AS t SET rotated_at = $1
-			WHERE t.hash = $2 AND t.rotated_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $1)
-			AND ($3 = '' OR t.family_id IN (SELECT id FROM refresh_families WHERE client_id = $3))
-			RETURNING family_id`,
-		touchFamily: `UPDATE refresh_families AS f SET last_used_at = $1
-			WHERE f.id = $2 AND f.revoked_at IS NULL AND (f.expires_at IS NULL OR f.expires_at > $1)
+		// Only the live token of the generation presented matches: this is
+		// what makes one of many concurrent rotations win (on Postgres the
+		// others wait for its row lock, then no longer match). The next
+		// token never outlives the family. SQLite's RETURNING takes no alias.
+		rotateToken: `UPDATE refresh_families SET generation = generation + 1,
+				token_hash = $1, token_created_at = $2,
+				token_expires_at = CASE WHEN expires_at IS NULL THEN $3
+					WHEN $3 IS NULL OR expires_at < $3 THEN expires_at ELSE $3 END,
+				last_used_at = $4
+			WHERE id = $5 AND generation = $6 AND token_hash = $7
+				AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)
+				AND (token_expires_at IS NULL OR token_expires_at > $4)
+				AND ($8 = '' OR client_id = $8)
 			RETURNING ` + columns(db, (*familyRow)(nil), ""),
-		insertToken: "INSERT INTO refresh_tokens (hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
 	}
 }

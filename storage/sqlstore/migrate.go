@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -33,17 +35,43 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20250601000001", "users_and_groups", schemaUsersUp, schemaUsersDown))
 	ms.Add(goMigration(pg, "20250601000002", "clients_and_keys", schemaClientsUp, schemaClientsDown))
 	ms.Add(goMigration(pg, "20250601000003", "tokens", schemaTokensUp, schemaTokensDown))
+	ms.Add(goMigration(pg, "20251125000001", "refresh_token_in_family", schemaRefreshInFamilyUp, schemaRefreshInFamilyDown))
+	ms.Add(goMigration(pg, "20251130000010", "personal_tokens", schemaPersonalTokensUp, schemaPersonalTokensDown))
+	ms.Add(goMigration(pg, "20251130000020", "login_attempts", schemaAttemptsUp, schemaAttemptsDown))
+	ms.Add(goMigration(pg, "20251130000031", "codes_and_login_sessions", schemaCodesUp, schemaCodesDown))
 	return ms
 }
 
 // goMigration runs the statements of each direction in one transaction, so a
 // failed migration leaves nothing half-made (both dialects have
 // transactional DDL).
+//
+// Two processes starting on one SQLite file may both run a migration (see
+// withMigrationLock), so every statement must be idempotent: CREATE ... IF
+// NOT EXISTS, DROP ... IF EXISTS, and ALTER TABLE ... ADD COLUMN IF NOT
+// EXISTS / DROP COLUMN IF EXISTS, which Postgres has and sqliteStatement
+// emulates. On SQLite the transaction first takes the write lock, so the
+// emulation's check and its change see the same database.
 func goMigration(pg bool, name, comment string, up, down []string) migrate.Migration {
 	run := func(stmts []string) func(context.Context, *migrate.Migrator, *migrate.Migration) error {
 		return func(ctx context.Context, m *migrate.Migrator, _ *migrate.Migration) error {
 			return m.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				if !pg {
+					// A write that changes nothing takes the write lock.
+					if _, err := tx.ExecContext(ctx, "DELETE FROM "+migrationLocksTable+" WHERE 0"); err != nil {
+						return err
+					}
+				}
 				for _, q := range ddl(pg, stmts) {
+					if !pg {
+						var err error
+						if q, err = sqliteStatement(ctx, tx, q); err != nil || q == "" {
+							if err != nil {
+								return err
+							}
+							continue
+						}
+					}
 					if _, err := tx.ExecContext(ctx, q); err != nil {
 						return err
 					}
@@ -53,6 +81,30 @@ func goMigration(pg bool, name, comment string, up, down []string) migrate.Migra
 		}
 	}
 	return migrate.Migration{Name: name, Comment: comment, Up: run(up), Down: run(down)}
+}
+
+// alterColumn matches ALTER TABLE <table> ADD COLUMN IF NOT EXISTS <column>
+// and ALTER TABLE <table> DROP COLUMN IF EXISTS <column>.
+var alterColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(\w+)\s+(ADD|DROP)\s+COLUMN\s+(IF\s+(?:NOT\s+)?EXISTS)\s+(\w+)(.*)$`)
+
+// sqliteStatement rewrites the ALTER TABLE ... IF [NOT] EXISTS forms SQLite
+// lacks: it returns the statement without the clause when it has work to
+// do, and "" when the column already is (or is not) there.
+func sqliteStatement(ctx context.Context, tx bun.Tx, q string) (string, error) {
+	m := alterColumn.FindStringSubmatch(q)
+	if m == nil {
+		return q, nil
+	}
+	table, op, column, rest := m[1], strings.ToUpper(m[2]), m[4], m[5]
+	var n int
+	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", table, column).Scan(&n)
+	if err != nil {
+		return "", err
+	}
+	if (op == "ADD") == (n > 0) {
+		return "", nil
+	}
+	return "ALTER TABLE " + table + " " + op + " COLUMN " + column + rest, nil
 }
 
 func (s *Store) migrator() *migrate.Migrator {

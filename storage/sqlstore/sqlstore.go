@@ -26,6 +26,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -154,11 +155,40 @@ func openSQLitePool(ctx context.Context, dsn string, conns int) (*bun.DB, error)
 	sqldb.SetConnMaxLifetime(0)
 	sqldb.SetConnMaxIdleTime(0)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect sqlite: %w", err)
 	}
 	return db, nil
+}
+
+// pingSQLite opens the first connection, which runs the pragmas. Switching
+// a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY
+// at once, without its busy handler, while another process does the same
+// (two instances on their first start): so a busy connect is retried for
+// as long as busy_timeout would have waited.
+func pingSQLite(ctx context.Context, db *bun.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout * time.Millisecond)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
+func isBusy(err error) bool {
+	code, ok := sqliteCode(err)
+	code &= 0xff
+	return ok && (code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED)
 }
 
 func openPostgres(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {

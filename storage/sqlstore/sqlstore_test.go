@@ -126,6 +126,12 @@ func runSuites(t *testing.T, open opener) {
 	t.Run("Tokens", func(t *testing.T) {
 		storagetest.RunTokens(t, func(t *testing.T) storage.Tokens { return o(t) })
 	})
+	t.Run("PersonalTokens", func(t *testing.T) {
+		storagetest.RunPersonalTokens(t, func(t *testing.T) storagetest.PersonalTokensAndUsers { return o(t) })
+	})
+	t.Run("Attempts", func(t *testing.T) {
+		storagetest.RunAttempts(t, func(t *testing.T) storage.Attempts { return o(t) })
+	})
 }
 
 func TestSQLite(t *testing.T) { runSuites(t, openSQLite) }
@@ -310,7 +316,8 @@ func writeSome(ctx context.Context, s *sqlstore.Store, i int, now time.Time) err
 	}
 	for j := range 10 {
 		next := storage.RefreshToken{Hash: fmt.Sprintf("%s-%d", fam, j+1), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		if _, err := s.Rotate(ctx, fmt.Sprintf("%s-%d", fam, j), "", next, now); err != nil {
+		ref := storage.TokenRef{FamilyID: fam, Generation: int64(j), Hash: fmt.Sprintf("%s-%d", fam, j)}
+		if _, err := s.Rotate(ctx, ref, "", next, now); err != nil {
 			return err
 		}
 	}
@@ -372,7 +379,8 @@ func BenchmarkRotateSQLite(b *testing.B) {
 	}
 	rotate := func(id string, hash *string, i int) {
 		next := storage.RefreshToken{Hash: fmt.Sprintf("%s-%d", id, i), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-		if _, err := s.Rotate(b.Context(), *hash, "", next, now); err != nil {
+		ref := storage.TokenRef{FamilyID: id, Generation: int64(i - 1), Hash: *hash}
+		if _, err := s.Rotate(b.Context(), ref, "", next, now); err != nil {
 			b.Fatal(err)
 		}
 		*hash = next.Hash

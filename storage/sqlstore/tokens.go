@@ -30,16 +30,11 @@ type familyRow struct {
 	RevokedAt  dbTime
 	UserAgent  string
 	IP         string `bun:"ip"`
-}
-
-type refreshRow struct {
-	bun.BaseModel `bun:"table:refresh_tokens,alias:t"`
-
-	Hash      string `bun:"hash,pk"`
-	FamilyID  string
-	CreatedAt dbTime
-	ExpiresAt dbTime
-	RotatedAt dbTime // set when rotated out; the row stays to catch reuse
+	// The family's live refresh token.
+	Generation     int64
+	TokenHash      string
+	TokenCreatedAt dbTime
+	TokenExpiresAt dbTime
 }
 
 type accessRow struct {
@@ -72,30 +67,37 @@ func (r *familyRow) family() storage.Family {
 	}
 }
 
-func newRefreshRow(t storage.RefreshToken, familyID string) refreshRow {
-	return refreshRow{Hash: t.Hash, FamilyID: familyID, CreatedAt: dbTime(t.CreatedAt), ExpiresAt: dbTime(t.ExpiresAt)}
+func (r *familyRow) token() storage.RefreshToken {
+	return storage.RefreshToken{
+		FamilyID: r.ID, Generation: r.Generation, Hash: r.TokenHash,
+		CreatedAt: r.TokenCreatedAt.Time(), ExpiresAt: r.TokenExpiresAt.Time(),
+	}
 }
 
-// CreateFamily stores a family and its first refresh token together.
+// CreateFamily stores a family with its first refresh token, one row.
 func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
-	op := fmt.Sprintf("create token family %q", f.ID)
 	fam := newFamilyRow(f)
-	tok := newRefreshRow(first, f.ID)
-	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(&fam).Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		_, err := tx.NewInsert().Model(&tok).Exec(ctx)
-		return wrap(op, err)
-	})
+	fam.Generation, fam.TokenHash = first.Generation, first.Hash
+	fam.TokenCreatedAt, fam.TokenExpiresAt = dbTime(first.CreatedAt), dbTime(capAt(first.ExpiresAt, f.ExpiresAt))
+	_, err := s.w.NewInsert().Model(&fam).Exec(ctx)
+	return wrap(fmt.Sprintf("create token family %q", f.ID), err)
 }
 
-// Rotate consumes the refresh token and stores next in the same family, in
-// one transaction. The consuming UPDATE matches only a token not rotated yet,
-// so of concurrent callers exactly one changes the row: on Postgres the
-// others wait on its row lock and then find it rotated; on SQLite the single
-// writer runs them one after the other. next.FamilyID is ignored.
-func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+// capAt returns t, or limit when limit comes first; zero is "never".
+func capAt(t, limit time.Time) time.Time {
+	if !limit.IsZero() && (t.IsZero() || limit.Before(t)) {
+		return limit
+	}
+	return t
+}
+
+// Rotate replaces the family's live token with one UPDATE of its row. The
+// UPDATE matches only the generation and hash presented, so of concurrent
+// callers exactly one changes the row: on Postgres the others wait for its
+// row lock and then no longer match; on SQLite the single writer runs them
+// one after the other. Only when nothing matched does a second query find
+// out whether the token was rotated out (reuse) or is simply not live.
+func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
 	var (
 		fam    familyRow
@@ -103,17 +105,17 @@ func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.
 		err    error
 	)
 	if s.batcher != nil {
-		fam, reused, err = s.batcher.rotate(ctx, hash, clientID, next, now)
+		fam, reused, err = s.batcher.rotate(ctx, ref, clientID, next, now)
 	} else {
-		// The statements are prepared before the transaction takes the
+		// The statement is prepared before the transaction takes the
 		// connection.
 		var stmts []txStmt
-		if stmts, err = s.writeStmts(ctx, s.q.consumeToken, s.q.touchFamily, s.q.insertToken); err != nil {
+		if stmts, err = s.writeStmts(ctx, s.q.rotateToken); err != nil {
 			return storage.Family{}, wrap(op, err)
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error
-			reused, err = s.rotate(ctx, tx, stmts, hash, clientID, next, now, &fam)
+			reused, err = s.rotate(ctx, tx, stmts[0], ref, clientID, next, now, &fam)
 			return err
 		})
 	}
@@ -126,70 +128,47 @@ func (s *Store) Rotate(ctx context.Context, hash, clientID string, next storage.
 	return fam.family(), nil
 }
 
-// rotate does Rotate's work in tx with the statements consumeToken,
-// touchFamily and insertToken. A reuse returns (true, nil) so that the
-// transaction commits the family's revocation.
-func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmts []txStmt, hash, clientID string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
+// rotate does Rotate's work in tx with the rotateToken statement. It writes
+// nothing unless it succeeds or detects a reuse, so a batch needs no
+// savepoints. A reuse returns (true, nil) so that the transaction commits
+// the family's revocation.
+func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmt txStmt, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
 	const op = "rotate refresh token"
 	at := s.arg(now)
-	var familyID string
-	err := stmts[0].scan(ctx, tx, s.w, &familyID, at, hash, clientID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return s.revokeOnReuse(ctx, tx, hash, now)
-	}
-	if err != nil {
-		return false, wrap(op, err)
-	}
-	// The family is checked after the token; any failure from here on rolls
-	// the consumption back with the rest.
-	if err := stmts[1].scan(ctx, tx, s.w, fam, at, familyID); err != nil {
-		return false, wrap(op, err)
-	}
-	expires := next.ExpiresAt
-	if famExp := fam.ExpiresAt.Time(); !famExp.IsZero() && (expires.IsZero() || famExp.Before(expires)) {
-		expires = famExp
-	}
-	_, err = stmts[2].exec(ctx, tx, next.Hash, familyID, s.arg(next.CreatedAt), s.arg(expires))
-	if err != nil {
+	err := stmt.scan(ctx, tx, s.w, fam,
+		next.Hash, s.arg(next.CreatedAt), s.arg(next.ExpiresAt), at,
+		ref.FamilyID, ref.Generation, ref.Hash, clientID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return s.revokeOnReuse(ctx, tx, ref, now)
+	case err != nil:
 		return false, wrap(op, err)
 	}
 	return false, nil
 }
 
-// reuseRow is what revokeOnReuse needs to know about a token it could not
-// consume.
-type reuseRow struct {
-	FamilyID        string
-	RotatedAt       dbTime
-	ExpiresAt       dbTime
-	FamilyExpiresAt dbTime
-	FamilyRevokedAt dbTime
-}
-
-// revokeOnReuse finds out why a token could not be consumed. A token rotated
-// out before (and not yet expired) is a reuse: someone replays an old token,
-// so the whole family is revoked and (true, nil) returned. Anything else is
-// ErrNotFound.
-func (s *Store) revokeOnReuse(ctx context.Context, tx bun.Tx, hash string, now time.Time) (bool, error) {
+// revokeOnReuse finds out why a token could not be rotated. A generation
+// older than the family's is a token rotated out before: someone replays an
+// old token, so the whole family is revoked and (true, nil) returned.
+// Anything else is ErrNotFound.
+func (s *Store) revokeOnReuse(ctx context.Context, tx bun.Tx, ref storage.TokenRef, now time.Time) (bool, error) {
 	const op = "rotate refresh token"
-	var r reuseRow
-	err := tx.NewRaw(`SELECT t.family_id, t.rotated_at, t.expires_at,
-			f.expires_at AS family_expires_at, f.revoked_at AS family_revoked_at
-		FROM refresh_tokens AS t JOIN refresh_families AS f ON f.id = t.family_id
-		WHERE t.hash = ?`, hash).Scan(ctx, &r)
+	var r familyRow
+	err := tx.NewSelect().Model(&r).Column("id", "generation", "expires_at", "revoked_at").
+		Where("id = ?", ref.FamilyID).Scan(ctx)
 	if err != nil {
 		return false, wrap(op, err)
 	}
-	if expired(r.ExpiresAt, now) || expired(r.FamilyExpiresAt, now) || r.RotatedAt.Time().IsZero() {
+	if ref.Generation >= r.Generation || expired(r.ExpiresAt, now) {
 		return false, notFound(op)
 	}
-	if r.FamilyRevokedAt.Time().IsZero() {
+	if r.RevokedAt.Time().IsZero() {
 		_, err = tx.NewUpdate().Model((*familyRow)(nil)).Set("revoked_at = ?", dbTime(now)).
-			Where("id = ? AND revoked_at IS NULL", r.FamilyID).Exec(ctx)
+			Where("id = ? AND revoked_at IS NULL", r.ID).Exec(ctx)
 		if err != nil {
 			return false, wrap(op, err)
 		}
-		s.log.WarnContext(ctx, "refresh token reused; family revoked", "family", r.FamilyID)
+		s.log.WarnContext(ctx, "refresh token reused; family revoked", "family", r.ID)
 	}
 	return true, nil
 }
@@ -200,23 +179,14 @@ func expired(t dbTime, now time.Time) bool {
 	return !e.IsZero() && !e.After(now)
 }
 
-// liveTokenRow is a refresh token joined with its family.
-type liveTokenRow struct {
-	familyRow
-	TokenCreatedAt dbTime `bun:"token_created_at"`
-	TokenExpiresAt dbTime `bun:"token_expires_at"`
-}
-
-// RefreshToken returns a live refresh token and its family in one query.
-func (s *Store) RefreshToken(ctx context.Context, hash string, now time.Time) (storage.RefreshToken, storage.Family, error) {
-	var r liveTokenRow
-	if err := s.read(ctx, &r, s.q.refreshToken, hash, s.arg(now)); err != nil {
+// RefreshToken returns a family's live refresh token and the family in one
+// query.
+func (s *Store) RefreshToken(ctx context.Context, ref storage.TokenRef, now time.Time) (storage.RefreshToken, storage.Family, error) {
+	var r familyRow
+	if err := s.read(ctx, &r, s.q.refreshToken, ref.FamilyID, ref.Generation, ref.Hash, s.arg(now)); err != nil {
 		return storage.RefreshToken{}, storage.Family{}, wrap("get refresh token", err)
 	}
-	tok := storage.RefreshToken{
-		Hash: hash, FamilyID: r.ID, CreatedAt: r.TokenCreatedAt.Time(), ExpiresAt: r.TokenExpiresAt.Time(),
-	}
-	return tok, r.family(), nil
+	return r.token(), r.family(), nil
 }
 
 // GetFamily returns a family, revoked or expired ones included.
@@ -231,8 +201,10 @@ func (s *Store) GetFamily(ctx context.Context, id string) (storage.Family, error
 // ListFamilies returns the subject's live families, newest first.
 func (s *Store) ListFamilies(ctx context.Context, subject string, now time.Time) ([]storage.Family, error) {
 	var rows []familyRow
+	at := dbTime(now)
 	err := s.r.NewSelect().Model(&rows).
-		Where("f.subject = ? AND "+liveFamily, subject, dbTime(now)).
+		Where("f.subject = ? AND "+liveFamily, subject, at).
+		Where("f.token_expires_at IS NULL OR f.token_expires_at > ?", at).
 		Order("f.created_at DESC", "f.id DESC").Scan(ctx)
 	if err != nil {
 		return nil, wrap("list token families", err)

@@ -19,7 +19,8 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"rotate consumes the token and the next one works", testRotate},
 		{"rotating an old hash again is reuse and revokes the family", testRotateReuse},
 		{"concurrent rotation of one hash lets exactly one caller win", testRotateConcurrent},
-		{"rotate with a clashing next hash conflicts and consumes nothing", testRotateConflict},
+		{"a hash that is not the live token's is not found and changes nothing", testRotateWrongHash},
+		{"a generation from the future is not found and changes nothing", testRotateFutureGeneration},
 		{"an unknown token is not found", testRotateUnknown},
 		{"another client's live token is not found and stays usable", testRotateOtherClient},
 		{"the next token never outlives its family", testRotateCapsExpiry},
@@ -29,6 +30,7 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"revoke family keeps the first revocation time", testRevokeFamilyTwice},
 		{"a missing family is not found", testFamilyMissing},
 		{"list families is newest first without revoked or expired ones", testListFamilies},
+		{"list families leaves out a family whose token expired", testListFamiliesTokenExpired},
 		{"revoke subject revokes the live families and counts them", testRevokeSubject},
 		{"an opaque access token round-trips until it expires", testAccessToken},
 		{"a duplicate access token conflicts", testAccessTokenDuplicate},
@@ -60,12 +62,35 @@ func refreshToken(hash, family string, created time.Time) storage.RefreshToken {
 	return storage.RefreshToken{Hash: hash, FamilyID: family, CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)}
 }
 
-// createFamily stores a sample family whose first token is "<id>-0".
+// ref names a token as a caller presents it.
+func ref(family string, gen int64, hash string) storage.TokenRef {
+	return storage.TokenRef{FamilyID: family, Generation: gen, Hash: hash}
+}
+
+// refOf names a stored token.
+func refOf(tok storage.RefreshToken) storage.TokenRef {
+	return ref(tok.FamilyID, tok.Generation, tok.Hash)
+}
+
+// createFamily stores a sample family whose first token is "<id>-0",
+// generation 0.
 func createFamily(t *testing.T, s storage.Tokens, f storage.Family) storage.RefreshToken {
 	t.Helper()
-	first := refreshToken(f.ID+"-0", f.ID, f.CreatedAt)
+	first := refreshToken(f.ID+"-0", "", f.CreatedAt) // the store takes the family's ID
 	must(t, s.CreateFamily(t.Context(), f, first))
+	first.FamilyID = f.ID
 	return first
+}
+
+// rotateToken rotates the family's token of generation gen to "<id>-<gen+1>" and
+// returns the new token as stored.
+func rotateToken(t *testing.T, s storage.Tokens, from storage.RefreshToken, now time.Time) storage.RefreshToken {
+	t.Helper()
+	next := refreshToken(fmt.Sprintf("%s-%d", from.FamilyID, from.Generation+1), "", now)
+	_, err := s.Rotate(t.Context(), refOf(from), "", next, now)
+	must(t, err)
+	next.FamilyID, next.Generation = from.FamilyID, from.Generation+1
+	return next
 }
 
 func getFamily(t *testing.T, s storage.Tokens, id string) storage.Family {
@@ -96,21 +121,33 @@ func testFamilyDuplicate(t *testing.T, s storage.Tokens) {
 	createFamily(t, s, sampleFamily("fam"))
 	err := s.CreateFamily(t.Context(), sampleFamily("fam"), refreshToken("other", "fam", base()))
 	wantErr(t, err, storage.ErrConflict)
-	// Nothing of the failed call was kept.
-	_, _, err = s.RefreshToken(t.Context(), "other", base())
+	// Nothing of the failed call was kept: the first token is still live.
+	_, _, err = s.RefreshToken(t.Context(), ref("fam", 0, "other"), base())
 	wantErr(t, err, storage.ErrNotFound)
+	_, _, err = s.RefreshToken(t.Context(), ref("fam", 0, "fam-0"), base())
+	must(t, err)
 }
 
 func testRefreshTokenLookup(t *testing.T, s storage.Tokens) {
 	f := sampleFamily("fam")
 	first := createFamily(t, s, f)
-	tok, fam, err := s.RefreshToken(t.Context(), first.Hash, base().Add(time.Minute))
+	tok, fam, err := s.RefreshToken(t.Context(), refOf(first), base().Add(time.Minute))
 	must(t, err)
 	equal(t, "token", tok, first)
 	equal(t, "family", fam, f)
-	_, _, err = s.RefreshToken(t.Context(), "nope", base())
-	wantErr(t, err, storage.ErrNotFound)
-	_, _, err = s.RefreshToken(t.Context(), first.Hash, first.ExpiresAt)
+	for name, r := range map[string]storage.TokenRef{
+		"unknown family":        ref("nope", 0, first.Hash),
+		"wrong hash":            ref("fam", 0, "nope"),
+		"a future generation":   ref("fam", 1, first.Hash),
+		"an empty reference":    {},
+		"a negative generation": ref("fam", -1, first.Hash),
+	} {
+		_, _, err = s.RefreshToken(t.Context(), r, base())
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("RefreshToken with %s: err = %v, want ErrNotFound", name, err)
+		}
+	}
+	_, _, err = s.RefreshToken(t.Context(), refOf(first), first.ExpiresAt)
 	wantErr(t, err, storage.ErrNotFound)
 }
 
@@ -118,46 +155,51 @@ func testRotate(t *testing.T, s storage.Tokens) {
 	f := sampleFamily("fam")
 	first := createFamily(t, s, f)
 	now := base().Add(time.Hour)
-	next := refreshToken("fam-1", "", now) // the store fills in the family
-	got, err := s.Rotate(t.Context(), first.Hash, "", next, now)
+	next := refreshToken("fam-1", "ignored", now) // the store fills in the family
+	next.Generation = 99                          // and the generation
+	got, err := s.Rotate(t.Context(), refOf(first), "", next, now)
 	must(t, err)
 	want := f
 	want.LastUsedAt = now
 	equal(t, "Rotate's family", got, want)
 	equal(t, "stored family", getFamily(t, s, "fam"), want)
 
-	_, _, err = s.RefreshToken(t.Context(), first.Hash, now)
+	_, _, err = s.RefreshToken(t.Context(), refOf(first), now)
 	wantErr(t, err, storage.ErrNotFound)
-	tok, _, err := s.RefreshToken(t.Context(), "fam-1", now)
+	tok, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), now)
 	must(t, err)
-	next.FamilyID = "fam"
+	next.FamilyID, next.Generation = "fam", 1
 	equal(t, "next token", tok, next)
 
 	later := now.Add(time.Hour)
-	_, err = s.Rotate(t.Context(), "fam-1", "", refreshToken("fam-2", "fam", later), later)
-	must(t, err)
+	third := rotateToken(t, s, tok, later)
+	equal(t, "third generation", third.Generation, int64(2))
 }
 
 func testRotateReuse(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
-	must(t, err)
+	second := rotateToken(t, s, first, now)
 	replay := now.Add(time.Minute)
-	_, err = s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-x", "fam", replay), replay)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", replay), replay)
 	wantErr(t, err, storage.ErrReused)
 
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
 	later := replay.Add(time.Minute)
-	_, err = s.Rotate(t.Context(), "fam-1", "", refreshToken("fam-2", "fam", later), later)
+	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", later), later)
 	wantErr(t, err, storage.ErrNotFound)
-	_, _, err = s.RefreshToken(t.Context(), "fam-1", later)
+	_, _, err = s.RefreshToken(t.Context(), refOf(second), later)
 	wantErr(t, err, storage.ErrNotFound)
-	_, _, err = s.RefreshToken(t.Context(), "fam-x", later)
+	_, _, err = s.RefreshToken(t.Context(), ref("fam", 1, "fam-x"), later)
 	wantErr(t, err, storage.ErrNotFound)
 	if !revoked(t, s, "some-jti", "fam", later) {
 		t.Error("Revoked is false for a family revoked on reuse")
 	}
+	// A replay of a revoked family is still a reuse, and keeps the first
+	// revocation time.
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-y", "", later), later)
+	wantErr(t, err, storage.ErrReused)
+	equal(t, "RevokedAt after a second replay", getFamily(t, s, "fam").RevokedAt, replay)
 }
 
 func testRotateConcurrent(t *testing.T, s storage.Tokens) {
@@ -172,17 +214,19 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.Rotate(t.Context(), first.Hash, "", refreshToken(fmt.Sprintf("next-%d", i), "fam", now), now)
+			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), now)
 		})
 	}
 	close(start)
 	wg.Wait()
-	wins := 0
+	wins, reused := 0, 0
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			wins++
-		case errors.Is(err, storage.ErrReused), errors.Is(err, storage.ErrNotFound):
+		case errors.Is(err, storage.ErrReused):
+			reused++
+		case errors.Is(err, storage.ErrNotFound):
 		default:
 			t.Errorf("caller %d: unexpected error %v", i, err)
 		}
@@ -190,28 +234,44 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 	if wins != 1 {
 		t.Fatalf("%d callers rotated the same token, want exactly 1", wins)
 	}
+	if reused == 0 {
+		t.Fatal("no loser was told the token was reused")
+	}
+	// The losers replayed a rotated-out token: the family is revoked.
+	if getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("concurrent reuse did not revoke the family")
+	}
 }
 
-func testRotateConflict(t *testing.T, s storage.Tokens) {
+func testRotateWrongHash(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
-	other := createFamily(t, s, sampleFamily("other"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken(other.Hash, "fam", now), now)
-	wantErr(t, err, storage.ErrConflict)
-	// The failed rotation consumed nothing: the token still rotates.
-	_, err = s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
-	must(t, err)
+	_, err := s.Rotate(t.Context(), ref("fam", 0, "forged"), "", refreshToken("fam-1", "", now), now)
+	wantErr(t, err, storage.ErrNotFound)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
+	rotateToken(t, s, first, now)
+}
+
+func testRotateFutureGeneration(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	now := base().Add(time.Hour)
+	_, err := s.Rotate(t.Context(), ref("fam", 5, first.Hash), "", refreshToken("fam-6", "", now), now)
+	wantErr(t, err, storage.ErrNotFound)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
+	rotateToken(t, s, first, now)
 }
 
 func testRotateUnknown(t *testing.T, s storage.Tokens) {
-	_, err := s.Rotate(t.Context(), "never-issued", "", refreshToken("x", "", base()), base())
+	_, err := s.Rotate(t.Context(), ref("never-issued", 0, "x"), "", refreshToken("x", "", base()), base())
+	wantErr(t, err, storage.ErrNotFound)
+	_, err = s.Rotate(t.Context(), ref("never-issued", 3, "x"), "", refreshToken("x", "", base()), base())
 	wantErr(t, err, storage.ErrNotFound)
 }
 
 func testRotateExpired(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := first.ExpiresAt
-	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
 		t.Error("an expired token revoked its family")
@@ -222,22 +282,27 @@ func testRotateFamilyCap(t *testing.T, s storage.Tokens) {
 	f := sampleFamily("fam")
 	f.ExpiresAt = base().Add(time.Hour) // before the token's own expiry
 	first := createFamily(t, s, f)
-	now := f.ExpiresAt
-	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
-	wantErr(t, err, storage.ErrNotFound)
-	_, _, err = s.RefreshToken(t.Context(), first.Hash, now)
-	wantErr(t, err, storage.ErrNotFound)
-	_, _, err = s.RefreshToken(t.Context(), first.Hash, now.Add(-time.Millisecond))
+	_, _, err := s.RefreshToken(t.Context(), refOf(first), f.ExpiresAt.Add(-time.Millisecond))
 	must(t, err)
+	second := rotateToken(t, s, first, base().Add(time.Minute))
+	now := f.ExpiresAt
+	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", now), now)
+	wantErr(t, err, storage.ErrNotFound)
+	_, _, err = s.RefreshToken(t.Context(), refOf(second), now)
+	wantErr(t, err, storage.ErrNotFound)
+	// Past the cap an old token is dead, not a reuse.
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", now), now)
+	wantErr(t, err, storage.ErrNotFound)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 }
 
 func testRotateRevoked(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
 	must(t, s.RevokeFamily(t.Context(), "fam", now))
-	_, err := s.Rotate(t.Context(), first.Hash, "", refreshToken("fam-1", "fam", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), now)
 	wantErr(t, err, storage.ErrNotFound)
-	_, _, err = s.RefreshToken(t.Context(), first.Hash, now)
+	_, _, err = s.RefreshToken(t.Context(), refOf(first), now)
 	wantErr(t, err, storage.ErrNotFound)
 	if !revoked(t, s, "jti-1", "fam", now) {
 		t.Error("Revoked(jti, family) is false for a revoked family")
@@ -285,6 +350,17 @@ func testListFamilies(t *testing.T, s storage.Tokens) {
 	equal(t, "families of a subject without any", len(fams), 0)
 }
 
+func testListFamiliesTokenExpired(t *testing.T, s storage.Tokens) {
+	idle := createFamily(t, s, sampleFamily("idle"))
+	busy := createFamily(t, s, sampleFamily("busy"))
+	// busy is refreshed; idle's token expires a day after the base time.
+	rotateToken(t, s, busy, base().Add(23*time.Hour))
+	fams, err := s.ListFamilies(t.Context(), "42", idle.ExpiresAt)
+	must(t, err)
+	equal(t, "families", len(fams), 1)
+	equal(t, "the live family", fams[0].ID, "busy")
+}
+
 func testRevokeSubject(t *testing.T, s storage.Tokens) {
 	for _, id := range []string{"a", "b", "gone", "expired"} {
 		f := sampleFamily(id)
@@ -304,12 +380,12 @@ func testRevokeSubject(t *testing.T, s storage.Tokens) {
 	equal(t, "revoked", n, 2)
 	equal(t, "a's RevokedAt", getFamily(t, s, "a").RevokedAt, now)
 	equal(t, "gone keeps its first revocation", getFamily(t, s, "gone").RevokedAt, base())
-	_, err = s.Rotate(t.Context(), "a-0", "", refreshToken("a-1", "a", now), now)
+	_, err = s.Rotate(t.Context(), ref("a", 0, "a-0"), "", refreshToken("a-1", "", now), now)
 	wantErr(t, err, storage.ErrNotFound)
 	n, err = s.RevokeSubject(t.Context(), "42", now)
 	must(t, err)
 	equal(t, "revoked again", n, 0)
-	_, _, err = s.RefreshToken(t.Context(), otherFirst.Hash, now)
+	_, _, err = s.RefreshToken(t.Context(), refOf(otherFirst), now)
 	must(t, err)
 }
 
@@ -420,16 +496,15 @@ func testRevokedParts(t *testing.T, s storage.Tokens) {
 
 func testPurge(t *testing.T, s storage.Tokens) {
 	now := base().Add(48 * time.Hour)
-	// Live family: its first token (rotated out, expired by now) goes, its
-	// current one stays.
+	// Live family: rotated, its current token still live.
 	live := sampleFamily("live")
 	first := createFamily(t, s, live)
 	rotatedAt := base().Add(20 * time.Hour)
-	current := refreshToken("live-1", "live", rotatedAt)
+	current := refreshToken("live-1", "", rotatedAt)
 	current.ExpiresAt = now.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, "", current, rotatedAt)
+	_, err := s.Rotate(t.Context(), refOf(first), "", current, rotatedAt)
 	must(t, err)
-	// A family past its cap goes with its token.
+	// A family past its cap goes, and its token with it.
 	capped := sampleFamily("capped")
 	capped.ExpiresAt = base().Add(time.Hour)
 	createFamily(t, s, capped)
@@ -444,24 +519,23 @@ func testPurge(t *testing.T, s storage.Tokens) {
 
 	n, err := s.Purge(t.Context(), now)
 	must(t, err)
-	// live-0, capped-0, capped, at-old, the jti-old revocation.
-	equal(t, "purged", n, 5)
+	// capped, at-old, the jti-old revocation.
+	equal(t, "purged", n, 3)
 	n, err = s.Purge(t.Context(), now)
 	must(t, err)
 	equal(t, "purged again", n, 0)
 
-	_, _, err = s.RefreshToken(t.Context(), "live-1", now)
+	_, _, err = s.RefreshToken(t.Context(), ref("live", 1, "live-1"), now)
 	must(t, err)
 	_, err = s.GetFamily(t.Context(), "capped")
+	wantErr(t, err, storage.ErrNotFound)
+	_, _, err = s.RefreshToken(t.Context(), ref("capped", 0, "capped-0"), base())
 	wantErr(t, err, storage.ErrNotFound)
 	_, err = s.AccessToken(t.Context(), "at-live", now)
 	must(t, err)
 	if !revoked(t, s, "jti-live", "", now) {
 		t.Error("purge dropped a live revocation")
 	}
-	// The expired first token is gone, not a reuse any more.
-	_, err = s.Rotate(t.Context(), first.Hash, "", refreshToken("live-x", "live", now), now)
-	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "live family not revoked", getFamily(t, s, "live").RevokedAt, time.Time{})
 }
 
@@ -469,9 +543,9 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	f := sampleFamily("fam")
 	first := createFamily(t, s, f)
 	now := base().Add(time.Minute)
-	_, err := s.Rotate(t.Context(), first.Hash, "someone-else", refreshToken("fam-x", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", now), now)
 	wantErr(t, err, storage.ErrNotFound)
-	if _, _, err := s.RefreshToken(t.Context(), first.Hash, now); err != nil {
+	if _, _, err := s.RefreshToken(t.Context(), refOf(first), now); err != nil {
 		t.Fatalf("the owner's token was spent by another client: %v", err)
 	}
 	revoked, err := s.Revoked(t.Context(), "", "fam", now)
@@ -479,7 +553,7 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	if revoked {
 		t.Fatal("another client's attempt revoked the family")
 	}
-	_, err = s.Rotate(t.Context(), first.Hash, f.ClientID, refreshToken("fam-1", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(first), f.ClientID, refreshToken("fam-1", "", now), now)
 	must(t, err)
 }
 
@@ -489,11 +563,19 @@ func testRotateCapsExpiry(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Minute)
 	next := refreshToken("fam-1", "", now)
 	next.ExpiresAt = f.ExpiresAt.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), first.Hash, "", next, now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", next, now)
 	must(t, err)
-	tok, _, err := s.RefreshToken(t.Context(), "fam-1", now)
+	tok, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), now)
 	must(t, err)
 	if !tok.ExpiresAt.Equal(f.ExpiresAt) {
 		t.Fatalf("next token expires %v, after its family's cap %v", tok.ExpiresAt, f.ExpiresAt)
 	}
+	// The first token is capped too.
+	g := sampleFamily("short")
+	g.ExpiresAt = base().Add(time.Hour)
+	gFirst := refreshToken("short-0", "", base())
+	must(t, s.CreateFamily(t.Context(), g, gFirst))
+	tok, _, err = s.RefreshToken(t.Context(), ref("short", 0, "short-0"), base())
+	must(t, err)
+	equal(t, "first token's expiry", tok.ExpiresAt, g.ExpiresAt)
 }

@@ -1,0 +1,222 @@
+// Package accounts is the logic of the user API (contract sections 4 and 5):
+// djoser's users, SimpleJWT's and knox's token endpoints, sessions,
+// personal access tokens and the admin's groups. It holds no HTTP
+// framework: handlers decode a request into an Input, call a Service method
+// and write what it returns, DRF style.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// Store is what the service reads and writes in the durable store.
+type Store interface {
+	storage.Users
+	storage.Groups
+	storage.PersonalTokens
+}
+
+// Sessions is what the service uses of the token store (SQL or Redis).
+type Sessions interface {
+	GetFamily(ctx context.Context, id string) (storage.Family, error)
+	ListFamilies(ctx context.Context, subject string, now time.Time) ([]storage.Family, error)
+	RevokeFamily(ctx context.Context, id string, now time.Time) error
+	RevokeSubject(ctx context.Context, subject string, now time.Time) (int, error)
+}
+
+// Registration modes (users.registration).
+const (
+	RegistrationOpen       = "open"
+	RegistrationActivation = "activation"
+	RegistrationClosed     = "closed"
+)
+
+// Options configures a Service.
+type Options struct {
+	Store    Store
+	Sessions Sessions
+	Provider *provider.Provider
+	// HashPassword hashes a new password (argon2id).
+	HashPassword func(string) (string, error)
+	// LoginFields are users.login_fields: "username" and/or "email".
+	LoginFields  []string
+	Registration string
+	// FirstPartyClient receives the tokens of /auth/jwt/* and /auth/token/login.
+	FirstPartyClient               string
+	RevokeSessionsOnPasswordChange bool
+	BasicAuth                      bool
+	Retype                         Retype
+	// Passwords checks new passwords; nil means DefaultPasswordPolicy.
+	Passwords PasswordValidator
+	// Profile checks profile attributes; nil accepts any JSON object.
+	Profile ProfileValidator
+	// LoginTokenTTL and PersonalTokenTTL are the lifetimes of knox login
+	// tokens and (the default and longest of) personal access tokens.
+	LoginTokenTTL    time.Duration
+	PersonalTokenTTL time.Duration
+	Now              func() time.Time
+	Logger           *slog.Logger
+}
+
+// Retype are djoser's *_RETYPE settings.
+type Retype struct {
+	UserCreatePassword, SetPassword, SetUsername, PasswordResetConfirm, UsernameResetConfirm bool
+}
+
+// PasswordValidator checks a new password for a user and returns Django's
+// messages, none when the password is acceptable.
+type PasswordValidator interface {
+	Validate(password string, u storage.User) []string
+}
+
+// ProfileValidator checks profile attributes and returns errors by
+// attribute path ("" for the whole object).
+type ProfileValidator interface {
+	Validate(profile map[string]any) map[string][]string
+}
+
+// Service serves the user API.
+type Service struct {
+	opts Options
+}
+
+// New returns a Service.
+func New(opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Passwords == nil {
+		opts.Passwords = DefaultPasswordPolicy()
+	}
+	if len(opts.LoginFields) == 0 {
+		opts.LoginFields = []string{"username", "email"}
+	}
+	if opts.Registration == "" {
+		opts.Registration = RegistrationOpen
+	}
+	if opts.FirstPartyClient == "" {
+		opts.FirstPartyClient = "latchkey-api"
+	}
+	if opts.LoginTokenTTL <= 0 {
+		opts.LoginTokenTTL = 10 * time.Hour
+	}
+	if opts.PersonalTokenTTL <= 0 {
+		opts.PersonalTokenTTL = 90 * 24 * time.Hour
+	}
+	return &Service{opts: opts}
+}
+
+// Start creates the first-party client when it is missing.
+func (s *Service) Start(ctx context.Context) error {
+	return s.opts.Provider.EnsureFirstPartyClient(ctx, s.opts.FirstPartyClient)
+}
+
+// BasicAuth reports whether Basic credentials are accepted.
+func (s *Service) BasicAuth() bool { return s.opts.BasicAuth }
+
+// Error is a DRF error answer: a status and {"detail": ..., "code": ...}.
+type Error struct {
+	Status int
+	Detail string
+	Code   string // SimpleJWT's "code", when it sends one
+	// Challenge is sent as WWW-Authenticate on 401.
+	Challenge string
+	cause     error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Detail) }
+
+// Unwrap returns the cause, which is logged and never sent.
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is matches errors of the same status and detail.
+func (e *Error) Is(target error) bool {
+	o, ok := target.(*Error)
+	return ok && o.Status == e.Status && o.Detail == e.Detail
+}
+
+const challenge = `Bearer realm="api"`
+
+// DRF's, SimpleJWT's, knox's and djoser's answers, word for word.
+var (
+	ErrNotAuthenticated = &Error{Status: http.StatusUnauthorized, Detail: "Authentication credentials were not provided.", Challenge: challenge}
+	ErrTokenNotValid    = &Error{Status: http.StatusUnauthorized, Detail: "Given token not valid for any token type", Code: "token_not_valid", Challenge: challenge}
+	ErrInvalidKnoxToken = &Error{Status: http.StatusUnauthorized, Detail: "Invalid token.", Challenge: `Token`}
+	ErrBadBasic         = &Error{Status: http.StatusUnauthorized, Detail: "Invalid username/password.", Challenge: `Basic realm="api"`}
+	ErrUserInactive     = &Error{Status: http.StatusUnauthorized, Detail: "User is inactive", Code: "user_inactive", Challenge: challenge}
+	ErrNoActiveAccount  = &Error{Status: http.StatusUnauthorized, Detail: "No active account found with the given credentials", Code: "no_active_account", Challenge: challenge}
+	ErrTokenInvalid     = &Error{Status: http.StatusUnauthorized, Detail: "Token is invalid or expired", Code: "token_not_valid", Challenge: challenge}
+	ErrForbidden        = &Error{Status: http.StatusForbidden, Detail: "You do not have permission to perform this action."}
+	ErrNotFound         = &Error{Status: http.StatusNotFound, Detail: "Not found."}
+	ErrUnavailable      = &Error{Status: http.StatusServiceUnavailable, Detail: "Service temporarily unavailable, try again later."}
+)
+
+func (e *Error) withCause(err error) *Error { c := *e; c.cause = err; return &c }
+
+// FieldErrors is a 400 answer: messages by field, DRF style, with
+// "non_field_errors" for the whole request.
+type FieldErrors map[string][]string
+
+func (f FieldErrors) Error() string { return fmt.Sprintf("invalid input: %d fields", len(f)) }
+
+func (f FieldErrors) add(field, msg string) {
+	f[field] = append(f[field], msg)
+}
+
+// NonField is DRF's key for errors of the whole request.
+const NonField = "non_field_errors"
+
+func fieldError(field, msg string) FieldErrors { return FieldErrors{field: {msg}} }
+
+// storeErr classifies a store failure: not found is ErrNotFound, anything
+// else unavailable (503).
+func storeErr(op string, err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrNotFound
+	}
+	return ErrUnavailable.withCause(fmt.Errorf("accounts: %s: %w", op, err))
+}
+
+// providerErr maps an error of the provider: bad credentials are given by
+// the caller, rate limits and store faults keep their status.
+func providerErr(err error, bad *Error) error {
+	if err == nil {
+		return nil
+	}
+	e := provider.AsError(err)
+	switch {
+	case provider.IsBadLogin(err), e.Code == "invalid_grant", e.Code == "invalid_token":
+		return bad
+	case e.Status == http.StatusTooManyRequests:
+		detail := "Request was throttled."
+		if e.RetryAfter > 0 {
+			detail = fmt.Sprintf("Request was throttled. Expected available in %d seconds.", e.RetryAfter)
+		}
+		return &Error{Status: http.StatusTooManyRequests, Detail: detail, Code: "throttled", cause: err}
+	case e.Status == http.StatusServiceUnavailable:
+		return ErrUnavailable.withCause(err)
+	}
+	return &Error{Status: http.StatusInternalServerError, Detail: "A server error occurred.", cause: err}
+}
+
+func (s *Service) now() time.Time { return s.opts.Now() }
+
+func (s *Service) loginField(f string) bool {
+	for _, x := range s.opts.LoginFields {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}

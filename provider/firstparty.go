@@ -1,0 +1,138 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// This file serves the user API (/auth/jwt/*, /auth/token/login): tokens for
+// a login already checked with AuthenticatePassword, issued to the built-in
+// first-party public client through the same grants as /oauth2/token.
+
+// FirstPartyScope is what the first-party client may ask for.
+const FirstPartyScope = "openid profile email offline_access groups"
+
+// EnsureFirstPartyClient creates the first-party public client (password
+// and refresh_token grants) when it is missing. An existing client is left
+// as the operator made it.
+func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error {
+	_, err := p.store.GetClient(ctx, id)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("first-party client: %w", storeError(err))
+	}
+	_, err = p.CreateClient(ctx, ClientMetadata{
+		ClientID: id, ClientName: "latchkey user API",
+		GrantTypes:              []string{GrantPassword, GrantRefreshToken},
+		TokenEndpointAuthMethod: AuthNone, Scope: FirstPartyScope,
+	}, "")
+	if errors.Is(err, ErrClientExists) {
+		return nil // another instance won the race
+	}
+	if err != nil {
+		return fmt.Errorf("first-party client: %w", err)
+	}
+	return nil
+}
+
+// IssueUserTokens issues tokens for a checked login to the client clientID
+// as the password grant does: an access token, and a refresh token (a new
+// session) when the client may refresh.
+func (p *Provider) IssueUserTokens(ctx context.Context, clientID string, id backends.Identity, userAgent string) (*TokenResponse, error) {
+	cl, err := p.clients.get(ctx, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("first-party client %q: %w", clientID, storeError(err))
+	}
+	scope, err := grantScope(cl, "")
+	if err != nil {
+		return nil, err
+	}
+	st := &tokenRequest{grant: GrantPassword, userAgent: userAgent, client: cl, identity: id}
+	resp, err := p.passwordGrant(ctx, st, scope)
+	if err != nil {
+		return nil, err
+	}
+	p.obs.TokenIssued(GrantPassword)
+	return resp, nil
+}
+
+// ErrBadRefreshToken is RefreshUserTokens' answer to a refresh token that is
+// invalid, expired, revoked, rotated out or another client's.
+var ErrBadRefreshToken = errBadRefresh
+
+// RefreshUserTokens rotates a refresh token of the client clientID, with
+// the rotation and reuse detection of /oauth2/token.
+func (p *Provider) RefreshUserTokens(ctx context.Context, clientID, refresh, userAgent string) (*TokenResponse, error) {
+	cl, err := p.clients.get(ctx, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("first-party client %q: %w", clientID, storeError(err))
+	}
+	st := &tokenRequest{grant: GrantRefreshToken, userAgent: userAgent, client: cl}
+	resp, err := p.refreshGrant(ctx, st, refresh, "")
+	if err != nil {
+		return nil, err
+	}
+	p.obs.TokenIssued(GrantRefreshToken)
+	return resp, nil
+}
+
+// VerifyUserToken reports whether a token latchkey issued is valid now: an
+// access token (JWT or opaque) or a live refresh token. Every reason for
+// rejection is ErrInvalidToken; a store failure is an error of its own.
+func (p *Provider) VerifyUserToken(ctx context.Context, raw string) error {
+	if hasPrefix(raw, PrefixRefreshToken) {
+		ref, ok := p.secrets.ParseRefreshToken(raw)
+		if !ok {
+			return ErrInvalidToken
+		}
+		_, _, err := p.tokens.RefreshToken(ctx, ref, p.now())
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrInvalidToken
+		}
+		if err != nil {
+			return fmt.Errorf("look up refresh token: %w", storeError(err))
+		}
+		return nil
+	}
+	_, err := p.VerifyAccessToken(ctx, raw)
+	return err
+}
+
+// RevokeRefreshToken ends the session of a live refresh token (SimpleJWT's
+// blacklist). A token that is not live is ErrInvalidToken.
+func (p *Provider) RevokeRefreshToken(ctx context.Context, raw string) error {
+	ref, ok := p.secrets.ParseRefreshToken(raw)
+	if !ok {
+		return ErrInvalidToken
+	}
+	now := p.now()
+	_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrInvalidToken
+	}
+	if err != nil {
+		return fmt.Errorf("look up refresh token: %w", storeError(err))
+	}
+	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
+		return fmt.Errorf("revoke session: %w", storeError(err))
+	}
+	return nil
+}
+
+// HashSecret returns the keyed hash under which a secret is stored.
+func (p *Provider) HashSecret(secret string) string { return p.secrets.Hash(secret) }
+
+// ForgetUser drops a user from the provider's cache after a change to the
+// account (flags, groups, deletion), so the next refresh sees it.
+func (p *Provider) ForgetUser(userID int64) { p.users.evict(userID) }
+
+// IsPersonalToken reports whether raw looks like one of latchkey's opaque
+// personal tokens.
+func IsPersonalToken(raw string) bool { return strings.HasPrefix(raw, PrefixPAT) }

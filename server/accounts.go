@@ -1,0 +1,52 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/latchkey-auth/latchkey/accounts"
+	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/handlers"
+)
+
+// openAccounts builds the user API's service from users.* and creates the
+// first-party client when it is missing.
+func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Service, error) {
+	cfg := opts.Config
+	u := cfg.Users.API
+	hash := opts.HashPassword
+	if hash == nil {
+		hash = func(string) (string, error) { return "", fmt.Errorf("no password hasher configured") }
+	}
+	svc := accounts.New(accounts.Options{
+		Store: s.store, Sessions: s.hot.tokens, Provider: s.provider, HashPassword: hash,
+		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
+		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
+		BasicAuth: u.BasicAuth,
+		Retype: accounts.Retype{
+			UserCreatePassword: u.Retype.UserCreatePassword, SetPassword: u.Retype.SetPassword,
+			SetUsername: u.Retype.SetUsername, PasswordResetConfirm: u.Retype.PasswordResetConfirm,
+			UsernameResetConfirm: u.Retype.UsernameResetConfirm,
+		},
+		Passwords: accounts.PasswordPolicy{
+			MinLength: u.Password.MinLength, Common: u.Password.Common,
+			Numeric: u.Password.Numeric, Similarity: u.Password.Similarity,
+		},
+		LoginTokenTTL: u.LoginTokenTTL, PersonalTokenTTL: u.PersonalTokenTTL,
+		Now: opts.Now, Logger: opts.Logger,
+	})
+	if err := svc.Start(ctx); err != nil {
+		return nil, fmt.Errorf("user API: %w", err)
+	}
+	return svc, nil
+}
+
+// userRoutes is where the user API's route sets are mounted.
+func userRoutes(cfg config.Config) handlers.UserRoutes {
+	u := cfg.Users.API
+	r := handlers.UserRoutes{Prefix: u.APIPrefix, PageSize: u.PageSize, DRFJWT: u.DRFJWT.Enabled, DRFJWTPrefix: u.DRFJWT.Prefix}
+	if u.RestAuth.Enabled {
+		r.RestAuth = u.RestAuth.Prefix
+	}
+	return r
+}

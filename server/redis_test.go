@@ -1,0 +1,143 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/server"
+	"github.com/latchkey-auth/latchkey/storage"
+)
+
+// testRedisURL is LATCHKEY_TEST_REDIS_URL, or a skip (a failure when
+// services are required).
+func testRedisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if u == "" {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but LATCHKEY_TEST_REDIS_URL is not set")
+		}
+		t.Skip("!!! SKIPPING: set LATCHKEY_TEST_REDIS_URL to run the Redis server tests !!!")
+	}
+	return u
+}
+
+// redisPrefix returns a fresh key prefix whose keys are deleted at cleanup.
+func redisPrefix(t *testing.T, redisURL string) (string, *redis.Client) {
+	t.Helper()
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	prefix := "lktest:" + uuid.NewString() + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			_ = c.Del(ctx, keys...).Err()
+		}
+		_ = c.Close()
+	})
+	return prefix, c
+}
+
+func TestNewRedisClientPicksTheModeFromConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     config.Redis
+		cluster bool
+		wantErr bool
+	}{
+		{name: "a URL is one node", cfg: config.Redis{URL: "redis://:pw@127.0.0.1:6379/3"}},
+		{name: "a rediss URL is one node over TLS", cfg: config.Redis{URL: "rediss://127.0.0.1:6380/0"}},
+		{name: "one address is one node", cfg: config.Redis{Addrs: []string{"127.0.0.1:6379"}}},
+		{name: "addresses with a master name are Sentinels", cfg: config.Redis{Addrs: []string{"a:26379", "b:26379"}, MasterName: "mymaster"}},
+		{name: "several addresses are a Cluster", cfg: config.Redis{Addrs: []string{"a:7000", "b:7001", "c:7002"}}, cluster: true},
+		{name: "a Cluster has no database but 0", cfg: config.Redis{Addrs: []string{"a:7000", "b:7001"}, DB: 2}, wantErr: true},
+		{name: "nothing configured is an error", cfg: config.Redis{}, wantErr: true},
+		{name: "a bad URL is an error that does not echo it", cfg: config.Redis{URL: "http://user:secret@host"}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := server.NewRedisClient(tc.cfg)
+			if tc.wantErr {
+				if err == nil {
+					c.Close()
+					t.Fatal("no error")
+				}
+				if tc.cfg.URL != "" && strings.Contains(err.Error(), "secret") {
+					t.Errorf("error echoes the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, isCluster := c.(*redis.ClusterClient)
+			if isCluster != tc.cluster {
+				t.Errorf("client is %T, cluster = %v", c, tc.cluster)
+			}
+		})
+	}
+}
+
+// With storage.redis set and storage.tokens auto, refresh tokens live in
+// Redis under the configured prefix, not in the database; with
+// storage.tokens: sql they stay in the database.
+func TestTokensLiveInRedisWhenItIsConfigured(t *testing.T) {
+	redisURL := testRedisURL(t)
+	for _, mode := range []string{"auto", "sql"} {
+		t.Run(mode, func(t *testing.T) {
+			prefix, rc := redisPrefix(t, redisURL)
+			ts := startServer(t, func(c *config.Config) {
+				c.Storage.Redis.URL = redisURL
+				c.Storage.Redis.Prefix = prefix
+				c.Storage.Tokens = mode
+			})
+			tok := ts.passwordToken(adminUser, adminPass, "openid")
+			keys, err := rc.Keys(context.Background(), prefix+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inRedis := len(keys) > 0; inRedis != (mode == "auto") {
+				t.Fatalf("storage.tokens=%s: keys in redis: %v", mode, keys)
+			}
+			next, err := ts.refresh(tok.RefreshToken)
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			if active, _ := ts.introspectActive(next.AccessToken); !active {
+				t.Fatal("the refreshed access token is not active")
+			}
+			// Codes and login state follow the same choice.
+			now := time.Now()
+			if err := ts.srv.Codes().CreateCode(t.Context(), storage.Code{Hash: "c1", ClientID: "demo", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := ts.srv.LoginSessions().CreateLogin(t.Context(), storage.LoginSession{ID: "l1", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			n, err := rc.Exists(context.Background(), prefix+"code:c1", prefix+"login:l1").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int64{true: 2, false: 0}[mode == "auto"]; n != want {
+				t.Fatalf("storage.tokens=%s: %d of the code and login keys are in redis, want %d", mode, n, want)
+			}
+			if _, err := ts.srv.Codes().ConsumeCode(t.Context(), "c1", now); err != nil {
+				t.Fatal(err)
+			}
+			if res := ts.get("/readyz", ""); res.Status != 200 {
+				t.Fatalf("/readyz: %s", res)
+			}
+		})
+	}
+}
