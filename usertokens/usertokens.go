@@ -84,8 +84,8 @@ func (g *Generator) Make(purpose string, u storage.User) string {
 }
 
 // Check reports whether token was made by Make for purpose and a user whose
-// state is still that of u, and has not expired. The comparison takes
-// constant time.
+// state is still that of u, and has not expired (nor is dated more than a
+// minute ahead). The comparison takes constant time.
 func (g *Generator) Check(purpose string, u storage.User, token string) bool {
 	if token == "" || len(token) > 64 {
 		return false
@@ -102,9 +102,15 @@ func (g *Generator) Check(purpose string, u storage.User, token string) bool {
 	if subtle.ConstantTimeCompare([]byte(want), []byte(token)) != 1 {
 		return false
 	}
+	// A token from the future was made by a clock that is ahead: accept a
+	// minute of skew between instances, not more.
 	age := seconds(g.now()) - ts
-	return age <= int64(g.ttl/time.Second)
+	return age >= -maxSkewSeconds && age <= int64(g.ttl/time.Second)
 }
+
+// maxSkewSeconds is how far ahead of this instance's clock a token's
+// timestamp may be.
+const maxSkewSeconds = 60
 
 func seconds(t time.Time) int64 { return int64(t.Sub(epoch) / time.Second) }
 

@@ -124,6 +124,17 @@ func TestExpiry(t *testing.T) {
 	if g.Check(usertokens.PasswordReset, u, tok) {
 		t.Error("a token checks after its ttl")
 	}
+	// A token made by an instance whose clock is ahead: a minute is fine.
+	c.t = start
+	ahead := usertokens.New(bytes.Repeat([]byte{7}, 32), 3*24*time.Hour, func() time.Time { return start.Add(time.Minute) })
+	if !g.Check(usertokens.PasswordReset, u, ahead.Make(usertokens.PasswordReset, u)) {
+		t.Error("a token a minute ahead does not check")
+	}
+	ahead = usertokens.New(bytes.Repeat([]byte{7}, 32), 3*24*time.Hour, func() time.Time { return start.Add(2 * time.Minute) })
+	if g.Check(usertokens.PasswordReset, u, ahead.Make(usertokens.PasswordReset, u)) {
+		t.Error("a token two minutes ahead checks")
+	}
+	c.t = start.Add(g.TTL() + time.Second)
 	// Moving the timestamp forward to extend the token breaks the MAC.
 	_, mac, _ := strings.Cut(tok, "-")
 	forged := strconv.FormatInt(int64(c.t.Sub(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))/time.Second), 36) + "-" + mac
