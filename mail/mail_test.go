@@ -480,3 +480,39 @@ func TestMailerAndRelativeURLs(t *testing.T) {
 		t.Error("an unknown template was sent")
 	}
 }
+
+func TestSMTPSenderConcurrentSends(t *testing.T) {
+	srv := mailtest.NewServer(t, mailtest.WithStartTLS())
+	sender, err := mail.NewSMTPSender(smtpConfig(srv, "starttls", "", ""), srv.ClientTLSConfig(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := mustTemplates(t, "")
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			d := activationData()
+			d.UID = recipientTag(i)
+			msg, err := tmpl.Render(mail.PasswordReset, d)
+			if err == nil {
+				msg.To = []string{"user" + d.UID + "@acme.test"}
+				err = sender.Send(context.Background(), msg)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if got := len(srv.Messages()); got != n {
+		t.Errorf("server got %d messages, want %d", got, n)
+	}
+	for i := range n {
+		waitFor(t, srv, "user"+recipientTag(i)+"@acme.test")
+	}
+}
+
+func recipientTag(i int) string { return string(rune('a' + i)) }
