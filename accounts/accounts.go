@@ -62,7 +62,14 @@ type Options struct {
 	// tokens and (the default and longest of) personal access tokens.
 	LoginTokenTTL    time.Duration
 	PersonalTokenTTL time.Duration
-	Now              func() time.Time
+	// Mailer sends activation, reset and confirmation e-mails; nil sends
+	// none. Links fills their links.
+	Mailer Mailer
+	Links  Links
+	// SyncMail sends e-mails before the answer instead of in the
+	// background (tests, and the CLI).
+	SyncMail bool
+	Now      func() time.Time
 	Logger           *slog.Logger
 }
 
@@ -110,6 +117,9 @@ func New(opts Options) *Service {
 	}
 	if opts.LoginTokenTTL <= 0 {
 		opts.LoginTokenTTL = 10 * time.Hour
+	}
+	if opts.Links.TokenTTL <= 0 {
+		opts.Links.TokenTTL = 72 * time.Hour
 	}
 	if opts.PersonalTokenTTL <= 0 {
 		opts.PersonalTokenTTL = 90 * 24 * time.Hour

@@ -110,6 +110,13 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 		}
 		return User{}, storeErr("create user", err)
 	}
+	if !u.IsActive {
+		stored, err := s.opts.Store.GetUser(ctx, u.ID)
+		if err != nil {
+			return User{}, storeErr("get user", err)
+		}
+		s.send(ctx, MailActivation, stored, purposeActivation, s.opts.Links.ActivationURL)
+	}
 	return s.view(ctx, u)
 }
 
