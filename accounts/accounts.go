@@ -70,7 +70,7 @@ type Options struct {
 	// background (tests, and the CLI).
 	SyncMail bool
 	Now      func() time.Time
-	Logger           *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Retype are djoser's *_RETYPE settings.

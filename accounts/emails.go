@@ -300,7 +300,11 @@ func (s *Service) VerifyEmailKey(ctx context.Context, in Input) error {
 // LogMailer is the embedded default: it writes each e-mail to the log
 // instead of sending it (Django's console e-mail backend), link included,
 // so a development setup can follow it. Configure SMTP in production.
-type LogMailer struct{ Logger interface{ InfoContext(context.Context, string, ...any) } }
+type LogMailer struct {
+	Logger interface {
+		InfoContext(context.Context, string, ...any)
+	}
+}
 
 // SendMail implements Mailer.
 func (l LogMailer) SendMail(ctx context.Context, m Mail) error {
