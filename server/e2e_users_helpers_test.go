@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey-auth/latchkey/backends/local"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/server"
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // call sends a request to the user API: body is JSON (any value), a
@@ -210,3 +211,5 @@ func startMailServer(t *testing.T, mb accounts.Mailer, mutate func(*config.Confi
 	t.Cleanup(ts.Stop)
 	return ts
 }
+
+func storageQuery() storage.UserQuery { return storage.UserQuery{} }
