@@ -257,6 +257,8 @@ func (s *Service) ResetUsernameConfirm(ctx context.Context, in Input) error {
 			r.errs.add("new_username", msgUsername)
 		} else if other, err := s.opts.Store.UserByUsername(ctx, v); err == nil && other.ID != u.ID {
 			r.errs.add("new_username", msgUsernameTaken)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storeErr("user by username", err)
 		}
 	}
 	if err := r.done(); err != nil {

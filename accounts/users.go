@@ -84,7 +84,9 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 	password, _ := r.str(passwordField, true, false, 1024)
 	retype, hasRetype := r.str(retypeField, s.opts.Retype.UserCreatePassword || retypeRequired, false, 1024)
 	profile, hasProfile := r.object("profile")
-	s.checkIdentity(ctx, r, u, 0)
+	if err := s.checkIdentity(ctx, r, u, 0); err != nil {
+		return User{}, err
+	}
 	if hasProfile {
 		s.checkProfile(r, profile)
 		u.Profile = profile
@@ -122,14 +124,14 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 
 // checkIdentity validates username and e-mail (already read) and their
 // uniqueness against users other than self.
-func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, self int64) {
+func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, self int64) error {
 	if u.Username != "" && r.errs["username"] == nil {
 		if !validUsername(u.Username) && !(u.Username == u.Email && validEmail(u.Email)) {
 			r.errs.add("username", msgUsername)
 		} else if other, err := s.opts.Store.UserByUsername(ctx, u.Username); err == nil && other.ID != self {
 			r.errs.add("username", msgUsernameTaken)
 		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			r.errs.add(NonField, "The service is unavailable, try again later.")
+			return storeErr("user by username", err)
 		}
 	}
 	if u.Email != "" && r.errs["email"] == nil {
@@ -138,9 +140,10 @@ func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, 
 		} else if other, err := s.opts.Store.UserByEmail(ctx, u.Email); err == nil && other.ID != self {
 			r.errs.add("email", msgEmailTaken)
 		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			r.errs.add(NonField, "The service is unavailable, try again later.")
+			return storeErr("user by email", err)
 		}
 	}
+	return nil
 }
 
 func (s *Service) checkProfile(r *reader, profile map[string]any) {
@@ -279,7 +282,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 		if next.Email == "" && s.loginField("email") && !s.loginField("username") {
 			r.errs.add("email", "This field may not be blank.")
 		}
-		s.checkIdentity(ctx, r, next, cur.ID)
+		if err := s.checkIdentity(ctx, r, next, cur.ID); err != nil {
+			return User{}, err
+		}
 	}
 	if setGroups {
 		for _, g := range groups {
@@ -460,6 +465,8 @@ func (s *Service) SetUsername(ctx context.Context, p *Principal, in Input) error
 			r.errs.add("new_username", msgUsername)
 		} else if other, err := s.opts.Store.UserByUsername(ctx, v); err == nil && other.ID != p.User.ID {
 			r.errs.add("new_username", msgUsernameTaken)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storeErr("user by username", err)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -485,6 +492,8 @@ func (s *Service) SetEmail(ctx context.Context, p *Principal, in Input) error {
 			r.errs.add("new_email", msgEmail)
 		} else if other, err := s.opts.Store.UserByEmail(ctx, v); err == nil && other.ID != p.User.ID {
 			r.errs.add("new_email", msgEmailTaken)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storeErr("user by email", err)
 		}
 	}
 	if err := r.done(); err != nil {
