@@ -142,7 +142,9 @@ type Error struct {
 	Code   string // SimpleJWT's "code", when it sends one
 	// Challenge is sent as WWW-Authenticate on 401.
 	Challenge string
-	cause     error
+	// RetryAfter, in seconds, is sent as Retry-After when not zero.
+	RetryAfter int
+	cause      error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Detail) }
@@ -210,10 +212,13 @@ func providerErr(err error, bad *Error) error {
 		return bad
 	case e.Status == http.StatusTooManyRequests:
 		detail := "Request was throttled."
-		if e.RetryAfter > 0 {
+		switch {
+		case e.RetryAfter == 1:
+			detail = "Request was throttled. Expected available in 1 second."
+		case e.RetryAfter > 1:
 			detail = fmt.Sprintf("Request was throttled. Expected available in %d seconds.", e.RetryAfter)
 		}
-		return &Error{Status: http.StatusTooManyRequests, Detail: detail, Code: "throttled", cause: err}
+		return &Error{Status: http.StatusTooManyRequests, Detail: detail, Code: "throttled", RetryAfter: max(e.RetryAfter, 1), cause: err}
 	case e.Status == http.StatusServiceUnavailable:
 		return ErrUnavailable.withCause(err)
 	}
