@@ -48,10 +48,10 @@ func (s *Service) makeUserToken(u storage.User, purpose string, now time.Time) s
 // now: its MAC matches the user's current state and it is not older than
 // ttl.
 func (s *Service) checkUserToken(u storage.User, purpose, token string, now time.Time, ttl time.Duration) bool {
-	tsPart, mac, ok := strings.Cut(token, "-")
-	if !ok || len(tsPart) > 13 || len(mac) != userTokenMACLen {
+	if !s.checkUserTokenFormatOnly(token) {
 		return false
 	}
+	tsPart, mac, _ := strings.Cut(token, "-")
 	ts, err := strconv.ParseInt(tsPart, 36, 64)
 	if err != nil || ts < 0 {
 		return false
@@ -77,4 +77,15 @@ func (s *Service) userTokenMAC(u storage.User, purpose string, ts int64) string 
 		strings.ToLower(u.Email), u.Username, strconv.FormatBool(u.IsActive), strconv.FormatInt(ts, 10),
 	}
 	return s.opts.Provider.HashSecret(strings.Join(parts, "\x00"))[:userTokenMACLen]
+}
+
+// checkUserTokenFormatOnly reports whether token has the form of one (a
+// cheap check before any MAC is computed).
+func (s *Service) checkUserTokenFormatOnly(token string) bool {
+	tsPart, mac, ok := strings.Cut(token, "-")
+	if !ok || tsPart == "" || len(tsPart) > 13 || len(mac) != userTokenMACLen {
+		return false
+	}
+	_, err := strconv.ParseInt(tsPart, 36, 64)
+	return err == nil
 }
