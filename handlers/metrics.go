@@ -19,6 +19,7 @@ type Metrics struct {
 	issued      *prometheus.CounterVec
 	loginFailed *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+	redisRT     prometheus.Counter
 }
 
 // NewMetrics creates and registers the metrics.
@@ -41,8 +42,12 @@ func NewMetrics() *Metrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_rate_limited_total", Help: "Requests refused by rate limits, by limit.",
 		}, []string{"limit"}),
+		redisRT: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latchkey_redis_round_trips_total",
+			Help: "Network round trips to Redis: one per command, script or pipeline sent.",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited,
+	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.redisRT,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,3 +70,6 @@ func (m *Metrics) LoginFailed(backend string) { m.loginFailed.WithLabelValues(ba
 
 // RateLimited counts a request refused by a limit.
 func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// RedisRoundTrip counts one network round trip to Redis.
+func (m *Metrics) RedisRoundTrip() { m.redisRT.Inc() }

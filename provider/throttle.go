@@ -43,7 +43,8 @@ import (
 //
 // Concurrent requests that pass the check before the first failure lands
 // are each checked (and counted): a burst can exceed a limit by the number
-// of password checks that run at once, never more.
+// of password checks that run at once, never more. Counter states are
+// cached per instance for attemptCacheTTL, refreshed by every failure.
 type throttle struct {
 	store   storage.Attempts
 	limits  [numLimits]storage.AttemptLimit
@@ -51,6 +52,7 @@ type throttle struct {
 	obs     Observer
 	log     *slog.Logger
 	now     func() time.Time
+	cache   *attemptCache // see attemptCacheTTL
 }
 
 // RateLimits configures brute-force protection. A nil Store turns it off:
@@ -94,7 +96,7 @@ func newThrottle(rl RateLimits, secrets *Secrets, obs Observer, log *slog.Logger
 	return &throttle{
 		store:   rl.Store,
 		limits:  [numLimits]storage.AttemptLimit{rl.AccountAddress, rl.Account, rl.Address},
-		secrets: secrets, obs: obs, log: log, now: now,
+		secrets: secrets, obs: obs, log: log, now: now, cache: newAttemptCache(),
 	}
 }
 
@@ -129,9 +131,20 @@ func (t *throttle) begin(ctx context.Context, kind, account string) (*attempt, e
 		names[i] = k.key
 	}
 	now := t.now()
-	states, err := t.store.AttemptStates(ctx, now, names...)
-	if err != nil {
-		return nil, ErrTemporarilyUnavailable.WithCause(fmt.Errorf("rate limit: read counters: %w", err))
+	states := make([]storage.AttemptState, len(names))
+	if missing := t.cache.get(names, now, states); len(missing) > 0 {
+		read := make([]string, len(missing))
+		for j, i := range missing {
+			read[j] = names[i]
+		}
+		got, err := t.store.AttemptStates(ctx, now, read...)
+		if err != nil {
+			return nil, ErrTemporarilyUnavailable.WithCause(fmt.Errorf("rate limit: read counters: %w", err))
+		}
+		for j, i := range missing {
+			states[i] = got[j]
+			t.cache.put(names[i], got[j], now)
+		}
 	}
 	a.states = states
 	var until time.Time
@@ -159,9 +172,11 @@ func (a *attempt) failed(ctx context.Context) error {
 	}
 	now := a.t.now()
 	for _, k := range a.keys {
-		if _, err := a.t.store.FailAttempt(ctx, k.key, a.t.limits[k.limit], now); err != nil {
+		st, err := a.t.store.FailAttempt(ctx, k.key, a.t.limits[k.limit], now)
+		if err != nil {
 			return ErrTemporarilyUnavailable.WithCause(fmt.Errorf("rate limit: count failure: %w", err))
 		}
+		a.t.cache.put(k.key, st, now)
 	}
 	return nil
 }
@@ -180,7 +195,9 @@ func (a *attempt) succeeded(ctx context.Context) {
 		}
 		if err := a.t.store.ResetAttempts(ctx, k.key); err != nil {
 			a.t.log.WarnContext(ctx, "rate limit: could not reset a counter after a successful check", "err", err)
+			continue
 		}
+		a.t.cache.put(k.key, storage.AttemptState{}, a.t.now())
 	}
 }
 

@@ -233,7 +233,8 @@ func TestThrottle(t *testing.T) {
 	}
 	a, _ = th.begin(home, credPassword, "dave")
 	closeStore()
-	for name, err := range map[string]error{"begin": second(th.begin(home, credPassword, "dave")), "failed": a.failed(home)} {
+	// (erin's counters were never read, so no cached state stands in.)
+	for name, err := range map[string]error{"begin": second(th.begin(home, credPassword, "erin")), "failed": a.failed(home)} {
 		var e *Error
 		if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.Code != "temporarily_unavailable" {
 			t.Errorf("%s with the store down: %v, want 503 temporarily_unavailable", name, err)
@@ -253,3 +254,62 @@ func TestThrottle(t *testing.T) {
 }
 
 func second[A, B any](_ A, b B) B { return b }
+
+// TestThrottleCache: an instance trusts the counter states it read for
+// attemptCacheTTL; a block made by another instance (here: written straight
+// to the shared store) is seen once that has passed, and a failure here
+// learns the shared state at once.
+func TestThrottleCache(t *testing.T) {
+	store, _ := openAttemptStore(t)
+	now := time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	limit := storage.AttemptLimit{Failures: 2, Window: time.Minute, Backoff: 30 * time.Second, MaxBackoff: time.Minute}
+	th := newThrottle(RateLimits{Store: store, AccountAddress: limit, Account: limit, Address: limit},
+		refreshSecrets(t, 7), nil, nil, clock)
+	ctx := WithClientIP(context.Background(), "192.0.2.1")
+	keys := th.keys(credClientSecret, "svc", "192.0.2.1")
+
+	if _, err := th.begin(ctx, credClientSecret, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	// Another instance blocks the account.
+	for range 3 {
+		if _, err := store.FailAttempt(t.Context(), keys[1].key, limit, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := th.begin(ctx, credClientSecret, "svc"); err != nil {
+		t.Fatalf("within the cache TTL the cached state stands: %v", err)
+	}
+	now = now.Add(attemptCacheTTL)
+	_, err := th.begin(ctx, credClientSecret, "svc")
+	wantLimitedAny(t, err)
+
+	// A fresh instance state, then a failure here: it reads the shared
+	// counter back and refuses the next check without waiting for the TTL.
+	th2 := newThrottle(RateLimits{Store: store, AccountAddress: limit, Account: limit, Address: limit},
+		refreshSecrets(t, 7), nil, nil, clock)
+	other := WithClientIP(context.Background(), "192.0.2.2")
+	a, err := th2.begin(other, credClientSecret, "svc2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := store.FailAttempt(t.Context(), th2.keys(credClientSecret, "svc2", "192.0.2.2")[1].key, limit, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.failed(other); err != nil {
+		t.Fatal(err)
+	}
+	_, err = th2.begin(other, credClientSecret, "svc2")
+	wantLimitedAny(t, err)
+}
+
+func wantLimitedAny(t *testing.T, err error) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusTooManyRequests || e.RetryAfter <= 0 {
+		t.Fatalf("err = %v, want 429 rate_limited with a Retry-After", err)
+	}
+}

@@ -37,6 +37,7 @@ func (s *Server) openRateLimits(ctx context.Context, cfg config.Config) (provide
 				_ = c.Close()
 				return provider.RateLimits{}, fmt.Errorf("rate limits: connect to redis: %w", err)
 			}
+			c.AddHook(roundTrips{count: s.metrics.RedisRoundTrip})
 			s.rateRedis, client = c, c
 		}
 		store = redisstore.New(redisstore.Options{Client: client, Prefix: cfg.Storage.Redis.Prefix})

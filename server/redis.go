@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/handlers"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/storage/redisstore"
 )
@@ -127,7 +128,7 @@ type ephemeral struct {
 
 // openEphemeral picks where the hot data lives and, for Redis, connects and
 // checks that it answers.
-func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log *slog.Logger) (ephemeral, error) {
+func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log *slog.Logger, m *handlers.Metrics) (ephemeral, error) {
 	if !useRedis(cfg) {
 		return ephemeral{tokens: sql, codes: sql, logins: sql}, nil
 	}
@@ -135,12 +136,16 @@ func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log
 	if err != nil {
 		return ephemeral{}, err
 	}
+	client.AddHook(roundTrips{count: m.RedisRoundTrip})
 	pingCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		_ = client.Close()
 		return ephemeral{}, fmt.Errorf("connect to redis: %w", err)
 	}
+	// go-redis logs through one package-level logger; route it into ours
+	// (at debug: every failed request is logged with its cause already).
+	redis.SetLogger(redisLogger{log})
 	rs := redisstore.New(redisstore.Options{Client: client, Prefix: cfg.Storage.Redis.Prefix})
 	log.Info("tokens, codes and login state in redis", "mode", redisMode(cfg.Storage.Redis), "prefix", cfg.Storage.Redis.Prefix)
 	return ephemeral{tokens: rs, codes: rs, logins: rs, redis: client}, nil
@@ -193,3 +198,34 @@ func (s *Server) Codes() storage.Codes { return s.hot.codes }
 
 // LoginSessions is where the hosted login pages' state lives (as Tokens).
 func (s *Server) LoginSessions() storage.LoginSessions { return s.hot.logins }
+
+// roundTrips is a go-redis hook that counts network round trips: a command
+// or a script is one, a pipeline (or MULTI/EXEC) is one however many
+// commands it carries. A script that Redis no longer caches costs a second
+// one (EVALSHA, then EVAL), which go-redis sends as a second command and
+// so is counted too.
+type roundTrips struct{ count func() }
+
+func (h roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.count()
+		return next(ctx, cmd)
+	}
+}
+
+func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.count()
+		return next(ctx, cmds)
+	}
+}
+
+// redisLogger sends go-redis' internal log lines (pool dial failures and
+// the like) to slog instead of the standard logger's stderr.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+}

@@ -80,12 +80,13 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	hot, err := openEphemeral(ctx, cfg, store, opts.Logger)
+	metrics := handlers.NewMetrics()
+	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, metrics)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: handlers.NewMetrics()}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: metrics}
 	if err := s.build(ctx, opts); err != nil {
 		_ = s.Close()
 		return nil, err

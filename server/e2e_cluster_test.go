@@ -1,0 +1,258 @@
+package server_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// cluster is two `latchkey serve` processes sharing one Postgres schema and
+// one Redis prefix, with the same master key: the production shape.
+type cluster struct {
+	a, b *process
+}
+
+// clusterKeyCacheTTL is keys.cache_ttl in the cluster tests: how soon a key
+// rotated on one instance is trusted by the other.
+const clusterKeyCacheTTL = time.Second
+
+func startCluster(t *testing.T) cluster {
+	t.Helper()
+	redisURL := testRedisURL(t)
+	dsn, _ := postgresDSN(t)
+	prefix, _ := redisPrefix(t, redisURL)
+	env := map[string]string{
+		"LATCHKEY_STORAGE__DRIVER":              "postgres",
+		"LATCHKEY_STORAGE__POSTGRES__DSN":       dsn,
+		"LATCHKEY_STORAGE__REDIS__URL":          redisURL,
+		"LATCHKEY_STORAGE__REDIS__PREFIX":       prefix,
+		"LATCHKEY_STORAGE__TOKENS":              "redis",
+		"LATCHKEY_KEYS__MASTER_KEY":             newMasterKey(t),
+		"LATCHKEY_KEYS__CACHE_TTL":              clusterKeyCacheTTL.String(),
+		"LATCHKEY_BOOTSTRAP_CLIENT_ID":          demoClient,
+		"LATCHKEY_BOOTSTRAP_ADMIN_USERNAME":     adminUser,
+		"LATCHKEY_HTTP__SHUTDOWN_TIMEOUT":       "10s",
+		"LATCHKEY_RATE_LIMIT__ENABLED":          "false",
+		"LATCHKEY_TOKENS__CLIENT_CACHE_TTL":     "1s",
+		"LATCHKEY_STORAGE__POSTGRES__MAX_CONNS": "10",
+	}
+	// Both start at once, as a deployment's replicas do.
+	var c cluster
+	var wg sync.WaitGroup
+	wg.Go(func() { c.a = startProcess(t, "A", env) })
+	wg.Go(func() { c.b = startProcess(t, "B", env) })
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	c.a.waitReady(t, 10*time.Second)
+	c.b.waitReady(t, 10*time.Second)
+	return c
+}
+
+// A token issued by A is active on B; revoking on B is seen by A at once.
+func TestClusterTokensAndRevocationsAreSharedAtOnce(t *testing.T) {
+	c := startCluster(t)
+	tok := c.a.passwordToken(adminUser, adminPass, "openid")
+	if active, m := c.b.introspectActive(tok.AccessToken); !active {
+		t.Fatalf("A's access token is not active on B: %v", m)
+	}
+	// The refresh token from A works on B.
+	next, err := c.b.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("A's refresh token on B: %v", err)
+	}
+
+	// Revoke the (JWT) access token on B: A answers inactive at once.
+	c.b.revoke(next.AccessToken, demoClient, demoSecret)
+	if active, _ := c.a.introspectActive(next.AccessToken); active {
+		t.Fatal("an access token revoked on B is still active on A")
+	}
+	// Revoke the refresh token on B: A refuses it at once.
+	c.b.revoke(next.RefreshToken, demoClient, demoSecret)
+	_, err = c.a.refresh(next.RefreshToken)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+}
+
+// A refresh token rotated on A and replayed on B is reuse: B refuses it
+// and revokes the family, so the token A handed out is dead everywhere.
+func TestClusterRefreshReplayedOnTheOtherInstanceRevokesTheFamily(t *testing.T) {
+	c := startCluster(t)
+	tok := c.a.passwordToken(adminUser, adminPass, "openid")
+	rotated, err := c.a.refresh(tok.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.b.refresh(tok.RefreshToken)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+
+	for _, p := range []*process{c.a, c.b} {
+		if _, err := p.refresh(rotated.RefreshToken); err == nil {
+			t.Errorf("%s: the rotated refresh token still works after the replay", p.name)
+		}
+		if active, _ := p.introspectActive(rotated.AccessToken); active {
+			t.Errorf("%s: the family's access token is still active after the replay", p.name)
+		}
+	}
+}
+
+// A key rotated on A signs A's next tokens; B trusts them within
+// keys.cache_ttl, and publishes the new key in its JWKS.
+func TestClusterKeyRotatedOnOneInstanceVerifiesOnTheOther(t *testing.T) {
+	c := startCluster(t)
+	admin := c.a.adminToken()
+	before := c.b.jwks()
+	res := c.a.adminJSON(http.MethodPost, "/admin/keys/rotate/", admin, nil)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("rotate on A: %s", res)
+	}
+	kid, _ := res.json(t)["kid"].(string)
+	if kid == "" || strings.Contains(strings.Join(kids(before), " "), kid) {
+		t.Fatalf("rotation returned kid %q (B's keys before: %v)", kid, kids(before))
+	}
+	tok := c.a.passwordToken(adminUser, adminPass, "openid")
+	h, _, _ := jwtParts(t, tok.AccessToken)
+	if h["kid"] != kid {
+		t.Fatalf("A signs with %v after rotating to %s", h["kid"], kid)
+	}
+	deadline := time.Now().Add(clusterKeyCacheTTL + 3*time.Second)
+	for {
+		active, _ := c.b.introspectActive(tok.AccessToken)
+		if active && strings.Contains(strings.Join(kids(c.b.jwks()), " "), kid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B does not trust the key rotated on A within keys.cache_ttl (%v) plus slack", clusterKeyCacheTTL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Tokens signed with the old key still verify on both.
+	if active, _ := c.a.introspectActive(admin); !active {
+		t.Error("a token signed with the retired key is no longer active on A")
+	}
+}
+
+// Fifty concurrent refreshes with one token, spread over both instances:
+// exactly one succeeds, the others are invalid_grant, none is a 5xx.
+func TestClusterFiftyConcurrentRefreshesExactlyOneSucceeds(t *testing.T) {
+	c := startCluster(t)
+	tok := c.a.passwordToken(adminUser, adminPass, "openid")
+	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode()
+	const n = 50
+	var (
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+		statuses = make([]int, n)
+		codes    = make([]string, n)
+		errs     = make([]error, n)
+	)
+	for i := range n {
+		p := c.a
+		if i%2 == 1 {
+			p = c.b
+		}
+		req, err := http.NewRequest(http.MethodPost, p.URL+"/oauth2/token", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(demoClient, demoSecret)
+		wg.Go(func() {
+			<-start
+			res, err := p.client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer res.Body.Close()
+			statuses[i] = res.StatusCode
+			var e struct {
+				Error string `json:"error"`
+			}
+			_ = decodeJSON(res.Body, &e)
+			codes[i] = e.Error
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i := range n {
+		switch {
+		case errs[i] != nil:
+			t.Errorf("request %d: %v", i, errs[i])
+		case statuses[i] == http.StatusOK:
+			ok++
+		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
+			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d concurrent refreshes over two instances succeeded, want exactly 1 (statuses %v)", ok, n, statuses)
+	}
+}
+
+// kill -9 of one instance in the middle of a load: the other keeps
+// serving every request, including refresh tokens the dead one issued.
+func TestClusterKillingOneInstanceLeavesTheOtherServing(t *testing.T) {
+	c := startCluster(t)
+	tok := c.a.passwordToken(adminUser, adminPass, "openid")
+	cc := func(p *process) error {
+		_, err := p.clientToken(demoClient, demoSecret)
+		return err
+	}
+
+	var (
+		stop          = make(chan struct{})
+		wg            sync.WaitGroup
+		bOK, bFail    atomic.Int64
+		aOK           atomic.Int64
+		firstBFailure atomic.Value
+	)
+	for w := range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if w%2 == 0 {
+					if err := cc(c.a); err == nil {
+						aOK.Add(1)
+					}
+					continue
+				}
+				if err := cc(c.b); err != nil {
+					bFail.Add(1)
+					firstBFailure.CompareAndSwap(nil, err.Error())
+				} else {
+					bOK.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	c.a.kill()
+	killedAt := bOK.Load()
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	if aOK.Load() == 0 {
+		t.Error("A served nothing before it was killed: the load did not reach it")
+	}
+	if bOK.Load() <= killedAt {
+		t.Errorf("B served nothing after A was killed (%d before, %d after)", killedAt, bOK.Load())
+	}
+	if n := bFail.Load(); n > 0 {
+		t.Errorf("B failed %d requests while A died; first: %v", n, firstBFailure.Load())
+	}
+	// A's refresh token still works on B.
+	if _, err := c.b.refresh(tok.RefreshToken); err != nil {
+		t.Errorf("a refresh token issued by the dead instance does not work on the live one: %v", err)
+	}
+}

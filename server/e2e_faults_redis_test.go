@@ -1,0 +1,327 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey-auth/latchkey/config"
+)
+
+// redisProcess is a redis-server of the test's own, on a free port, with
+// an append-only file (fsync on every write) in a temporary directory, so
+// that it can be killed and restarted with what it acknowledged.
+type redisProcess struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedisProcess(t *testing.T) *redisProcess {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but redis-server is not installed")
+		}
+		t.Skip("!!! SKIPPING: redis-server is not installed !!!")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &redisProcess{t: t, bin: bin, dir: t.TempDir(), port: port}
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func (r *redisProcess) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+func (r *redisProcess) start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin,
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--dir", r.dir,
+		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--daemonize", "no", "--logfile", "")
+	r.cmd.Stdout, r.cmd.Stderr = nil, nil
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatalf("start redis-server: %v", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(r.t.Context()).Err() != nil {
+		if time.Now().After(deadline) {
+			r.t.Fatal("redis-server did not answer within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL: Redis crashes, it does not shut down.
+func (r *redisProcess) kill() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// sqlForFaults points the durable store at Postgres when the environment
+// has one, else leaves the embedded SQLite.
+func sqlForFaults(t *testing.T, c *config.Config) {
+	if os.Getenv("LATCHKEY_TEST_POSTGRES_DSN") == "" {
+		return
+	}
+	dsn, _ := postgresDSN(t)
+	c.Storage.Driver = "postgres"
+	c.Storage.Postgres.DSN = dsn
+}
+
+// Redis dies (kill -9) in the middle of a load: the requests that need it
+// answer 503 temporarily_unavailable with Retry-After, quickly, never a 500
+// or a panic, and /readyz fails; Redis comes back: the next requests succeed
+// without restarting latchkey, what was acknowledged before the crash is
+// still there, and no goroutine is left behind.
+func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
+	rp := startRedisProcess(t)
+	ts := startServer(t, func(c *config.Config) {
+		c.Storage.Redis.URL = rp.url()
+		c.Storage.Tokens = "auto"
+		c.Storage.Timeout = 3 * time.Second
+		sqlForFaults(t, c)
+	})
+	tok := ts.passwordToken(adminUser, adminPass, "openid")
+	acked, err := ts.refresh(tok.RefreshToken) // acknowledged: must survive the crash
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active, _ := ts.introspectActive(acked.AccessToken); !active {
+		t.Fatal("token not active before the outage")
+	}
+	ts.client.CloseIdleConnections()
+	time.Sleep(100 * time.Millisecond)
+	goroutinesBefore := runtime.NumGoroutine()
+
+	type result struct {
+		status  int
+		code    string
+		retry   string
+		elapsed time.Duration
+		phase   int32
+	}
+	var (
+		phase   atomic.Int32 // 0 up, 1 down, 2 back
+		stop    = make(chan struct{})
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		results []result
+	)
+	junk := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"lk_rt_not-a-real-token"}}.Encode()
+	introspect := url.Values{"token": {acked.AccessToken}}.Encode()
+	for w := range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ph := phase.Load()
+				path, body := "/oauth2/introspect", introspect
+				if w%2 == 1 {
+					path, body = "/oauth2/token", junk
+				}
+				req, _ := http.NewRequest(http.MethodPost, ts.URL+path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(demoClient, demoSecret)
+				start := time.Now()
+				res, err := ts.client.Do(req)
+				r := result{elapsed: time.Since(start), phase: ph}
+				if err != nil {
+					r.status = -1
+					r.code = err.Error()
+				} else {
+					var e struct {
+						Error string `json:"error"`
+					}
+					_ = decodeJSON(res.Body, &e)
+					res.Body.Close()
+					r.status, r.code, r.retry = res.StatusCode, e.Error, res.Header.Get("Retry-After")
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+
+	time.Sleep(300 * time.Millisecond)
+	phase.Store(1)
+	rp.kill()
+	time.Sleep(1500 * time.Millisecond)
+	if res := ts.get("/readyz", ""); res.Status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Redis down: %s", res)
+	}
+	if res := ts.get("/healthz", ""); res.Status != http.StatusOK {
+		t.Errorf("/healthz with Redis down: %s", res)
+	}
+
+	rp.start()
+	deadline := time.Now().Add(15 * time.Second)
+	for ts.get("/readyz", "").Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz did not recover after Redis came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Give the pool a moment past readiness, then measure the recovered phase.
+	time.Sleep(200 * time.Millisecond)
+	phase.Store(2)
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	counts := map[int32]map[int]int{0: {}, 1: {}, 2: {}}
+	for _, r := range results {
+		counts[r.phase][r.status]++
+		switch {
+		case r.status == -1:
+			t.Errorf("phase %d: transport error %s", r.phase, r.code)
+		case r.status >= 500 && r.status != http.StatusServiceUnavailable:
+			t.Errorf("phase %d: status %d %q", r.phase, r.status, r.code)
+		case r.status == http.StatusServiceUnavailable:
+			if r.code != "temporarily_unavailable" || r.retry == "" {
+				t.Errorf("503 with error %q, Retry-After %q", r.code, r.retry)
+			}
+			if r.phase == 2 {
+				t.Errorf("a 503 after Redis came back and /readyz recovered")
+			}
+		case r.status != http.StatusOK && r.status != http.StatusBadRequest:
+			t.Errorf("phase %d: unexpected status %d %q", r.phase, r.status, r.code)
+		}
+		if r.elapsed > 3*time.Second {
+			t.Errorf("phase %d: a request took %v", r.phase, r.elapsed)
+		}
+	}
+	t.Logf("statuses by phase (0 up, 1 down, 2 back): %v", counts)
+	if counts[1][http.StatusServiceUnavailable] == 0 {
+		t.Error("no 503 while Redis was down: the load did not reach Redis")
+	}
+	if counts[2][http.StatusOK] == 0 {
+		t.Error("no success after Redis came back")
+	}
+
+	// What was acknowledged before the crash is still there.
+	if active, _ := ts.introspectActive(acked.AccessToken); !active {
+		t.Error("the access token issued before the crash is not active after it")
+	}
+	if _, err := ts.refresh(acked.RefreshToken); err != nil {
+		t.Errorf("the refresh token acknowledged before the crash does not work after it: %v", err)
+	}
+	if strings.Contains(ts.Logs.String(), "panic") {
+		t.Error("the server logged a panic")
+	}
+
+	// No goroutine is left behind by the failed requests.
+	ts.client.CloseIdleConnections()
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= goroutinesBefore+5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("%d goroutines after the outage, %d before:\n%s", n, goroutinesBefore, buf)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SIGTERM while requests are in flight: the server stops accepting new
+// connections, finishes the requests it has, and exits cleanly.
+func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
+	p := startProcess(t, "latchkey", nil)
+	p.waitReady(t, 10*time.Second)
+
+	// A slow client: headers now, half the body, the rest after SIGTERM.
+	body := url.Values{"grant_type": {"client_credentials"}}.Encode()
+	const inFlight = 4
+	conns := make([]net.Conn, inFlight)
+	for i := range conns {
+		c, err := net.Dial("tcp", p.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		req := "POST /oauth2/token HTTP/1.1\r\nHost: " + p.Addr + "\r\n" +
+			"Content-Type: application/x-www-form-urlencoded\r\n" +
+			"Authorization: Basic " + basicAuth(demoClient, demoSecret) + "\r\n" +
+			"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body[:len(body)/2]
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	time.Sleep(300 * time.Millisecond) // the server has read the headers
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	// New connections are refused once the server drains.
+	if c, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the server still accepts connections after SIGTERM")
+	}
+	for i, c := range conns {
+		if _, err := c.Write([]byte(body[len(body)/2:])); err != nil {
+			t.Fatalf("request %d: finishing the body: %v", i, err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("request %d in flight at SIGTERM got no response: %v", i, err)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = decodeJSON(res.Body, &tok)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || tok.AccessToken == "" {
+			t.Errorf("request %d in flight at SIGTERM: %d", i, res.StatusCode)
+		}
+	}
+	if err := p.terminate(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, p.logs.String())
+	}
+}
+
+func basicAuth(user, pass string) string {
+	req, _ := http.NewRequest(http.MethodGet, "http://x/", nil)
+	req.SetBasicAuth(user, pass)
+	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
