@@ -64,8 +64,8 @@ func (a *api) userRoutes(r *gin.Engine) {
 
 	if rt.RestAuth != "" {
 		ra := r.Group(rt.RestAuth)
-		both(ra, http.MethodPost, "/login", a.jwtCreate)
-		both(ra, http.MethodPost, "/logout", authed, a.tokenLogout)
+		both(ra, http.MethodPost, "/login", a.restAuthLogin)
+		both(ra, http.MethodPost, "/logout", anyone, a.restAuthLogout)
 		both(ra, http.MethodGet, "/user", authed, a.getUser(true))
 		both(ra, http.MethodPut, "/user", authed, a.updateUser(true, false))
 		both(ra, http.MethodPatch, "/user", authed, a.updateUser(true, true))
@@ -200,6 +200,49 @@ func (a *api) jwtBlacklist(c *gin.Context) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{})
+	})
+}
+
+// restAuthLogin is dj-rest-auth's LoginView with USE_JWT: the pair and
+// the user.
+func (a *api) restAuthLogin(c *gin.Context) {
+	a.withInput(c, func(in accounts.Input) {
+		ctx := c.Request.Context()
+		pair, err := a.Accounts.CreateJWT(ctx, in, c.Request.UserAgent())
+		if err != nil {
+			a.writeDRF(c, err)
+			return
+		}
+		body := gin.H{"access": pair.Access, "refresh": pair.Refresh}
+		if p, err := a.Accounts.Authenticate(ctx, "Bearer "+pair.Access); err == nil {
+			if u, err := a.Accounts.GetUser(ctx, p, p.User.ID); err == nil {
+				body["user"] = u
+			}
+		}
+		noStore(c)
+		c.JSON(http.StatusOK, body)
+	})
+}
+
+// restAuthLogout is dj-rest-auth's LogoutView: anyone may call it; a
+// "refresh" in the body is blacklisted, and the request's own credential
+// (if any) is revoked.
+func (a *api) restAuthLogout(c *gin.Context) {
+	a.withInput(c, func(in accounts.Input) {
+		ctx := c.Request.Context()
+		if _, ok := in.Values["refresh"]; ok {
+			if err := a.Accounts.BlacklistJWT(ctx, in); err != nil {
+				a.writeDRF(c, err)
+				return
+			}
+		}
+		if p := principal(c); p != nil {
+			if err := a.Accounts.TokenLogout(ctx, p); err != nil {
+				a.writeDRF(c, err)
+				return
+			}
+		}
+		c.JSON(http.StatusOK, gin.H{"detail": "Successfully logged out."})
 	})
 }
 

@@ -379,7 +379,11 @@ func TestUsersCompatibilityRouteSets(t *testing.T) {
 		if res.Status != http.StatusOK {
 			t.Fatalf("%s", res)
 		}
-		access := res.json(t)["access"].(string)
+		login := res.json(t)
+		access := login["access"].(string)
+		if u, _ := login["user"].(map[string]any); u["username"] != "olga" {
+			t.Errorf("login answer without the user: %s", res.Body)
+		}
 		if res := ts.call(http.MethodGet, "/rest-auth/user/", bearer(access), nil); res.Status != http.StatusOK || res.json(t)["username"] != "olga" {
 			t.Errorf("user: %s", res)
 		}
@@ -394,6 +398,14 @@ func TestUsersCompatibilityRouteSets(t *testing.T) {
 			t.Errorf("registration: %s", res)
 		}
 		wantFields(t, ts.call(http.MethodPost, "/rest-auth/registration/", "", map[string]any{"username": "quinn", "email": "q@example.com", "password1": "quinn-pass-123"}), "password2")
+	})
+	t.Run("dj-rest-auth logout blacklists the refresh token and ends the session", func(t *testing.T) {
+		access, refresh := ts.jwtPair("olga", "olga-new-pass-1")
+		res := ts.call(http.MethodPost, "/rest-auth/logout/", bearer(access), map[string]any{"refresh": refresh})
+		wantDetail(t, res, http.StatusOK, "Successfully logged out.")
+		wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/refresh/", "", map[string]any{"refresh": refresh}), http.StatusUnauthorized, "Token is invalid or expired")
+		wantDetail(t, ts.call(http.MethodGet, "/rest-auth/user/", bearer(access), nil), http.StatusUnauthorized, "Given token not valid for any token type")
+		wantDetail(t, ts.call(http.MethodPost, "/rest-auth/logout/", "", nil), http.StatusOK, "Successfully logged out.")
 	})
 	t.Run("route sets can be switched off and moved", func(t *testing.T) {
 		ts := startServer(t, func(c *config.Config) {
