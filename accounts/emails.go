@@ -189,7 +189,7 @@ func (s *Service) SendPasswordReset(ctx context.Context, p *Principal, id int64)
 	if !p.Staff() {
 		return ErrForbidden
 	}
-	u, err := s.target(ctx, p, id)
+	u, err := s.writable(ctx, p, id)
 	if err != nil {
 		return err
 	}

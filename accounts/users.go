@@ -208,6 +208,20 @@ func (s *Service) target(ctx context.Context, p *Principal, id int64) (storage.U
 	return u, nil
 }
 
+// writable loads a user the caller may change: the caller, or for staff
+// another user — but only a superuser changes a superuser, so staff cannot
+// take over a superuser's account.
+func (s *Service) writable(ctx context.Context, p *Principal, id int64) (storage.User, error) {
+	u, err := s.target(ctx, p, id)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if u.ID != p.User.ID && u.IsSuperuser && !p.User.IsSuperuser {
+		return storage.User{}, ErrForbidden
+	}
+	return u, nil
+}
+
 // GetUser is GET /users/{id}/ and /users/me/.
 func (s *Service) GetUser(ctx context.Context, p *Principal, id int64) (User, error) {
 	u, err := s.target(ctx, p, id)
@@ -223,7 +237,7 @@ func (s *Service) GetUser(ctx context.Context, p *Principal, id int64) (User, er
 // through set_username / set_email for owners, as djoser has them
 // read-only. Read-only fields are ignored, unknown ones refused.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Input, partial bool) (User, error) {
-	cur, err := s.target(ctx, p, id)
+	cur, err := s.writable(ctx, p, id)
 	if err != nil {
 		return User{}, err
 	}
@@ -360,7 +374,7 @@ func (s *Service) verifyCurrent(ctx context.Context, p *Principal, r *reader) er
 // DeleteUser is DELETE /users/{id}/ and /users/me/: current_password (the
 // caller's) is required, as djoser has it.
 func (s *Service) DeleteUser(ctx context.Context, p *Principal, id int64, in Input) error {
-	u, err := s.target(ctx, p, id)
+	u, err := s.writable(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -433,7 +447,7 @@ func (s *Service) AdminSetPassword(ctx context.Context, p *Principal, id int64, 
 	if !p.Staff() {
 		return ErrForbidden
 	}
-	u, err := s.target(ctx, p, id)
+	u, err := s.writable(ctx, p, id)
 	if err != nil {
 		return err
 	}

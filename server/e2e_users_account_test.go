@@ -118,6 +118,22 @@ func TestUsersReadUpdateDelete(t *testing.T) {
 		wantMsg(t, m, "groups", `Object with name="nope" does not exist.`)
 		wantFields(t, ts.call(http.MethodPatch, ivyURL, admin, map[string]any{"email": "hank@example.com"}), "email")
 	})
+	t.Run("staff who are not superusers cannot change a superuser", func(t *testing.T) {
+		ts.createUser("stella", "stella-pass-123", true)
+		staff, _ := ts.jwtPair("stella", "stella-pass-123")
+		adminURL := "/auth/users/" + itoa(ts.user(adminUser).ID) + "/"
+		forbidden := "You do not have permission to perform this action."
+		wantDetail(t, ts.call(http.MethodPatch, adminURL, bearer(staff), map[string]any{"email": "mine@example.com"}), http.StatusForbidden, forbidden)
+		wantDetail(t, ts.call(http.MethodPost, adminURL+"set_password/", bearer(staff), map[string]any{"new_password": "taken-over-123"}), http.StatusForbidden, forbidden)
+		wantDetail(t, ts.call(http.MethodDelete, adminURL, bearer(staff), map[string]any{"current_password": "stella-pass-123"}), http.StatusForbidden, forbidden)
+		if res := ts.call(http.MethodGet, adminURL, bearer(staff), nil); res.Status != http.StatusOK {
+			t.Errorf("staff reading a superuser: %s", res)
+		}
+		if res := ts.call(http.MethodPatch, ivyURL, bearer(staff), map[string]any{"first_name": "Ivy"}); res.Status != http.StatusOK {
+			t.Errorf("staff changing a user: %s", res)
+		}
+		ts.jwtPair(adminUser, adminPass)
+	})
 	t.Run("staff set a user's password", func(t *testing.T) {
 		if res := ts.call(http.MethodPost, ivyURL+"set_password/", admin, map[string]any{"new_password": "ivy-new-pass-9"}); res.Status != http.StatusNoContent {
 			t.Fatalf("%s", res)
