@@ -32,6 +32,7 @@ type Config struct {
 	RateLimit      RateLimit `yaml:"rate_limit"`
 	Log            Log       `yaml:"log"`
 	HTTP           HTTP      `yaml:"http"`
+	Mail           Mail      `yaml:"mail"`
 }
 
 // TLS serves HTTPS directly when both files are set.
@@ -166,6 +167,7 @@ func Default() Config {
 		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open", API: defaultUserAPI()},
 		Backends:  []Backend{{ID: "local", Type: "local"}},
 		RateLimit: defaultRateLimit(),
+		Mail:      defaultMail(),
 		Log:       Log{Level: "info", Format: "json"},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,

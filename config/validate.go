@@ -54,6 +54,7 @@ func (c *Config) Validate() error {
 	c.validateUsers(&p)
 	c.validateBackends(&p)
 	c.validateRateLimit(&p)
+	c.validateMail(&p)
 	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&p, "log.format", c.Log.Format, "json", "text")
 	if c.HTTP.MaxBodyBytes <= 0 {
