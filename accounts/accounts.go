@@ -62,8 +62,15 @@ type Options struct {
 	// tokens and (the default and longest of) personal access tokens.
 	LoginTokenTTL    time.Duration
 	PersonalTokenTTL time.Duration
-	Now              func() time.Time
-	Logger           *slog.Logger
+	// Mailer sends activation, reset and confirmation e-mails; nil sends
+	// none. Links fills their links.
+	Mailer Mailer
+	Links  Links
+	// SyncMail sends e-mails before the answer instead of in the
+	// background (tests, and the CLI).
+	SyncMail bool
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Retype are djoser's *_RETYPE settings.
@@ -111,6 +118,9 @@ func New(opts Options) *Service {
 	if opts.LoginTokenTTL <= 0 {
 		opts.LoginTokenTTL = 10 * time.Hour
 	}
+	if opts.Links.TokenTTL <= 0 {
+		opts.Links.TokenTTL = 72 * time.Hour
+	}
 	if opts.PersonalTokenTTL <= 0 {
 		opts.PersonalTokenTTL = 90 * 24 * time.Hour
 	}
@@ -132,7 +142,9 @@ type Error struct {
 	Code   string // SimpleJWT's "code", when it sends one
 	// Challenge is sent as WWW-Authenticate on 401.
 	Challenge string
-	cause     error
+	// RetryAfter, in seconds, is sent as Retry-After when not zero.
+	RetryAfter int
+	cause      error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Detail) }
@@ -200,10 +212,13 @@ func providerErr(err error, bad *Error) error {
 		return bad
 	case e.Status == http.StatusTooManyRequests:
 		detail := "Request was throttled."
-		if e.RetryAfter > 0 {
+		switch {
+		case e.RetryAfter == 1:
+			detail = "Request was throttled. Expected available in 1 second."
+		case e.RetryAfter > 1:
 			detail = fmt.Sprintf("Request was throttled. Expected available in %d seconds.", e.RetryAfter)
 		}
-		return &Error{Status: http.StatusTooManyRequests, Detail: detail, Code: "throttled", cause: err}
+		return &Error{Status: http.StatusTooManyRequests, Detail: detail, Code: "throttled", RetryAfter: max(e.RetryAfter, 1), cause: err}
 	case e.Status == http.StatusServiceUnavailable:
 		return ErrUnavailable.withCause(err)
 	}

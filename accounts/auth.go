@@ -247,7 +247,7 @@ func (s *Service) TokenLogin(ctx context.Context, in Input) (string, error) {
 	if id.UserID == 0 {
 		return "", fieldError(NonField, msgBadLogin)
 	}
-	raw, _, err := s.newPersonalToken(ctx, id.UserID, storageKindLogin, "login", "", s.opts.LoginTokenTTL)
+	raw, _, err := s.newPersonalToken(ctx, id.UserID, storage.TokenKindLogin, "login", "", s.opts.LoginTokenTTL)
 	if err != nil {
 		return "", err
 	}
@@ -259,8 +259,6 @@ func (s *Service) TokenLogin(ctx context.Context, in Input) (string, error) {
 	}
 	return raw, nil
 }
-
-const storageKindLogin = storage.TokenKindLogin
 
 // TokenLogout is /token/logout/: the credential of the request is revoked
 // (the login or personal token, or the access token's session).

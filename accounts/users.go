@@ -84,7 +84,9 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 	password, _ := r.str(passwordField, true, false, 1024)
 	retype, hasRetype := r.str(retypeField, s.opts.Retype.UserCreatePassword || retypeRequired, false, 1024)
 	profile, hasProfile := r.object("profile")
-	s.checkIdentity(ctx, r, u, 0)
+	if err := s.checkIdentity(ctx, r, u, 0); err != nil {
+		return User{}, err
+	}
 	if hasProfile {
 		s.checkProfile(r, profile)
 		u.Profile = profile
@@ -110,19 +112,26 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 		}
 		return User{}, storeErr("create user", err)
 	}
+	if !u.IsActive {
+		stored, err := s.opts.Store.GetUser(ctx, u.ID)
+		if err != nil {
+			return User{}, storeErr("get user", err)
+		}
+		s.send(ctx, MailActivation, stored, purposeActivation, s.opts.Links.ActivationURL)
+	}
 	return s.view(ctx, u)
 }
 
 // checkIdentity validates username and e-mail (already read) and their
 // uniqueness against users other than self.
-func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, self int64) {
+func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, self int64) error {
 	if u.Username != "" && r.errs["username"] == nil {
 		if !validUsername(u.Username) && !(u.Username == u.Email && validEmail(u.Email)) {
 			r.errs.add("username", msgUsername)
 		} else if other, err := s.opts.Store.UserByUsername(ctx, u.Username); err == nil && other.ID != self {
 			r.errs.add("username", msgUsernameTaken)
 		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			r.errs.add(NonField, "The service is unavailable, try again later.")
+			return storeErr("user by username", err)
 		}
 	}
 	if u.Email != "" && r.errs["email"] == nil {
@@ -131,9 +140,10 @@ func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, 
 		} else if other, err := s.opts.Store.UserByEmail(ctx, u.Email); err == nil && other.ID != self {
 			r.errs.add("email", msgEmailTaken)
 		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			r.errs.add(NonField, "The service is unavailable, try again later.")
+			return storeErr("user by email", err)
 		}
 	}
+	return nil
 }
 
 func (s *Service) checkProfile(r *reader, profile map[string]any) {
@@ -198,6 +208,20 @@ func (s *Service) target(ctx context.Context, p *Principal, id int64) (storage.U
 	return u, nil
 }
 
+// writable loads a user the caller may change: the caller, or for staff
+// another user — but only a superuser changes a superuser, so staff cannot
+// take over a superuser's account.
+func (s *Service) writable(ctx context.Context, p *Principal, id int64) (storage.User, error) {
+	u, err := s.target(ctx, p, id)
+	if err != nil {
+		return storage.User{}, err
+	}
+	if u.ID != p.User.ID && u.IsSuperuser && !p.User.IsSuperuser {
+		return storage.User{}, ErrForbidden
+	}
+	return u, nil
+}
+
 // GetUser is GET /users/{id}/ and /users/me/.
 func (s *Service) GetUser(ctx context.Context, p *Principal, id int64) (User, error) {
 	u, err := s.target(ctx, p, id)
@@ -213,7 +237,7 @@ func (s *Service) GetUser(ctx context.Context, p *Principal, id int64) (User, er
 // through set_username / set_email for owners, as djoser has them
 // read-only. Read-only fields are ignored, unknown ones refused.
 func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Input, partial bool) (User, error) {
-	cur, err := s.target(ctx, p, id)
+	cur, err := s.writable(ctx, p, id)
 	if err != nil {
 		return User{}, err
 	}
@@ -272,7 +296,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 		if next.Email == "" && s.loginField("email") && !s.loginField("username") {
 			r.errs.add("email", "This field may not be blank.")
 		}
-		s.checkIdentity(ctx, r, next, cur.ID)
+		if err := s.checkIdentity(ctx, r, next, cur.ID); err != nil {
+			return User{}, err
+		}
 	}
 	if setGroups {
 		for _, g := range groups {
@@ -348,7 +374,7 @@ func (s *Service) verifyCurrent(ctx context.Context, p *Principal, r *reader) er
 // DeleteUser is DELETE /users/{id}/ and /users/me/: current_password (the
 // caller's) is required, as djoser has it.
 func (s *Service) DeleteUser(ctx context.Context, p *Principal, id int64, in Input) error {
-	u, err := s.target(ctx, p, id)
+	u, err := s.writable(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -421,7 +447,7 @@ func (s *Service) AdminSetPassword(ctx context.Context, p *Principal, id int64, 
 	if !p.Staff() {
 		return ErrForbidden
 	}
-	u, err := s.target(ctx, p, id)
+	u, err := s.writable(ctx, p, id)
 	if err != nil {
 		return err
 	}
@@ -453,6 +479,8 @@ func (s *Service) SetUsername(ctx context.Context, p *Principal, in Input) error
 			r.errs.add("new_username", msgUsername)
 		} else if other, err := s.opts.Store.UserByUsername(ctx, v); err == nil && other.ID != p.User.ID {
 			r.errs.add("new_username", msgUsernameTaken)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storeErr("user by username", err)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -478,6 +506,8 @@ func (s *Service) SetEmail(ctx context.Context, p *Principal, in Input) error {
 			r.errs.add("new_email", msgEmail)
 		} else if other, err := s.opts.Store.UserByEmail(ctx, v); err == nil && other.ID != p.User.ID {
 			r.errs.add("new_email", msgEmailTaken)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return storeErr("user by email", err)
 		}
 	}
 	if err := r.done(); err != nil {

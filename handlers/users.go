@@ -101,6 +101,9 @@ func (a *api) writeDRF(c *gin.Context, err error) {
 	if e.Status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
 	if e.Challenge != "" && e.Status == http.StatusUnauthorized {
 		c.Header("WWW-Authenticate", e.Challenge)
 	}

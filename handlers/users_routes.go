@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -47,6 +48,13 @@ func (a *api) userRoutes(r *gin.Engine) {
 	both(g, http.MethodPost, "/users/set_password", authed, a.setPassword("new_password", "re_new_password", true))
 	both(g, http.MethodPost, "/users/set_username", authed, a.setUsername)
 	both(g, http.MethodPost, "/users/set_email", authed, a.setEmail)
+	both(g, http.MethodPost, "/users/activation", a.inputOnly(a.Accounts.Activate, nil))
+	both(g, http.MethodPost, "/users/resend_activation", a.inputOnly(a.Accounts.ResendActivation, nil))
+	both(g, http.MethodPost, "/users/reset_password", a.inputOnly(a.Accounts.ResetPassword, nil))
+	both(g, http.MethodPost, "/users/reset_password_confirm", a.resetPasswordConfirm("new_password", "re_new_password", false))
+	both(g, http.MethodPost, "/users/reset_username", a.inputOnly(a.Accounts.ResetUsername, nil))
+	both(g, http.MethodPost, "/users/reset_username_confirm", a.inputOnly(a.Accounts.ResetUsernameConfirm, nil))
+	both(g, http.MethodPost, "/users/:id/reset_password", authed, a.adminSendReset)
 
 	both(g, http.MethodGet, "/users/me/sessions", authed, a.listSessions)
 	both(g, http.MethodDelete, "/users/me/sessions/:sid", authed, a.revokeSession)
@@ -56,13 +64,16 @@ func (a *api) userRoutes(r *gin.Engine) {
 
 	if rt.RestAuth != "" {
 		ra := r.Group(rt.RestAuth)
-		both(ra, http.MethodPost, "/login", a.jwtCreate)
-		both(ra, http.MethodPost, "/logout", authed, a.tokenLogout)
+		both(ra, http.MethodPost, "/login", a.restAuthLogin)
+		both(ra, http.MethodPost, "/logout", anyone, a.restAuthLogout)
 		both(ra, http.MethodGet, "/user", authed, a.getUser(true))
 		both(ra, http.MethodPut, "/user", authed, a.updateUser(true, false))
 		both(ra, http.MethodPatch, "/user", authed, a.updateUser(true, true))
 		both(ra, http.MethodPost, "/password/change", authed, a.setPassword("new_password1", "new_password2", false))
 		both(ra, http.MethodPost, "/registration", anyone, a.register("password1", "password2", true))
+		both(ra, http.MethodPost, "/registration/verify-email", a.inputOnly(a.Accounts.VerifyEmailKey, gin.H{"detail": "ok"}))
+		both(ra, http.MethodPost, "/password/reset", a.inputOnly(a.Accounts.ResetPassword, gin.H{"detail": "Password reset e-mail has been sent."}))
+		both(ra, http.MethodPost, "/password/reset/confirm", a.resetPasswordConfirm("new_password1", "new_password2", true))
 		both(ra, http.MethodPost, "/token/refresh", a.jwtRefresh("refresh"))
 		both(ra, http.MethodPost, "/token/verify", a.jwtVerify("token"))
 	}
@@ -87,6 +98,52 @@ func (a *api) adminGroupRoutes(admin *gin.RouterGroup) {
 	both(admin, http.MethodDelete, "/groups/:name", a.deleteGroup)
 	both(admin, http.MethodPost, "/groups/:name/members/:user_id", a.groupMember(true))
 	both(admin, http.MethodDelete, "/groups/:name/members/:user_id", a.groupMember(false))
+}
+
+// inputOnly serves an endpoint that takes a body and answers 204, or 200
+// with ok when it is not nil (dj-rest-auth's {"detail": ...}).
+func (a *api) inputOnly(fn func(context.Context, accounts.Input) error, ok gin.H) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a.withInput(c, func(in accounts.Input) {
+			if err := fn(c.Request.Context(), in); err != nil {
+				a.writeDRF(c, err)
+				return
+			}
+			if ok != nil {
+				c.JSON(http.StatusOK, ok)
+				return
+			}
+			c.Status(http.StatusNoContent)
+		})
+	}
+}
+
+func (a *api) resetPasswordConfirm(newField, retypeField string, restAuth bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a.withInput(c, func(in accounts.Input) {
+			if err := a.Accounts.ResetPasswordConfirm(c.Request.Context(), in, newField, retypeField, restAuth); err != nil {
+				a.writeDRF(c, err)
+				return
+			}
+			if restAuth {
+				c.JSON(http.StatusOK, gin.H{"detail": "Password has been reset with the new password."})
+				return
+			}
+			c.Status(http.StatusNoContent)
+		})
+	}
+}
+
+func (a *api) adminSendReset(c *gin.Context) {
+	id, ok := userID(c, false)
+	if !ok {
+		return
+	}
+	if err := a.Accounts.SendPasswordReset(c.Request.Context(), principal(c), id); err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 // withInput reads the body and runs fn with it.
@@ -143,6 +200,49 @@ func (a *api) jwtBlacklist(c *gin.Context) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{})
+	})
+}
+
+// restAuthLogin is dj-rest-auth's LoginView with USE_JWT: the pair and
+// the user.
+func (a *api) restAuthLogin(c *gin.Context) {
+	a.withInput(c, func(in accounts.Input) {
+		ctx := c.Request.Context()
+		pair, err := a.Accounts.CreateJWT(ctx, in, c.Request.UserAgent())
+		if err != nil {
+			a.writeDRF(c, err)
+			return
+		}
+		body := gin.H{"access": pair.Access, "refresh": pair.Refresh}
+		if p, err := a.Accounts.Authenticate(ctx, "Bearer "+pair.Access); err == nil {
+			if u, err := a.Accounts.GetUser(ctx, p, p.User.ID); err == nil {
+				body["user"] = u
+			}
+		}
+		noStore(c)
+		c.JSON(http.StatusOK, body)
+	})
+}
+
+// restAuthLogout is dj-rest-auth's LogoutView: anyone may call it; a
+// "refresh" in the body is blacklisted, and the request's own credential
+// (if any) is revoked.
+func (a *api) restAuthLogout(c *gin.Context) {
+	a.withInput(c, func(in accounts.Input) {
+		ctx := c.Request.Context()
+		if _, ok := in.Values["refresh"]; ok {
+			if err := a.Accounts.BlacklistJWT(ctx, in); err != nil {
+				a.writeDRF(c, err)
+				return
+			}
+		}
+		if p := principal(c); p != nil {
+			if err := a.Accounts.TokenLogout(ctx, p); err != nil {
+				a.writeDRF(c, err)
+				return
+			}
+		}
+		c.JSON(http.StatusOK, gin.H{"detail": "Successfully logged out."})
 	})
 }
 

@@ -64,18 +64,9 @@ func TestBlockFor(t *testing.T) {
 	}
 }
 
-func testSecrets(t *testing.T) *Secrets {
-	t.Helper()
-	s, err := NewSecrets(make([]byte, MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestThrottleKeys(t *testing.T) {
 	on := storage.AttemptLimit{Failures: 1, Window: time.Minute, Backoff: time.Second, MaxBackoff: time.Second}
-	th := newThrottle(RateLimits{Store: &sqlstore.Store{}, AccountAddress: on, Account: on, Address: on}, testSecrets(t), nopObserver{}, nil, time.Now)
+	th := newThrottle(RateLimits{Store: &sqlstore.Store{}, AccountAddress: on, Account: on, Address: on}, refreshSecrets(t, 0), nopObserver{}, nil, time.Now)
 	keys := th.keys(credPassword, "Alice@Example.com", "192.0.2.7")
 	if len(keys) != 3 {
 		t.Fatalf("keys: %v", keys)
@@ -101,7 +92,7 @@ func TestThrottleKeys(t *testing.T) {
 	if got := th.keys(credPassword, "alice", "192.0.2.7"); len(got) != 2 || got[0].limit != limitAccountAddress || got[1].limit != limitAddress {
 		t.Errorf("a limit with 0 failures is off: %v", got)
 	}
-	if newThrottle(RateLimits{}, testSecrets(t), nopObserver{}, nil, time.Now) != nil {
+	if newThrottle(RateLimits{}, refreshSecrets(t, 0), nopObserver{}, nil, time.Now) != nil {
 		t.Error("a throttle without a store is not nil")
 	}
 }
@@ -161,7 +152,7 @@ func TestThrottle(t *testing.T) {
 		AccountAddress: storage.AttemptLimit{Failures: 2, Window: time.Minute, Backoff: time.Second, MaxBackoff: 4 * time.Second},
 		Account:        storage.AttemptLimit{Failures: 6, Window: time.Minute, Backoff: 10 * time.Second, MaxBackoff: time.Minute},
 		Address:        storage.AttemptLimit{Failures: 20, Window: time.Minute, Backoff: time.Second, MaxBackoff: time.Minute},
-	}, testSecrets(t), obs, nil, clock)
+	}, refreshSecrets(t, 0), obs, nil, clock)
 	home := WithClientIP(context.Background(), "192.0.2.1")
 	away := WithClientIP(context.Background(), "198.51.100.9")
 

@@ -18,6 +18,10 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 	if hash == nil {
 		hash = func(string) (string, error) { return "", fmt.Errorf("no password hasher configured") }
 	}
+	mailer := opts.Mailer
+	if mailer == nil {
+		mailer = accounts.LogMailer{Logger: opts.Logger}
+	}
 	svc := accounts.New(accounts.Options{
 		Store: s.store, Sessions: s.hot.tokens, Provider: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
@@ -33,6 +37,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 			Numeric: u.Password.Numeric, Similarity: u.Password.Similarity,
 		},
 		LoginTokenTTL: u.LoginTokenTTL, PersonalTokenTTL: u.PersonalTokenTTL,
+		Mailer: mailer, Links: links(cfg), SyncMail: opts.SyncMail,
 		Now: opts.Now, Logger: opts.Logger,
 	})
 	if err := svc.Start(ctx); err != nil {
@@ -49,4 +54,14 @@ func userRoutes(cfg config.Config) handlers.UserRoutes {
 		r.RestAuth = u.RestAuth.Prefix
 	}
 	return r
+}
+
+// links are the e-mails' link patterns and names.
+func links(cfg config.Config) accounts.Links {
+	u := cfg.Users.API
+	protocol, domain := cfg.UserAPIDomain()
+	return accounts.Links{
+		ActivationURL: u.ActivationURL, PasswordResetURL: u.PasswordResetURL, UsernameResetURL: u.UsernameResetURL,
+		SiteName: u.SiteName, Domain: domain, Protocol: protocol, TokenTTL: u.ResetTokenTTL,
+	}
 }

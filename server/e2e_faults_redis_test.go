@@ -31,9 +31,23 @@ type redisProcess struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	// head comes before the common arguments (a sentinel's config file),
+	// tail after them.
+	head, tail []string
 }
 
-func startRedisProcess(t *testing.T) *redisProcess {
+// startRedisProcess starts a data server; extra are more redis-server
+// arguments (e.g. --replicaof).
+func startRedisProcess(t *testing.T, extra ...string) *redisProcess {
+	t.Helper()
+	r := newRedisProcess(t)
+	r.tail = append([]string{"--save", "", "--appendonly", "yes", "--appendfsync", "always"}, extra...)
+	r.start()
+	t.Cleanup(r.kill)
+	return r
+}
+
+func newRedisProcess(t *testing.T) *redisProcess {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -48,20 +62,19 @@ func startRedisProcess(t *testing.T) *redisProcess {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	r := &redisProcess{t: t, bin: bin, dir: t.TempDir(), port: port}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
+	return &redisProcess{t: t, bin: bin, dir: t.TempDir(), port: port}
 }
+
+func (r *redisProcess) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 func (r *redisProcess) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
 
 func (r *redisProcess) start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--dir", r.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always",
+	args := append([]string{}, r.head...)
+	args = append(args, "--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--dir", r.dir,
 		"--daemonize", "no", "--logfile", "")
+	r.cmd = exec.Command(r.bin, append(args, r.tail...)...)
 	r.cmd.Stdout, r.cmd.Stderr = nil, nil
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
@@ -129,6 +142,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 		retry   string
 		elapsed time.Duration
 		phase   int32
+		ended   time.Time
 	}
 	var (
 		phase   atomic.Int32 // 0 up, 1 down, 2 back
@@ -157,7 +171,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 				req.SetBasicAuth(demoClient, demoSecret)
 				start := time.Now()
 				res, err := ts.client.Do(req)
-				r := result{elapsed: time.Since(start), phase: ph}
+				r := result{elapsed: time.Since(start), phase: ph, ended: time.Now()}
 				if err != nil {
 					r.status = -1
 					r.code = err.Error()
@@ -179,6 +193,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 
 	time.Sleep(300 * time.Millisecond)
 	phase.Store(1)
+	killedAt := time.Now()
 	rp.kill()
 	time.Sleep(1500 * time.Millisecond)
 	if res := ts.get("/readyz", ""); res.Status != http.StatusServiceUnavailable {
@@ -217,6 +232,9 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 			}
 			if r.phase == 2 {
 				t.Errorf("a 503 after Redis came back and /readyz recovered")
+			}
+			if r.ended.Before(killedAt) {
+				t.Errorf("a 503 before Redis was killed (%v before)", killedAt.Sub(r.ended))
 			}
 		case r.status != http.StatusOK && r.status != http.StatusBadRequest:
 			t.Errorf("phase %d: unexpected status %d %q", r.phase, r.status, r.code)

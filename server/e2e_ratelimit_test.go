@@ -382,4 +382,129 @@ func TestRateLimitOff(t *testing.T) {
 		wantBadLogin(t, ts.login("192.0.2.60", adminUser, "wrong"))
 	}
 	wantToken(t, ts.login("192.0.2.60", adminUser, adminPass))
+	// Off means no counter is read or written at all.
+	var rows int
+	if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 {
+		t.Errorf("%d counters written with rate limiting off", rows)
+	}
+}
+
+// TestRateLimitCountersInRedis checks where the counters go when Redis is
+// configured: into Redis, whether the tokens are there too (the shared
+// client) or stay in SQL (storage.tokens: sql, a client of their own), and
+// not into the database.
+func TestRateLimitCountersInRedis(t *testing.T) {
+	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
+		}
+		t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL to test rate limits on Redis ***")
+	}
+	for _, tokens := range []string{"auto", "sql"} {
+		t.Run("tokens="+tokens, func(t *testing.T) {
+			prefix := "lktest:" + uuid.NewString() + ":"
+			t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+			ts := startServer(t, func(c *config.Config) {
+				c.TrustedProxies = []string{"127.0.0.1"}
+				c.Storage.Redis.URL = redisURL
+				c.Storage.Redis.Prefix = prefix
+				c.Storage.Tokens = tokens
+			})
+			wantBadLogin(t, ts.login("192.0.2.70", adminUser, "wrong"))
+			opts, err := redis.ParseURL(redisURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(opts)
+			defer c.Close()
+			keys, err := c.Keys(t.Context(), prefix+"att:*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 3 {
+				t.Fatalf("counters in redis: %v, want 3 (account_address, account, address)", keys)
+			}
+			for _, k := range keys {
+				if strings.Contains(strings.ToLower(k), adminUser) {
+					t.Errorf("counter key %q holds the login in the clear", k)
+				}
+			}
+			var rows int
+			if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+				t.Fatal(err)
+			}
+			if rows != 0 {
+				t.Errorf("%d counters in the database as well", rows)
+			}
+		})
+	}
+}
+
+// TestRateLimitStoreOutage cuts the connection to the Redis that holds the
+// counters (tokens stay in SQL, so only the limits depend on it): once the
+// instance's cached states are stale, every credential check fails closed
+// with a quick 503 temporarily_unavailable, never a 500 and never an
+// unchecked login, and works again once Redis is back.
+func TestRateLimitStoreOutage(t *testing.T) {
+	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
+	if redisURL == "" {
+		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
+		}
+		t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL to test a Redis outage ***")
+	}
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	prefix := "lktest:" + uuid.NewString() + ":"
+	t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+	ts := startServer(t, func(c *config.Config) {
+		c.TrustedProxies = []string{"127.0.0.1"}
+		c.Storage.Redis.URL = u.String()
+		c.Storage.Redis.Prefix = prefix
+		c.Storage.Tokens = "sql"
+	})
+	wantToken(t, ts.login("192.0.2.80", adminUser, adminPass))
+
+	proxy.cut()
+	// An instance trusts the counter states it read for a second (the
+	// provider's attempt cache); past that it must ask the store.
+	ts.Clock.Advance(time.Second)
+	start := time.Now()
+	for _, res := range []response{
+		ts.login("192.0.2.80", adminUser, adminPass),
+		ts.login("192.0.2.80", adminUser, "wrong"),
+		ts.clientLogin("192.0.2.80", demoClient, demoSecret),
+	} {
+		wantOAuthError(t, res, http.StatusServiceUnavailable, "temporarily_unavailable")
+		if res.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After: %s", res)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("answering during the outage took %v", d)
+	}
+
+	proxy.restore()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res := ts.login("192.0.2.80", adminUser, adminPass)
+		if res.Status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after Redis came back: %s", res)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(ts.Logs.String(), "panic") {
+		t.Error("the server panicked during the outage")
+	}
 }

@@ -118,6 +118,22 @@ func TestUsersReadUpdateDelete(t *testing.T) {
 		wantMsg(t, m, "groups", `Object with name="nope" does not exist.`)
 		wantFields(t, ts.call(http.MethodPatch, ivyURL, admin, map[string]any{"email": "hank@example.com"}), "email")
 	})
+	t.Run("staff who are not superusers cannot change a superuser", func(t *testing.T) {
+		ts.createUser("stella", "stella-pass-123", true)
+		staff, _ := ts.jwtPair("stella", "stella-pass-123")
+		adminURL := "/auth/users/" + itoa(ts.user(adminUser).ID) + "/"
+		forbidden := "You do not have permission to perform this action."
+		wantDetail(t, ts.call(http.MethodPatch, adminURL, bearer(staff), map[string]any{"email": "mine@example.com"}), http.StatusForbidden, forbidden)
+		wantDetail(t, ts.call(http.MethodPost, adminURL+"set_password/", bearer(staff), map[string]any{"new_password": "taken-over-123"}), http.StatusForbidden, forbidden)
+		wantDetail(t, ts.call(http.MethodDelete, adminURL, bearer(staff), map[string]any{"current_password": "stella-pass-123"}), http.StatusForbidden, forbidden)
+		if res := ts.call(http.MethodGet, adminURL, bearer(staff), nil); res.Status != http.StatusOK {
+			t.Errorf("staff reading a superuser: %s", res)
+		}
+		if res := ts.call(http.MethodPatch, ivyURL, bearer(staff), map[string]any{"first_name": "Ivy"}); res.Status != http.StatusOK {
+			t.Errorf("staff changing a user: %s", res)
+		}
+		ts.jwtPair(adminUser, adminPass)
+	})
 	t.Run("staff set a user's password", func(t *testing.T) {
 		if res := ts.call(http.MethodPost, ivyURL+"set_password/", admin, map[string]any{"new_password": "ivy-new-pass-9"}); res.Status != http.StatusNoContent {
 			t.Fatalf("%s", res)
@@ -379,7 +395,11 @@ func TestUsersCompatibilityRouteSets(t *testing.T) {
 		if res.Status != http.StatusOK {
 			t.Fatalf("%s", res)
 		}
-		access := res.json(t)["access"].(string)
+		login := res.json(t)
+		access := login["access"].(string)
+		if u, _ := login["user"].(map[string]any); u["username"] != "olga" {
+			t.Errorf("login answer without the user: %s", res.Body)
+		}
 		if res := ts.call(http.MethodGet, "/rest-auth/user/", bearer(access), nil); res.Status != http.StatusOK || res.json(t)["username"] != "olga" {
 			t.Errorf("user: %s", res)
 		}
@@ -394,6 +414,14 @@ func TestUsersCompatibilityRouteSets(t *testing.T) {
 			t.Errorf("registration: %s", res)
 		}
 		wantFields(t, ts.call(http.MethodPost, "/rest-auth/registration/", "", map[string]any{"username": "quinn", "email": "q@example.com", "password1": "quinn-pass-123"}), "password2")
+	})
+	t.Run("dj-rest-auth logout blacklists the refresh token and ends the session", func(t *testing.T) {
+		access, refresh := ts.jwtPair("olga", "olga-new-pass-1")
+		res := ts.call(http.MethodPost, "/rest-auth/logout/", bearer(access), map[string]any{"refresh": refresh})
+		wantDetail(t, res, http.StatusOK, "Successfully logged out.")
+		wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/refresh/", "", map[string]any{"refresh": refresh}), http.StatusUnauthorized, "Token is invalid or expired")
+		wantDetail(t, ts.call(http.MethodGet, "/rest-auth/user/", bearer(access), nil), http.StatusUnauthorized, "Given token not valid for any token type")
+		wantDetail(t, ts.call(http.MethodPost, "/rest-auth/logout/", "", nil), http.StatusOK, "Successfully logged out.")
 	})
 	t.Run("route sets can be switched off and moved", func(t *testing.T) {
 		ts := startServer(t, func(c *config.Config) {

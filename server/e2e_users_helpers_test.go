@@ -2,14 +2,26 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/latchkey-auth/latchkey/accounts"
+	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/backends/local"
+	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/server"
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // call sends a request to the user API: body is JSON (any value), a
@@ -130,3 +142,74 @@ func (ts *testServer) userCount() int {
 	}
 	return n
 }
+
+// mailbox is a Mailer that keeps what it is given.
+type mailbox struct {
+	mu   sync.Mutex
+	mail []accounts.Mail
+}
+
+func (b *mailbox) SendMail(_ context.Context, m accounts.Mail) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mail = append(b.mail, m)
+	return nil
+}
+
+// take returns and forgets the mail received so far.
+func (b *mailbox) take() []accounts.Mail {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.mail
+	b.mail = nil
+	return out
+}
+
+// startMailServer starts a server whose e-mails go to mb, sent before each
+// answer.
+func startMailServer(t *testing.T, mb accounts.Mailer, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Listen = ln.Addr().String()
+	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.DataDir = t.TempDir()
+	cfg.Log.Level = "warn"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	clock := newTestClock()
+	logs := &syncBuffer{}
+	var out bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.Open(ctx, server.Options{
+		Config: cfg,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Backends: backends.Registry{"local": func() backends.Config {
+			return &local.Config{Argon2: fastArgon2}
+		}},
+		HashPassword: func(p string) (string, error) { return local.HashPassword(p, fastArgon2) },
+		Environ: []string{
+			"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass,
+			"LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret,
+		},
+		Out: &out, Now: clock.Now, Mailer: mb, SyncMail: true,
+	})
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("server.Open: %v", err)
+	}
+	ts := &testServer{
+		t: t, srv: s, cfg: cfg, URL: cfg.Issuer, Addr: ln.Addr().String(), Clock: clock, Out: &out, Logs: logs,
+		client: &http.Client{Timeout: 30 * time.Second}, cancel: cancel, done: make(chan error, 1),
+	}
+	go func() { ts.done <- s.Serve(ctx, ln, nil) }()
+	t.Cleanup(ts.Stop)
+	return ts
+}
+
+func storageQuery() storage.UserQuery { return storage.UserQuery{} }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
@@ -39,6 +40,10 @@ type Options struct {
 	Environ []string
 	// HashPassword hashes the bootstrap admin's password.
 	HashPassword func(string) (string, error)
+	// Mailer sends the user API's e-mails; nil logs them (console sender).
+	Mailer accounts.Mailer
+	// SyncMail sends e-mails before answering (tests).
+	SyncMail bool
 	// SkipBootstrap opens without bootstrapping an empty database (CLI use).
 	SkipBootstrap bool
 	Now           func() time.Time

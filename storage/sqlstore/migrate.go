@@ -188,6 +188,11 @@ func (s *Store) withMigrationLock(ctx context.Context, fn func(*migrate.Migrator
 		return fn(m)
 	}
 	if !s.pg {
+		unlock, err := s.sqliteMigrationLock(ctx)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		return run()
 	}
 	conn, err := s.w.Conn(ctx)
