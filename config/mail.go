@@ -1,6 +1,9 @@
 package config
 
 import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/mail"
 	"os"
 	"strings"
@@ -47,6 +50,51 @@ const (
 	SMTPTLS      = "tls"
 	SMTPNoTLS    = "none"
 )
+
+// redacted stands for a password in logs and printouts.
+const redacted = "[redacted]"
+
+// LogValue keeps the password out of logs: slog prints "[redacted]".
+func (s SMTP) LogValue() slog.Value {
+	pw := ""
+	if s.Password != "" {
+		pw = redacted
+	}
+	return slog.GroupValue(
+		slog.String("host", s.Host), slog.Int("port", s.Port), slog.String("username", s.Username),
+		slog.String("password", pw), slog.String("tls", s.TLS), slog.Duration("timeout", s.Timeout),
+	)
+}
+
+// MarshalJSON keeps the password out of JSON (slog's JSON handler encodes
+// nested structs with encoding/json).
+func (s SMTP) MarshalJSON() ([]byte, error) {
+	pw := ""
+	if s.Password != "" {
+		pw = redacted
+	}
+	type plain SMTP // no methods, so no recursion
+	p := plain(s)
+	p.Password = pw
+	return json.Marshal(p)
+}
+
+// LogValue logs the mail section without the SMTP password.
+func (m Mail) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("backend", m.Backend), slog.String("from", m.From),
+		slog.Any("smtp", m.SMTP), slog.String("templates_dir", m.TemplatesDir),
+	)
+}
+
+// String keeps the password out of fmt's %v and %+v.
+func (s SMTP) String() string {
+	pw := ""
+	if s.Password != "" {
+		pw = redacted
+	}
+	return fmt.Sprintf("{Host:%s Port:%d Username:%s Password:%s TLS:%s Timeout:%s}", s.Host, s.Port, s.Username, pw, s.TLS, s.Timeout)
+}
 
 func defaultMail() Mail {
 	return Mail{

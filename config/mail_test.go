@@ -1,7 +1,12 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,4 +100,27 @@ func TestMailPasswordFromEnv(t *testing.T) {
 	equal(t, c.Mail.Backend, "smtp")
 	equal(t, c.Mail.SMTP.Password, "s3cret")
 	equal(t, c.Mail.SMTP.PortOrDefault(), 2525)
+}
+
+func TestMailPasswordStaysOutOfLogs(t *testing.T) {
+	m := Default().Mail
+	m.SMTP.Host, m.SMTP.Username, m.SMTP.Password = "smtp.example.com", "latchkey", "hunter2-s3cret"
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("mail", "config", m, "smtp", m.SMTP)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("mail", "config", m, "smtp", m.SMTP)
+	c := Default()
+	c.Mail = m
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("whole config", "config", c)
+	whole, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{buf.String(), fmt.Sprintf("%v %+v", m, m), string(whole)} {
+		if strings.Contains(out, "hunter2-s3cret") {
+			t.Errorf("password printed: %s", out)
+		}
+		if !strings.Contains(out, "smtp.example.com") || !strings.Contains(out, "[redacted]") {
+			t.Errorf("unexpected output: %s", out)
+		}
+	}
 }

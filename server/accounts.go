@@ -20,7 +20,15 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 	}
 	mailer := opts.Mailer
 	if mailer == nil {
-		mailer = accounts.LogMailer{Logger: opts.Logger}
+		m, err := newUserAPIMailer(cfg.Mail, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("user API: %w", err)
+		}
+		mailer = m
+	}
+	profile, err := userAPIProfileSchema(u)
+	if err != nil {
+		return nil, fmt.Errorf("user API: %w", err)
 	}
 	svc := accounts.New(accounts.Options{
 		Store: s.store, Sessions: s.hot.tokens, Provider: s.provider, HashPassword: hash,
@@ -32,10 +40,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 			SetUsername: u.Retype.SetUsername, PasswordResetConfirm: u.Retype.PasswordResetConfirm,
 			UsernameResetConfirm: u.Retype.UsernameResetConfirm,
 		},
-		Passwords: accounts.PasswordPolicy{
-			MinLength: u.Password.MinLength, Common: u.Password.Common,
-			Numeric: u.Password.Numeric, Similarity: u.Password.Similarity,
-		},
+		Passwords: userAPIPasswords(u.Password), Profile: profile,
 		LoginTokenTTL: u.LoginTokenTTL, PersonalTokenTTL: u.PersonalTokenTTL,
 		Mailer: mailer, Links: links(cfg), SyncMail: opts.SyncMail,
 		Now: opts.Now, Logger: opts.Logger,
