@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/passwordpolicy"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -66,6 +67,9 @@ type Options struct {
 	// none. Links fills their links.
 	Mailer Mailer
 	Links  Links
+	// UserTokens makes the links' tokens; nil uses a random key, so links
+	// do not survive a restart.
+	UserTokens UserTokens
 	// SyncMail sends e-mails before the answer instead of in the
 	// background (tests, and the CLI).
 	SyncMail bool
@@ -104,7 +108,7 @@ func New(opts Options) *Service {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Passwords == nil {
-		opts.Passwords = DefaultPasswordPolicy()
+		opts.Passwords = passwordpolicy.ForUsers(passwordpolicy.New(passwordpolicy.Default()))
 	}
 	if len(opts.LoginFields) == 0 {
 		opts.LoginFields = []string{"username", "email"}
@@ -120,6 +124,9 @@ func New(opts Options) *Service {
 	}
 	if opts.Links.TokenTTL <= 0 {
 		opts.Links.TokenTTL = 72 * time.Hour
+	}
+	if opts.UserTokens == nil {
+		opts.UserTokens = ephemeralUserTokens(opts)
 	}
 	if opts.PersonalTokenTTL <= 0 {
 		opts.PersonalTokenTTL = 90 * 24 * time.Hour

@@ -17,9 +17,6 @@ const (
 	MailPasswordChanged         = "password_changed_confirmation"
 	MailUsernameReset           = "username_reset"
 	MailUsernameChanged         = "username_changed_confirmation"
-	purposeActivation           = "activation"
-	purposePasswordReset        = "password_reset"
-	purposeUsernameReset        = "username_reset"
 	msgInvalidUID               = "Invalid user id or user doesn't exist."
 	msgInvalidToken             = "Invalid token for given user."
 	msgStaleToken               = "Stale token for given user."
@@ -71,7 +68,7 @@ func (s *Service) send(ctx context.Context, kind string, u storage.User, purpose
 	l := s.opts.Links
 	m := Mail{Kind: kind, To: u.Email, User: view, UID: EncodeUID(u.ID), SiteName: l.SiteName, Domain: l.Domain, Protocol: l.Protocol}
 	if purpose != "" {
-		m.Token = s.makeUserToken(u, purpose, s.now())
+		m.Token = s.opts.UserTokens.Make(purpose, u)
 		m.URL = strings.NewReplacer("{uid}", m.UID, "{token}", m.Token).Replace(pattern)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailTimeout)
@@ -123,7 +120,7 @@ func (s *Service) Activate(ctx context.Context, in Input) error {
 	if err := r.done(); err != nil {
 		return err
 	}
-	if !s.checkUserToken(u, purposeActivation, token, s.now(), s.opts.Links.TokenTTL) {
+	if !s.opts.UserTokens.Check(purposeActivation, u, token) {
 		if u.IsActive {
 			return &Error{Status: 403, Detail: msgStaleToken}
 		}
@@ -214,7 +211,7 @@ func (s *Service) ResetPasswordConfirm(ctx context.Context, in Input, newField, 
 	if err := r.done(); err != nil {
 		return err
 	}
-	if !s.checkUserToken(u, purposePasswordReset, token, s.now(), s.opts.Links.TokenTTL) {
+	if !s.opts.UserTokens.Check(purposePasswordReset, u, token) {
 		return fieldError("token", msgInvalidToken)
 	}
 	if hasRetype && retype != pw {
@@ -264,7 +261,7 @@ func (s *Service) ResetUsernameConfirm(ctx context.Context, in Input) error {
 	if err := r.done(); err != nil {
 		return err
 	}
-	if !s.checkUserToken(u, purposeUsernameReset, token, s.now(), s.opts.Links.TokenTTL) {
+	if !s.opts.UserTokens.Check(purposeUsernameReset, u, token) {
 		return fieldError("token", msgInvalidToken)
 	}
 	if hasRetype && retype != v {
@@ -297,23 +294,4 @@ func (s *Service) VerifyEmailKey(ctx context.Context, in Input) error {
 		return fieldError("key", "Invalid key.")
 	}
 	return err
-}
-
-// LogMailer is the embedded default: it writes each e-mail to the log
-// instead of sending it (Django's console e-mail backend), link included,
-// so a development setup can follow it. Configure SMTP in production.
-type LogMailer struct {
-	Logger interface {
-		InfoContext(context.Context, string, ...any)
-	}
-}
-
-// SendMail implements Mailer.
-func (l LogMailer) SendMail(ctx context.Context, m Mail) error {
-	link := ""
-	if m.URL != "" {
-		link = m.Protocol + "://" + m.Domain + "/" + strings.TrimPrefix(m.URL, "/")
-	}
-	l.Logger.InfoContext(ctx, "e-mail (console sender)", "kind", m.Kind, "to", m.To, "link", link)
-	return nil
 }

@@ -7,11 +7,12 @@ import (
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/usertokens"
 )
 
 // openAccounts builds the user API's service from users.* and creates the
 // first-party client when it is missing.
-func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Service, error) {
+func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) (*accounts.Service, error) {
 	cfg := opts.Config
 	u := cfg.Users.API
 	hash := opts.HashPassword
@@ -25,6 +26,10 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 			return nil, fmt.Errorf("user API: %w", err)
 		}
 		mailer = m
+	}
+	tokenKey, err := usertokens.DeriveSecret(master)
+	if err != nil {
+		return nil, fmt.Errorf("user API: %w", err)
 	}
 	profile, err := userAPIProfileSchema(u)
 	if err != nil {
@@ -43,7 +48,8 @@ func (s *Server) openAccounts(ctx context.Context, opts Options) (*accounts.Serv
 		Passwords: userAPIPasswords(u.Password), Profile: profile,
 		LoginTokenTTL: u.LoginTokenTTL, PersonalTokenTTL: u.PersonalTokenTTL,
 		Mailer: mailer, Links: links(cfg), SyncMail: opts.SyncMail,
-		Now: opts.Now, Logger: opts.Logger,
+		UserTokens: usertokens.New(tokenKey, u.ResetTokenTTL, opts.Now),
+		Now:        opts.Now, Logger: opts.Logger,
 	})
 	if err := svc.Start(ctx); err != nil {
 		return nil, fmt.Errorf("user API: %w", err)

@@ -162,7 +162,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
-	users, err := s.openAccounts(ctx, opts)
+	users, err := s.openAccounts(ctx, opts, master)
 	if err != nil {
 		return err
 	}
