@@ -48,6 +48,29 @@ func (s *Service) Sessions(ctx context.Context, p *Principal) ([]Session, error)
 // RevokeSession ends one of the caller's sessions; another user's is
 // ErrNotFound.
 func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string) error {
+	return s.revokeSessionOf(ctx, p.User.ID, id)
+}
+
+// UserSessions lists any user's sessions (admin API, staff only).
+func (s *Service) UserSessions(ctx context.Context, p *Principal, userID int64) ([]Session, error) {
+	u, err := s.target(ctx, p, userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Sessions(ctx, &Principal{User: u})
+}
+
+// RevokeUserSession ends one session of any user (admin API, staff only;
+// a superuser's only by a superuser).
+func (s *Service) RevokeUserSession(ctx context.Context, p *Principal, userID int64, id string) error {
+	u, err := s.writable(ctx, p, userID)
+	if err != nil {
+		return err
+	}
+	return s.revokeSessionOf(ctx, u.ID, id)
+}
+
+func (s *Service) revokeSessionOf(ctx context.Context, userID int64, id string) error {
 	if len(id) > 128 {
 		return ErrNotFound
 	}
@@ -55,7 +78,7 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string) er
 	if err != nil {
 		return storeErr("get session", err)
 	}
-	if f.Subject != subjectOf(p.User.ID) || !f.RevokedAt.IsZero() {
+	if f.Subject != subjectOf(userID) || !f.RevokedAt.IsZero() {
 		return ErrNotFound
 	}
 	if err := s.opts.Sessions.RevokeFamily(ctx, id, s.now()); err != nil {

@@ -98,6 +98,33 @@ func (a *api) adminGroupRoutes(admin *gin.RouterGroup) {
 	both(admin, http.MethodDelete, "/groups/:name", a.deleteGroup)
 	both(admin, http.MethodPost, "/groups/:name/members/:user_id", a.groupMember(true))
 	both(admin, http.MethodDelete, "/groups/:name/members/:user_id", a.groupMember(false))
+	both(admin, http.MethodGet, "/users/:id/sessions", a.adminListSessions)
+	both(admin, http.MethodDelete, "/users/:id/sessions/:sid", a.adminRevokeSession)
+}
+
+func (a *api) adminListSessions(c *gin.Context) {
+	id, ok := userID(c, false)
+	if !ok {
+		return
+	}
+	list, err := a.Accounts.UserSessions(c.Request.Context(), principal(c), id)
+	if err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	pageOf(c, a, list, 100)
+}
+
+func (a *api) adminRevokeSession(c *gin.Context) {
+	id, ok := userID(c, false)
+	if !ok {
+		return
+	}
+	if err := a.Accounts.RevokeUserSession(c.Request.Context(), principal(c), id, c.Param("sid")); err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 // inputOnly serves an endpoint that takes a body and answers 204, or 200
