@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -139,7 +140,7 @@ func (a *api) readInput(c *gin.Context) (accounts.Input, bool) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return accounts.Input{Values: map[string]any{}}, true
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	switch {
 	case err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")):
 		dec := json.NewDecoder(bytes.NewReader(body))
@@ -156,21 +157,40 @@ func (a *api) readInput(c *gin.Context) (accounts.Input, bool) {
 			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"detail": "Malformed form body."})
 			return accounts.Input{}, false
 		}
-		values := make(map[string]any, len(form))
-		for k, vs := range form {
-			if len(vs) == 1 {
-				values[k] = vs[0]
-			} else {
-				values[k] = vs
+		return formInput(form), true
+	case err == nil && mt == "multipart/form-data":
+		// What a browser's FormData sends; DRF's MultiPartParser. The whole
+		// body is already in memory and bounded; files are refused.
+		f, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(a.MaxBodyBytes)
+		if err != nil || len(f.File) > 0 {
+			if f != nil {
+				_ = f.RemoveAll()
 			}
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"detail": "Multipart form parse error - the body must be form fields without files."})
+			return accounts.Input{}, false
 		}
-		return accounts.Input{Values: values, Form: true}, true
+		_ = f.RemoveAll()
+		return formInput(f.Value), true
 	}
 	if len(ct) > 100 {
 		ct = ct[:100]
 	}
 	c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"detail": fmt.Sprintf("Unsupported media type %q in request.", strings.ToValidUTF8(ct, ""))})
 	return accounts.Input{}, false
+}
+
+// formInput turns form values into an Input: one value is a string, a
+// repeated key a list.
+func formInput(form map[string][]string) accounts.Input {
+	values := make(map[string]any, len(form))
+	for k, vs := range form {
+		if len(vs) == 1 {
+			values[k] = vs[0]
+		} else {
+			values[k] = vs
+		}
+	}
+	return accounts.Input{Values: values, Form: true}
 }
 
 // pageParams reads ?page= and ?page_size= (at most 100) as offset and

@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"mime/multipart"
 	"net/http"
 	"testing"
 
@@ -85,4 +87,32 @@ func TestUsersMoreErrors(t *testing.T) {
 			t.Errorf("%s", res)
 		}
 	})
+}
+
+// A browser's FormData (multipart/form-data) is a form too; a file is not
+// accepted.
+func TestUsersMultipartBodies(t *testing.T) {
+	ts := startServer(t, nil)
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	for k, v := range map[string]string{"username": "dee", "email": "dee@example.com", "password": "dee-pass-1234"} {
+		_ = w.WriteField(k, v)
+	}
+	w.Close()
+	req := ts.newRequest(http.MethodPost, "/auth/users/", bytes.NewReader(body.Bytes()))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if res := ts.do(req); res.Status != http.StatusCreated {
+		t.Fatalf("multipart register: %s", res)
+	}
+	body.Reset()
+	w = multipart.NewWriter(&body)
+	_ = w.WriteField("username", "dee")
+	fw, _ := w.CreateFormFile("password", "p.txt")
+	_, _ = fw.Write([]byte("dee-pass-1234"))
+	w.Close()
+	req = ts.newRequest(http.MethodPost, "/auth/jwt/create/", bytes.NewReader(body.Bytes()))
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if res := ts.do(req); res.Status != http.StatusBadRequest {
+		t.Errorf("a file in a multipart body: %s", res)
+	}
 }
