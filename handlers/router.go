@@ -18,18 +18,11 @@ import (
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/provider"
-	"github.com/latchkey-auth/latchkey/storage"
 )
-
-// UserReader is what the admin authentication needs from the user store.
-type UserReader interface {
-	GetUser(ctx context.Context, id int64) (storage.User, error)
-}
 
 // Deps are what the HTTP layer serves.
 type Deps struct {
 	Provider *provider.Provider
-	Users    UserReader
 	// Accounts serves the user API and authenticates /auth/ and /admin/.
 	Accounts   *accounts.Service
 	UserRoutes UserRoutes

@@ -167,7 +167,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	deps := handlers.Deps{
-		Provider: s.provider, Users: s.store, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
