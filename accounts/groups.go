@@ -22,7 +22,7 @@ func groupView(g storage.Group) Group {
 	if perms == nil {
 		perms = []string{}
 	}
-	return Group{Name: g.Name, Permissions: perms, Created: g.CreatedAt.UTC()}
+	return Group{Name: g.Name, Permissions: perms, Created: apiTime(g.CreatedAt)}
 }
 
 var (

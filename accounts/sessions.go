@@ -38,7 +38,7 @@ func (s *Service) Sessions(ctx context.Context, p *Principal) ([]Session, error)
 	for _, f := range fams {
 		out = append(out, Session{
 			ID: f.ID, ClientID: f.ClientID, Scope: f.Scope, UserAgent: f.UserAgent, IP: f.IP,
-			Created: f.CreatedAt.UTC(), LastUsed: f.LastUsedAt.UTC(), Expires: f.ExpiresAt.UTC(),
+			Created: apiTime(f.CreatedAt), LastUsed: apiTime(f.LastUsedAt), Expires: apiTime(f.ExpiresAt),
 			Current: f.ID == p.SessionID,
 		})
 	}
@@ -100,7 +100,7 @@ type PersonalToken struct {
 }
 
 func tokenView(t storage.PersonalToken) PersonalToken {
-	return PersonalToken{ID: t.ID, Name: t.Name, Kind: t.Kind, Scope: t.Scope, Created: t.CreatedAt.UTC(), Expiry: t.ExpiresAt.UTC()}
+	return PersonalToken{ID: t.ID, Name: t.Name, Kind: t.Kind, Scope: t.Scope, Created: apiTime(t.CreatedAt), Expiry: apiTime(t.ExpiresAt)}
 }
 
 // PersonalTokens lists the caller's live tokens (personal and login).

@@ -41,10 +41,10 @@ func (s *Service) view(ctx context.Context, u storage.User) (User, error) {
 	v := User{
 		ID: u.ID, Username: u.Username, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser, EmailVerified: u.EmailVerified,
-		DateJoined: u.DateJoined.UTC(), Groups: names, Profile: u.Profile,
+		DateJoined: apiTime(u.DateJoined), Groups: names, Profile: u.Profile,
 	}
 	if !u.LastLogin.IsZero() {
-		t := u.LastLogin.UTC()
+		t := apiTime(u.LastLogin)
 		v.LastLogin = &t
 	}
 	if v.Profile == nil {
@@ -52,6 +52,10 @@ func (s *Service) view(ctx context.Context, u storage.User) (User, error) {
 	}
 	return v, nil
 }
+
+// apiTime is a time as the API shows it: UTC, to the millisecond, the
+// precision every store keeps, so an answer does not change on a re-read.
+func apiTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 const (
 	msgUsernameTaken = "A user with that username already exists."
