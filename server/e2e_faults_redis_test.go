@@ -343,3 +343,83 @@ func basicAuth(user, pass string) string {
 	req.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
 }
+
+// A Redis that hangs (SIGSTOP: connections are accepted by the kernel, no
+// reply ever comes) must not hang latchkey: the bounded read timeout turns
+// each request into a 503 within about a second, concurrent requests do not
+// queue behind each other for long, and SIGCONT brings everything back.
+func TestAHungRedisGives503QuicklyNotAHang(t *testing.T) {
+	rp := startRedisProcess(t)
+	ts := startServer(t, func(c *config.Config) {
+		c.Storage.Redis.URL = rp.url()
+		c.Storage.Tokens = "redis"
+		c.Storage.Timeout = 5 * time.Second
+		sqlForFaults(t, c)
+	})
+	tok := ts.passwordToken(adminUser, adminPass, "openid")
+
+	if err := rp.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = rp.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+
+	const n = 12
+	var wg sync.WaitGroup
+	res := make([]response, n)
+	took := make([]time.Duration, n)
+	for i := range n {
+		wg.Go(func() {
+			start := time.Now()
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(demoClient, demoSecret)
+			r, err := ts.client.Do(req)
+			took[i] = time.Since(start)
+			if err != nil {
+				res[i] = response{Status: -1, Body: []byte(err.Error())}
+				return
+			}
+			defer r.Body.Close()
+			var body strings.Builder
+			_, _ = bufio.NewReader(r.Body).WriteTo(&body)
+			res[i] = response{Status: r.StatusCode, Header: r.Header, Body: []byte(body.String())}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		wantOAuthError(t, res[i], http.StatusServiceUnavailable, "temporarily_unavailable")
+		// Read timeout 1s, pool wait 1s: never near storage.timeout (5s).
+		if took[i] > 3*time.Second {
+			t.Errorf("request %d took %v with Redis hung", i, took[i])
+		}
+	}
+	start := time.Now()
+	if r := ts.get("/readyz", ""); r.Status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Redis hung: %s", r)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("/readyz took %v with Redis hung", d)
+	}
+
+	resume()
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.get("/readyz", "").Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz did not recover after SIGCONT")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if active, _ := ts.introspectActive(tok.AccessToken); !active {
+		t.Error("the token is not active after Redis resumed")
+	}
+	if _, err := ts.refresh(tok.RefreshToken); err != nil {
+		t.Errorf("refresh after Redis resumed: %v", err)
+	}
+}

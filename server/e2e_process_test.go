@@ -3,7 +3,9 @@ package server_test
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,24 +30,35 @@ var (
 	buildErr  error
 )
 
-// latchkeyBinary builds ./cmd/latchkey once per test run.
+// latchkeyBinary builds ./cmd/latchkey once per test run. The binary goes
+// to one directory per checkout (not a new one per run, which would pile
+// up), written under a temporary name and renamed into place, so a
+// concurrent run in the same checkout never executes a half-written file.
 func latchkeyBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "latchkey-e2e-bin-")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Dir(filepath.Dir(file))
+		sum := sha256.Sum256([]byte(root))
+		dir := filepath.Join(os.TempDir(), "latchkey-e2e-"+hex.EncodeToString(sum[:6]))
+		if buildErr = os.MkdirAll(dir, 0o700); buildErr != nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "latchkey-*.tmp")
 		if err != nil {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "latchkey")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Dir(filepath.Dir(file))
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/latchkey")
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		cmd := exec.Command("go", "build", "-o", tmp.Name(), "./cmd/latchkey")
 		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
 		}
+		binPath = filepath.Join(dir, "latchkey")
+		buildErr = os.Rename(tmp.Name(), binPath)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

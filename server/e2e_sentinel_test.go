@@ -7,13 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/storage/redisstore/redistest"
 )
 
 // startSentinel starts a Sentinel watching the master at masterAddr as
@@ -106,5 +109,50 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// With several storage.redis.addrs latchkey talks to a Redis Cluster: every
+// grant, rotation, reuse detection, revocation and readiness check works
+// across its shards (no CROSSSLOT anywhere, rate limits included).
+func TestRedisClusterServesEveryFlow(t *testing.T) {
+	addrs := redistest.Cluster(t)
+	ts := startServer(t, func(c *config.Config) {
+		c.Storage.Redis.Addrs = addrs
+		c.Storage.Tokens = "redis"
+	})
+	if r := ts.get("/readyz", ""); r.Status != http.StatusOK {
+		t.Fatalf("/readyz on a Cluster: %s", r)
+	}
+	// Logins with a wrong password first, so the rate limits count in
+	// the Cluster too.
+	_, err := ts.passwordConfig("openid").PasswordCredentialsToken(ts.ctx(), adminUser, "wrong-password")
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	var toks []*oauth2.Token
+	for range 5 {
+		toks = append(toks, ts.passwordToken(adminUser, adminPass, "openid"))
+	}
+	for i, tok := range toks {
+		next, err := ts.refresh(tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		if active, _ := ts.introspectActive(next.AccessToken); !active {
+			t.Fatalf("token %d not active", i)
+		}
+		// Reuse revokes the family.
+		_, err = ts.refresh(tok.RefreshToken)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+		if _, err := ts.refresh(next.RefreshToken); err == nil {
+			t.Fatalf("family %d survived a reuse", i)
+		}
+	}
+	tok := ts.passwordToken(adminUser, adminPass, "openid")
+	ts.revoke(tok.AccessToken, demoClient, demoSecret)
+	if active, _ := ts.introspectActive(tok.AccessToken); active {
+		t.Fatal("a revoked token is active")
+	}
+	if strings.Contains(ts.Logs.String(), "CROSSSLOT") {
+		t.Fatalf("a command spanned hash slots:\n%s", ts.Logs.String())
 	}
 }

@@ -1,115 +1,22 @@
 package redisstore
 
 import (
-	"context"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/storage/redisstore/redistest"
 	"github.com/latchkey-auth/latchkey/storage/storagetest"
 )
-
-// startCluster starts a three-master Redis Cluster of the test's own
-// (redis-server processes in temporary directories, slots split in three)
-// and returns a ClusterClient on it. Without redis-server the test fails
-// when LATCHKEY_TEST_REQUIRE_SERVICES=1 and is skipped otherwise.
-func startCluster(tb testing.TB) *redis.ClusterClient {
-	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			tb.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but redis-server is not installed")
-		}
-		tb.Skip("*** SKIPPED: redis-server is not installed; the Cluster suite needs it ***")
-	}
-	ctx := context.Background()
-	const nodes = 3
-	addrs := make([]string, nodes)
-	for i := range nodes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		addrs[i] = "127.0.0.1:" + strconv.Itoa(port)
-		dir := tb.TempDir()
-		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--dir", dir,
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "")
-		if err := cmd.Start(); err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	}
-	clients := make([]*redis.Client, nodes)
-	for i, a := range addrs {
-		clients[i] = redis.NewClient(&redis.Options{Addr: a})
-		defer clients[i].Close()
-		deadline := time.Now().Add(10 * time.Second)
-		for clients[i].Ping(ctx).Err() != nil {
-			if time.Now().After(deadline) {
-				tb.Fatalf("cluster node %s did not start", a)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	const slots = 16384
-	for i, c := range clients {
-		lo, hi := i*slots/nodes, (i+1)*slots/nodes-1
-		if err := c.ClusterAddSlotsRange(ctx, lo, hi).Err(); err != nil {
-			tb.Fatalf("add slots: %v", err)
-		}
-	}
-	for _, a := range addrs[1:] {
-		host, port, _ := net.SplitHostPort(a)
-		if err := clients[0].ClusterMeet(ctx, host, port).Err(); err != nil {
-			tb.Fatalf("cluster meet: %v", err)
-		}
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ready := true
-		for _, c := range clients {
-			info, err := c.ClusterInfo(ctx).Result()
-			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", nodes)) {
-				ready = false
-			}
-		}
-		if ready {
-			break
-		}
-		if time.Now().After(deadline) {
-			tb.Fatal("the cluster did not reach cluster_state:ok")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
-	tb.Cleanup(func() { _ = cc.Close() })
-	deadline = time.Now().Add(10 * time.Second)
-	for cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() }) != nil {
-		if time.Now().After(deadline) {
-			tb.Fatal("the cluster client cannot reach every shard")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return cc
-}
 
 // The conformance suites on a real three-master Cluster: every script and
 // transaction keeps to one hash slot (no CROSSSLOT), and the atomic steps
 // stay atomic across shards.
 func TestCluster(t *testing.T) {
-	cc := startCluster(t)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: redistest.Cluster(t)})
+	t.Cleanup(func() { _ = cc.Close() })
 	open := func(t *testing.T) *Store {
 		return New(Options{Client: cc, Prefix: "lkc:" + uuid.NewString() + ":"})
 	}
