@@ -456,16 +456,17 @@ func (a *api) adminSetPassword(c *gin.Context) {
 func (a *api) setPassword(newField, retypeField string, needCurrent bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a.withInput(c, func(in accounts.Input) {
-			if !needCurrent {
+			need := needCurrent // per request: the closure is shared by every request
+			if !need {
 				// dj-rest-auth's OLD_PASSWORD_FIELD_ENABLED: old_password is
 				// checked when sent.
 				if v, ok := in.Values["old_password"]; ok {
 					delete(in.Values, "old_password")
 					in.Values["current_password"] = v
-					needCurrent = true
+					need = true
 				}
 			}
-			if err := a.Accounts.SetPassword(c.Request.Context(), principal(c), in, newField, retypeField, needCurrent); err != nil {
+			if err := a.Accounts.SetPassword(c.Request.Context(), principal(c), in, newField, retypeField, need); err != nil {
 				a.writeDRF(c, err)
 				return
 			}

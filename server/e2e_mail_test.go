@@ -197,3 +197,25 @@ properties:
 		t.Fatalf("a valid profile: %s", res)
 	}
 }
+
+// A mail server that refuses or is down does not change the answer (which
+// would tell whether the address has an account) and is logged.
+func TestMailServerDownDoesNotChangeTheAnswer(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	ts := startMailServer(t, nil, smtpTo(srv))
+	if res := ts.call(http.MethodPost, "/auth/users/", "", map[string]any{"username": "xena", "email": "xena@example.com", "password": "xena-pass-1234"}); res.Status != http.StatusCreated {
+		t.Fatalf("register: %s", res)
+	}
+	srv.Reject(451, "mailbox busy, try later")
+	for _, email := range []string{"xena@example.com", "nobody@example.com"} {
+		if res := ts.call(http.MethodPost, "/auth/users/reset_password/", "", map[string]any{"email": email}); res.Status != http.StatusNoContent {
+			t.Errorf("reset_password for %s: %s", email, res)
+		}
+	}
+	if n := len(srv.Messages()); n != 0 {
+		t.Errorf("%d messages accepted by a refusing server", n)
+	}
+	if logs := ts.Logs.String(); !strings.Contains(logs, "mail not sent") || !strings.Contains(logs, "mailbox busy") {
+		t.Errorf("the failure is not logged:\n%s", logs)
+	}
+}
