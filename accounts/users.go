@@ -316,10 +316,33 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 	if err := r.done(); err != nil {
 		return User{}, err
 	}
+	// Only what this request changed is written, over the stored record, so
+	// a concurrent change to another field is not undone.
 	saved, err := s.opts.Store.UpdateUser(ctx, cur.ID, func(u *storage.User) error {
-		u.Username, u.Email, u.FirstName, u.LastName = next.Username, next.Email, next.FirstName, next.LastName
-		u.Profile, u.IsActive, u.IsStaff, u.IsSuperuser = next.Profile, next.IsActive, next.IsStaff, next.IsSuperuser
-		u.EmailVerified = next.EmailVerified
+		if next.Username != cur.Username {
+			u.Username = next.Username
+		}
+		if next.Email != cur.Email {
+			u.Email, u.EmailVerified = next.Email, next.EmailVerified
+		}
+		if next.FirstName != cur.FirstName {
+			u.FirstName = next.FirstName
+		}
+		if next.LastName != cur.LastName {
+			u.LastName = next.LastName
+		}
+		if r.has("profile") {
+			u.Profile = next.Profile
+		}
+		if next.IsActive != cur.IsActive {
+			u.IsActive = next.IsActive
+		}
+		if next.IsStaff != cur.IsStaff {
+			u.IsStaff = next.IsStaff
+		}
+		if next.IsSuperuser != cur.IsSuperuser {
+			u.IsSuperuser = next.IsSuperuser
+		}
 		return nil
 	})
 	if errors.Is(err, storage.ErrConflict) {
