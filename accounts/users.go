@@ -62,13 +62,13 @@ const (
 	msgEmailTaken    = "user with this email address already exists."
 	msgPasswordMatch = "The two password fields didn't match."
 	msgInvalidPass   = "Invalid password."
-	msgReadOnly      = "You may not change this field."
 )
 
 // Register is djoser's POST /users/: a new account, active unless
-// registration needs activation. Staff may register users when
-// registration is closed.
-// dj-rest-auth's route always requires the retyped password.
+// registration needs activation (then the activation e-mail goes out).
+// Staff may register users when registration is closed. The password and
+// its retyped copy come in the named fields (dj-rest-auth's route uses
+// password1/password2 and always requires the copy).
 func (s *Service) Register(ctx context.Context, caller *Principal, in Input, passwordField, retypeField string, retypeRequired bool) (User, error) {
 	staff := caller != nil && caller.Staff()
 	if s.opts.Registration == RegistrationClosed && !staff {
