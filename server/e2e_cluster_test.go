@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,56 +140,8 @@ func TestClusterKeyRotatedOnOneInstanceVerifiesOnTheOther(t *testing.T) {
 func TestClusterFiftyConcurrentRefreshesExactlyOneSucceeds(t *testing.T) {
 	c := startCluster(t)
 	tok := c.a.passwordToken(adminUser, adminPass, "openid")
-	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode()
 	const n = 50
-	var (
-		wg       sync.WaitGroup
-		start    = make(chan struct{})
-		statuses = make([]int, n)
-		codes    = make([]string, n)
-		errs     = make([]error, n)
-	)
-	for i := range n {
-		p := c.a
-		if i%2 == 1 {
-			p = c.b
-		}
-		req, err := http.NewRequest(http.MethodPost, p.URL+"/oauth2/token", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(demoClient, demoSecret)
-		wg.Go(func() {
-			<-start
-			res, err := p.client.Do(req)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer res.Body.Close()
-			statuses[i] = res.StatusCode
-			var e struct {
-				Error string `json:"error"`
-			}
-			_ = decodeJSON(res.Body, &e)
-			codes[i] = e.Error
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for i := range n {
-		switch {
-		case errs[i] != nil:
-			t.Errorf("request %d: %v", i, errs[i])
-		case statuses[i] == http.StatusOK:
-			ok++
-		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
-			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
-		}
-	}
-	if ok != 1 {
+	if ok, statuses := raceRefresh(t, c.a.client, []string{c.a.URL, c.b.URL}, tok.RefreshToken, n); ok != 1 {
 		t.Errorf("%d of %d concurrent refreshes over two instances succeeded, want exactly 1 (statuses %v)", ok, n, statuses)
 	}
 }

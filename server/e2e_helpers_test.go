@@ -579,3 +579,56 @@ func baseURL(cfg config.Config, addr string) string {
 	}
 	return u.Scheme + "://" + addr
 }
+
+// raceRefresh sends n refreshes with one refresh token at the same moment,
+// request i to bases[i%len(bases)], and returns how many succeeded and
+// every status. An answer other than 200 or 400 invalid_grant fails the
+// test.
+func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh string, n int) (int, []int) {
+	t.Helper()
+	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}.Encode()
+	var (
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+		statuses = make([]int, n)
+		codes    = make([]string, n)
+		errs     = make([]error, n)
+	)
+	for i := range n {
+		req, err := http.NewRequest(http.MethodPost, bases[i%len(bases)]+"/oauth2/token", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(demoClient, demoSecret)
+		wg.Go(func() {
+			<-start
+			res, err := client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer res.Body.Close()
+			statuses[i] = res.StatusCode
+			var e struct {
+				Error string `json:"error"`
+			}
+			_ = decodeJSON(res.Body, &e)
+			codes[i] = e.Error
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for i := range n {
+		switch {
+		case errs[i] != nil:
+			t.Errorf("request %d: %v", i, errs[i])
+		case statuses[i] == http.StatusOK:
+			ok++
+		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
+			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
+		}
+	}
+	return ok, statuses
+}

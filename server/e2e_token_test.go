@@ -276,56 +276,8 @@ func TestReuseDetectionAlsoHoldsWhenTheReusedTokenComesWithAScope(t *testing.T) 
 func TestOfTwentyConcurrentRefreshesWithOneTokenExactlyOneSucceeds(t *testing.T) {
 	ts := startServer(t, nil)
 	tok := ts.passwordToken(adminUser, adminPass, "openid")
-	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}.Encode()
-
 	const n = 20
-	var (
-		start    = make(chan struct{})
-		wg       sync.WaitGroup
-		statuses = make([]int, n)
-		codes    = make([]string, n)
-		errs     = make([]error, n)
-	)
-	for i := range n {
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(demoClient, demoSecret)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			res, err := ts.client.Do(req)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer res.Body.Close()
-			statuses[i] = res.StatusCode
-			var e struct {
-				Error string `json:"error"`
-			}
-			_ = decodeJSON(res.Body, &e)
-			codes[i] = e.Error
-		}()
-	}
-	close(start)
-	wg.Wait()
-
-	ok := 0
-	for i := range n {
-		switch {
-		case errs[i] != nil:
-			t.Errorf("request %d: %v", i, errs[i])
-		case statuses[i] == http.StatusOK:
-			ok++
-		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
-			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
-		}
-	}
-	if ok != 1 {
+	if ok, statuses := raceRefresh(t, ts.client, []string{ts.URL}, tok.RefreshToken, n); ok != 1 {
 		t.Errorf("%d of %d concurrent refreshes succeeded, want exactly 1 (statuses %v)", ok, n, statuses)
 	}
 }
