@@ -115,6 +115,13 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 // clock, so a test can restart one where the last one stopped.
 func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate func(*config.Config)) *testServer {
 	t.Helper()
+	return startServerWith(t, addr, dataDir, clock, mutate, nil)
+}
+
+// startServerWith is startServerAt whose server options opts, if not nil,
+// may change before the server opens.
+func startServerWith(t *testing.T, addr, dataDir string, clock *testClock, mutate func(*config.Config), opts func(*server.Options)) *testServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen on %s: %v", addr, err)
@@ -130,7 +137,7 @@ func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate 
 	var out bytes.Buffer
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.Open(ctx, server.Options{
+	o := server.Options{
 		Config: cfg,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Backends: backends.Registry{"local": func() backends.Config {
@@ -143,7 +150,11 @@ func startServerAt(t *testing.T, addr, dataDir string, clock *testClock, mutate 
 		},
 		Out: &out,
 		Now: clock.Now,
-	})
+	}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := server.Open(ctx, o)
 	if err != nil {
 		cancel()
 		ln.Close()

@@ -6,19 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/latchkey-auth/latchkey/accounts"
-	"github.com/latchkey-auth/latchkey/backends"
-	"github.com/latchkey-auth/latchkey/backends/local"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/server"
 	"github.com/latchkey-auth/latchkey/storage"
@@ -169,47 +164,9 @@ func (b *mailbox) take() []accounts.Mail {
 // answer.
 func startMailServer(t *testing.T, mb accounts.Mailer, mutate func(*config.Config)) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = ln.Addr().String()
-	cfg.Issuer = "http://" + ln.Addr().String()
-	cfg.DataDir = t.TempDir()
-	cfg.Log.Level = "warn"
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	clock := newTestClock()
-	logs := &syncBuffer{}
-	var out bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.Open(ctx, server.Options{
-		Config: cfg,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Backends: backends.Registry{"local": func() backends.Config {
-			return &local.Config{Argon2: fastArgon2}
-		}},
-		HashPassword: func(p string) (string, error) { return local.HashPassword(p, fastArgon2) },
-		Environ: []string{
-			"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass,
-			"LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret,
-		},
-		Out: &out, Now: clock.Now, Mailer: mb, SyncMail: true,
+	return startServerWith(t, "127.0.0.1:0", t.TempDir(), newTestClock(), mutate, func(o *server.Options) {
+		o.Mailer, o.SyncMail = mb, true
 	})
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatalf("server.Open: %v", err)
-	}
-	ts := &testServer{
-		t: t, srv: s, cfg: cfg, URL: cfg.Issuer, Addr: ln.Addr().String(), Clock: clock, Out: &out, Logs: logs,
-		client: &http.Client{Timeout: 30 * time.Second}, cancel: cancel, done: make(chan error, 1),
-	}
-	go func() { ts.done <- s.Serve(ctx, ln, nil) }()
-	t.Cleanup(ts.Stop)
-	return ts
 }
 
 func storageQuery() storage.UserQuery { return storage.UserQuery{} }
