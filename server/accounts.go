@@ -26,6 +26,11 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 			return nil, fmt.Errorf("user API: %w", err)
 		}
 		mailer = m
+		if cfg.Mail.Backend == config.MailConsole && !cfg.IssuerIsLoopback() {
+			// The console sender is for development: its log records hold
+			// activation and reset links, which are credentials.
+			opts.Logger.Warn("mail.backend is console: activation and password-reset links are written to the log, not sent; set mail.backend: smtp in production")
+		}
 	}
 	tokenKey, err := usertokens.DeriveSecret(master)
 	if err != nil {
