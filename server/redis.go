@@ -143,9 +143,6 @@ func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log
 		_ = client.Close()
 		return ephemeral{}, fmt.Errorf("connect to redis: %w", err)
 	}
-	// go-redis logs through one package-level logger; route it into ours
-	// (at debug: every failed request is logged with its cause already).
-	redis.SetLogger(redisLogger{log})
 	rs := redisstore.New(redisstore.Options{Client: client, Prefix: cfg.Storage.Redis.Prefix})
 	log.Info("tokens, codes and login state in redis", "mode", redisMode(cfg.Storage.Redis), "prefix", cfg.Storage.Redis.Prefix)
 	return ephemeral{tokens: rs, codes: rs, logins: rs, redis: client}, nil
@@ -222,10 +219,14 @@ func (h roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	}
 }
 
-// redisLogger sends go-redis' internal log lines (pool dial failures and
+// RedisLogger sends go-redis' internal log lines (pool dial failures and
 // the like) to slog instead of the standard logger's stderr.
-type redisLogger struct{ log *slog.Logger }
+//
+// go-redis has one package-level logger, so the process sets it once
+// (cmd/latchkey does: redis.SetLogger(server.RedisLogger{Log: logger})),
+// not each Server.
+type RedisLogger struct{ Log *slog.Logger }
 
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
+func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.Log.DebugContext(ctx, "redis client", "message", fmt.Sprintf(format, v...))
 }

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey-auth/latchkey/config"
@@ -70,8 +71,11 @@ func (c *cli) open(cfg config.Config, bootstrap bool) (*server.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	logger := c.logger(cfg)
+	// go-redis logs through one package-level logger: this process's.
+	redis.SetLogger(server.RedisLogger{Log: logger})
 	return server.Open(c.ctx, server.Options{
-		Config: cfg, Backends: backendTypes(), Logger: c.logger(cfg), Out: c.stderr,
+		Config: cfg, Backends: backendTypes(), Logger: logger, Out: c.stderr,
 		Environ: c.environ, HashPassword: hash, SkipBootstrap: !bootstrap,
 	})
 }
