@@ -53,6 +53,12 @@ func (c *clientCache) get(ctx context.Context, id string) (*storage.Client, erro
 
 func (c *clientCache) evict(id string) { c.cache.evict(id) }
 
+// reload reads a client from the store, bypassing and refreshing the cache.
+func (c *clientCache) reload(ctx context.Context, id string) (*storage.Client, error) {
+	c.cache.evict(id)
+	return c.get(ctx, id)
+}
+
 // clientCredentials are what a request presented to authenticate a client.
 type clientCredentials struct {
 	id, secret string
@@ -115,6 +121,18 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	}
 	if err != nil {
 		return nil, err
+	}
+	if cl.TokenEndpointAuthMethod != AuthNone && cred.method != AuthNone && !p.secrets.Verify(cred.secret, cl.SecretHash) {
+		// The cached client may predate a secret rotation made on another
+		// instance: a wrong secret is checked once more against the store,
+		// so a new secret works everywhere at once (an old one stops within
+		// tokens.client_cache_ttl). Failures are rate limited, so this
+		// read cannot be hammered.
+		if fresh, err := p.clients.reload(ctx, cred.id); err == nil {
+			cl = fresh
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
 	}
 	public := cl.TokenEndpointAuthMethod == AuthNone
 	switch {

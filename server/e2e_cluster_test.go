@@ -207,3 +207,32 @@ func TestClusterKillingOneInstanceLeavesTheOtherServing(t *testing.T) {
 		t.Errorf("a refresh token issued by the dead instance does not work on the live one: %v", err)
 	}
 }
+
+// A client secret rotated on A: the new secret works on B at once (a wrong
+// secret is checked again against the store), and the old one stops on B
+// within tokens.client_cache_ttl.
+func TestClusterClientSecretRotatedOnOneInstance(t *testing.T) {
+	c := startCluster(t)
+	admin := c.a.adminToken()
+	created := c.a.createClient(admin, map[string]any{
+		"client_name": "svc", "grant_types": []string{"client_credentials"}, "scope": "profile",
+	})
+	id, _ := created["client_id"].(string)
+	old, _ := created["client_secret"].(string)
+	if _, err := c.b.clientToken(id, old); err != nil {
+		t.Fatalf("B before the rotation: %v", err) // B now caches the client
+	}
+	res := c.a.adminJSON(http.MethodPost, "/admin/clients/"+id+"/rotate-secret/", admin, nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("rotate-secret on A: %s", res)
+	}
+	fresh, _ := res.json(t)["client_secret"].(string)
+	if _, err := c.b.clientToken(id, fresh); err != nil {
+		t.Fatalf("the new secret on B right after the rotation on A: %v", err)
+	}
+	// B has re-read the client, so the old secret is refused at once too;
+	// at the latest it would be after the cache TTL (1s here).
+	time.Sleep(1100 * time.Millisecond)
+	_, err := c.b.clientToken(id, old)
+	wantRetrieveError(t, err, "invalid_client", http.StatusUnauthorized)
+}
