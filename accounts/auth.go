@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/provider"
@@ -23,6 +24,10 @@ type Principal struct {
 	// TokenID and TokenKind name the personal token used, if any.
 	TokenID   string
 	TokenKind string
+	// TokenScope and TokenExpiry are the personal token's, if any: a
+	// token never makes another that can do more or live longer.
+	TokenScope  string
+	TokenExpiry time.Time
 }
 
 // Staff reports whether the principal may use the admin API.
@@ -64,6 +69,11 @@ func (s *Service) authAccess(ctx context.Context, raw string) (*Principal, error
 		// user may act with it.
 		return nil, ErrForbidden
 	}
+	if info.ClientID != s.opts.FirstPartyClient && !hasScope(info.Scope, provider.ScopeAPI) {
+		// Another client's token: valid, but not for latchkey's own API
+		// unless that client was granted provider.ScopeAPI.
+		return nil, ErrForbidden
+	}
 	u, err := s.activeUser(ctx, uid)
 	if err != nil {
 		return nil, err
@@ -95,7 +105,15 @@ func (s *Service) authPersonal(ctx context.Context, raw string, bad *Error) (*Pr
 		}
 		return nil, err
 	}
-	return &Principal{User: u, Method: "token", TokenID: tok.ID, TokenKind: tok.Kind}, nil
+	if tok.Scope != "" && !hasScope(tok.Scope, provider.ScopeAPI) {
+		// A personal token narrowed to other scopes is for resource
+		// servers, not for managing the account.
+		return nil, ErrForbidden
+	}
+	return &Principal{
+		User: u, Method: "token", TokenID: tok.ID, TokenKind: tok.Kind,
+		TokenScope: tok.Scope, TokenExpiry: tok.ExpiresAt,
+	}, nil
 }
 
 func (s *Service) authBasic(ctx context.Context, cred string) (*Principal, error) {
@@ -287,4 +305,14 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 		return storeErr("revoke sessions", err)
 	}
 	return nil
+}
+
+// hasScope reports whether a space-separated scope list holds want.
+func hasScope(scope, want string) bool {
+	for _, s := range strings.Fields(scope) {
+		if s == want {
+			return true
+		}
+	}
+	return false
 }

@@ -122,10 +122,10 @@ func (s *Service) PersonalTokens(ctx context.Context, p *Principal) ([]PersonalT
 func (s *Service) CreatePersonalToken(ctx context.Context, p *Principal, in Input) (PersonalToken, error) {
 	r := newReader(in)
 	name, _ := r.str("name", true, false, 100)
-	scope, hasScope := r.str("scope", false, true, 1000)
+	scope, scoped := r.str("scope", false, true, 1000)
 	maxTTL := int64(s.opts.PersonalTokenTTL / time.Second)
 	ttl, hasTTL := r.integer("expires_in", 60, maxTTL)
-	if hasScope {
+	if scoped {
 		for _, sc := range strings.Fields(scope) {
 			if len(sc) > 128 || strings.ContainsAny(sc, "\"\\") {
 				r.errs.add("scope", "Enter space-separated scope names.")
@@ -140,6 +140,22 @@ func (s *Service) CreatePersonalToken(ctx context.Context, p *Principal, in Inpu
 	life := s.opts.PersonalTokenTTL
 	if hasTTL {
 		life = time.Duration(ttl) * time.Second
+	}
+	if p.TokenKind == storage.TokenKindPersonal {
+		// Made with a personal token: no wider, no longer-lived than it.
+		if left := p.TokenExpiry.Sub(s.now()); life > left {
+			life = left
+		}
+		if p.TokenScope != "" {
+			if scope == "" {
+				scope = p.TokenScope
+			}
+			for _, sc := range strings.Fields(scope) {
+				if !hasScope(p.TokenScope, sc) {
+					return PersonalToken{}, FieldErrors{"scope": {"A token cannot grant a scope it does not have."}}
+				}
+			}
+		}
 	}
 	raw, tok, err := s.newPersonalToken(ctx, p.User.ID, storage.TokenKindPersonal, name, scope, life)
 	if err != nil {

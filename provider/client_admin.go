@@ -46,6 +46,13 @@ var (
 // DefaultClientScope is what a client may ask for when it registers none.
 const DefaultClientScope = "openid profile email offline_access groups"
 
+// ScopeAPI lets an access token act on latchkey's own user and admin APIs
+// (/auth/, /admin/) for its user. Tokens of the first-party client need no
+// scope; any other client must be registered for this one, so an app a
+// user signed in to cannot change their password or, for staff, use the
+// admin API with the token it holds.
+const ScopeAPI = "latchkey"
+
 var (
 	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
 	scopePattern    = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,128}$`) // RFC 6749 §3.3 scope-token

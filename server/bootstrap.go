@@ -73,6 +73,9 @@ func bootstrap(ctx context.Context, store bootstrapStore, p *provider.Provider, 
 		RedirectURIs:            []string{"http://localhost:8080/callback", "http://127.0.0.1/callback"},
 		GrantTypes:              DemoGrants,
 		TokenEndpointAuthMethod: provider.AuthSecretBasic,
+		// The demo client is the operator's own: its tokens may use the
+		// user and admin APIs (see provider.ScopeAPI).
+		Scope: provider.DefaultClientScope + " " + provider.ScopeAPI,
 	}, env[envClientSecret])
 	if errors.Is(err, provider.ErrClientExists) {
 		client, err = provider.ClientMetadata{ClientID: orDefault(env[envClientID], "demo")}, nil

@@ -316,7 +316,7 @@ func (ts *testServer) passwordToken(username, password string, scopes ...string)
 // adminToken is an access token of the bootstrapped superuser.
 func (ts *testServer) adminToken() string {
 	ts.t.Helper()
-	return ts.passwordToken(adminUser, adminPass, "openid", "profile", "email").AccessToken
+	return ts.passwordToken(adminUser, adminPass, "openid", "profile", "email", provider.ScopeAPI).AccessToken
 }
 
 // clientToken runs the client_credentials grant through x/oauth2.

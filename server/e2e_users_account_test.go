@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/config"
 )
@@ -256,7 +258,7 @@ func TestUsersSessionsAndPersonalTokens(t *testing.T) {
 
 	var pat map[string]any
 	t.Run("a personal token is created with its secret shown once", func(t *testing.T) {
-		res := ts.call(http.MethodPost, "/auth/users/me/tokens/", bearer(tok), map[string]any{"name": "ci", "scope": "read", "expires_in": 3600})
+		res := ts.call(http.MethodPost, "/auth/users/me/tokens/", bearer(tok), map[string]any{"name": "ci", "scope": "read latchkey", "expires_in": 3600})
 		if res.Status != http.StatusCreated {
 			t.Fatalf("%s", res)
 		}
@@ -275,6 +277,30 @@ func TestUsersSessionsAndPersonalTokens(t *testing.T) {
 		stored, err := ts.srv.Store().ListPersonalTokens(t.Context(), ts.user("liam").ID, ts.Clock.Now())
 		if err != nil || len(stored) != 1 || stored[0].Hash == secret || strings.Contains(stored[0].Hash, secret[7:]) {
 			t.Errorf("stored %+v, %v", stored, err)
+		}
+	})
+	t.Run("a personal token acts on the account only with the latchkey scope, and never widens itself", func(t *testing.T) {
+		secret := pat["token"].(string)
+		res := ts.call(http.MethodPost, "/auth/users/me/tokens/", bearer(tok), map[string]any{"name": "reader", "scope": "read"})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("%s", res)
+		}
+		reader, _ := res.json(t)["token"].(string)
+		wantDetail(t, ts.call(http.MethodGet, "/auth/users/me/", "Token "+reader, nil), http.StatusForbidden, "You do not have permission to perform this action.")
+		// A token made with a personal token: no scope it lacks, no longer life.
+		wantFields(t, ts.call(http.MethodPost, "/auth/users/me/tokens/", "Token "+secret, map[string]any{"name": "wider", "scope": "write latchkey"}), "scope")
+		res = ts.call(http.MethodPost, "/auth/users/me/tokens/", "Token "+secret, map[string]any{"name": "child"})
+		if res.Status != http.StatusCreated {
+			t.Fatalf("a token made with a personal token: %s", res)
+		}
+		child := res.json(t)
+		if child["scope"] != "read latchkey" {
+			t.Errorf("the child token's scope is %v, want its parent's", child["scope"])
+		}
+		expiry, _ := time.Parse(time.RFC3339, fmt.Sprint(child["expiry"]))
+		parent, _ := time.Parse(time.RFC3339, fmt.Sprint(pat["expiry"]))
+		if expiry.IsZero() || expiry.After(parent) {
+			t.Errorf("the child token expires %v, after its parent %v", child["expiry"], pat["expiry"])
 		}
 	})
 	t.Run("a personal token expires", func(t *testing.T) {

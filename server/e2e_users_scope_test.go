@@ -1,0 +1,48 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/latchkey-auth/latchkey/provider"
+)
+
+// A token another client got for a user is no credential for latchkey's
+// own API (account changes, the admin API) unless that client was granted
+// the latchkey scope; the first-party client's tokens always are.
+func TestOtherClientsTokensDoNotManageTheAccount(t *testing.T) {
+	ts := startServer(t, nil)
+	admin := ts.adminToken()
+	app := ts.createClient(admin, map[string]any{
+		"client_name": "some app", "grant_types": []string{"password", "refresh_token"},
+	})
+	appID, appSecret := app["client_id"].(string), app["client_secret"].(string)
+	cfg := ts.passwordConfig("openid", "profile")
+	cfg.ClientID, cfg.ClientSecret = appID, appSecret
+	appTok, err := cfg.PasswordCredentialsToken(t.Context(), adminUser, adminPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := "You do not have permission to perform this action."
+	wantDetail(t, ts.call(http.MethodGet, "/auth/users/me/", bearer(appTok.AccessToken), nil), http.StatusForbidden, forbidden)
+	wantDetail(t, ts.call(http.MethodGet, "/admin/clients/", bearer(appTok.AccessToken), nil), http.StatusForbidden, forbidden)
+	wantDetail(t, ts.call(http.MethodPost, "/rest-auth/password/change/", bearer(appTok.AccessToken),
+		map[string]any{"new_password1": "Takeover-123456", "new_password2": "Takeover-123456"}), http.StatusForbidden, forbidden)
+	if _, err := cfg.PasswordCredentialsToken(t.Context(), adminUser, adminPass); err != nil {
+		t.Fatalf("the password changed after all: %v", err)
+	}
+	// The app cannot ask for the scope it was not registered for.
+	cfg.Scopes = []string{provider.ScopeAPI}
+	if _, err := cfg.PasswordCredentialsToken(t.Context(), adminUser, adminPass); err == nil {
+		t.Fatal("a client got the latchkey scope without being registered for it")
+	}
+	// The demo client (the operator's own) is registered for it, and the
+	// first-party client needs none.
+	if res := ts.call(http.MethodGet, "/admin/clients/", bearer(admin), nil); res.Status != http.StatusOK {
+		t.Fatalf("demo client token with the latchkey scope: %s", res)
+	}
+	first, _ := ts.jwtPair(adminUser, adminPass)
+	if res := ts.call(http.MethodGet, "/admin/clients/", bearer(first), nil); res.Status != http.StatusOK {
+		t.Fatalf("first-party token: %s", res)
+	}
+}
