@@ -172,11 +172,20 @@ func (r *reader) object(key string) (map[string]any, bool) {
 		r.errs.add(key, fmt.Sprintf(`Expected a dictionary of items but got type "%s".`, jsonType(v)))
 		return nil, false
 	}
-	if b, err := json.Marshal(m); err != nil || len(b) > 16<<10 {
+	b, err := json.Marshal(m)
+	if err != nil || len(b) > 16<<10 {
 		r.errs.add(key, "Ensure this field has no more than 16384 bytes.")
 		return nil, false
 	}
-	return m, true
+	// Decoded again as plain JSON: a number the body carried as text
+	// (json.Number) must be one every reader of the stored record can
+	// decode, so 1e400 is refused here rather than stored for good.
+	var plain map[string]any
+	if err := json.Unmarshal(b, &plain); err != nil {
+		r.errs.add(key, "A valid number is required.")
+		return nil, false
+	}
+	return plain, true
 }
 
 // integer reads a whole number (text in forms).

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -146,7 +147,15 @@ func (a *api) readInput(c *gin.Context) (accounts.Input, bool) {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		var m map[string]any
-		if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+		err := dec.Decode(&m)
+		// One object and nothing after it (More misses a stray ']' or '}'),
+		// and valid UTF-8 (the decoder would silently replace bad bytes).
+		if err == nil {
+			if _, next := dec.Token(); next != io.EOF {
+				err = errors.New("data after the object")
+			}
+		}
+		if err != nil || m == nil || !utf8.Valid(body) {
 			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"detail": "JSON parse error - the body must be one JSON object."})
 			return accounts.Input{}, false
 		}

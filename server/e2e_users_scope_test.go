@@ -46,3 +46,30 @@ func TestOtherClientsTokensDoNotManageTheAccount(t *testing.T) {
 		t.Fatalf("first-party token: %s", res)
 	}
 }
+
+// Input the store could not read back, or that is not one well-formed JSON
+// object, is a 400 and writes nothing (security review: a profile number
+// like 1e400 used to be stored and then made the user unreadable).
+func TestUserAPIRefusesUnstorableAndMalformedJSON(t *testing.T) {
+	ts := startServer(t, nil)
+	body := `{"username":"nina","email":"nina@example.com","password":"Nina-pass-1234","profile":{"n":-1e999}}`
+	wantFields(t, ts.call(http.MethodPost, "/auth/users/", "", body), "profile")
+	if _, err := ts.srv.Store().UserByUsername(t.Context(), "nina"); err == nil {
+		t.Fatal("the user was stored")
+	}
+	for name, raw := range map[string]string{
+		"a stray bracket after the object": `{"username":"admin","password":"x"}]`,
+		"two objects":                      `{"username":"admin"}{"password":"x"}`,
+		"invalid UTF-8":                    "{\"username\":\"adm\xffin\",\"password\":\"x\"}",
+	} {
+		res := ts.call(http.MethodPost, "/auth/jwt/create/", "", raw)
+		if res.Status != http.StatusBadRequest {
+			t.Errorf("%s: %s, want 400", name, res)
+		}
+	}
+	// A profile with ordinary numbers is fine.
+	ok := `{"username":"nina","email":"nina@example.com","password":"Nina-pass-1234","profile":{"n":1.5e3}}`
+	if res := ts.call(http.MethodPost, "/auth/users/", "", ok); res.Status != http.StatusCreated {
+		t.Fatalf("%s", res)
+	}
+}
