@@ -120,10 +120,10 @@ func (s *Service) Activate(ctx context.Context, in Input) error {
 	if err := r.done(); err != nil {
 		return err
 	}
-	if !s.opts.UserTokens.Check(purposeActivation, u, token) {
-		if u.IsActive {
-			return &Error{Status: 403, Detail: msgStaleToken}
-		}
+	if u.IsActive {
+		return &Error{Status: 403, Detail: msgStaleToken}
+	}
+	if !s.pendingActivation(u) || !s.opts.UserTokens.Check(purposeActivation, u, token) {
 		return fieldError("token", msgInvalidToken)
 	}
 	saved, err := s.opts.Store.UpdateUser(ctx, u.ID, func(x *storage.User) error {
@@ -163,11 +163,20 @@ func (s *Service) userByEmail(ctx context.Context, in Input) (storage.User, bool
 // the activation e-mail again; the answer is the same either way.
 func (s *Service) ResendActivation(ctx context.Context, in Input) error {
 	u, found, err := s.userByEmail(ctx, in)
-	if err != nil || !found || u.IsActive {
+	if err != nil || !found || !s.pendingActivation(u) {
 		return err
 	}
 	s.send(ctx, MailActivation, u, purposeActivation, s.opts.Links.ActivationURL)
 	return nil
+}
+
+// pendingActivation reports whether an account is waiting for its
+// activation link: registration by activation, and the account neither
+// active nor verified. A user staff deactivated has a verified address
+// (activating verified it), so no link brings the account back: only
+// staff can.
+func (s *Service) pendingActivation(u storage.User) bool {
+	return s.opts.Registration == RegistrationActivation && !u.IsActive && !u.EmailVerified
 }
 
 // ResetPassword is users/reset_password/: an active account gets a reset
