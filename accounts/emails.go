@@ -226,7 +226,9 @@ func (s *Service) ResetPasswordConfirm(ctx context.Context, in Input, newField, 
 	if hasRetype && retype != pw {
 		return fieldError(NonField, msgPasswordMatch)
 	}
-	if err := s.setPassword(ctx, u, pw, newField); err != nil {
+	// The link was checked against u's password hash: it is spent if the
+	// hash changed since (a concurrent use of the same link).
+	if err := s.setPasswordIf(ctx, u, pw, newField, func(x storage.User) bool { return x.PasswordHash == u.PasswordHash }); err != nil {
 		return err
 	}
 	if err := s.endEverything(ctx, u.ID); err != nil {
@@ -261,10 +263,10 @@ func (s *Service) ResetUsernameConfirm(ctx context.Context, in Input) error {
 	if v != "" && r.errs["new_username"] == nil {
 		if !validUsername(v) {
 			r.errs.add("new_username", msgUsername)
-		} else if other, err := s.opts.Store.UserByUsername(ctx, v); err == nil && other.ID != u.ID {
+		} else if taken, err := s.taken(ctx, v, u.ID); err != nil {
+			return err
+		} else if taken {
 			r.errs.add("new_username", msgUsernameTaken)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storeErr("user by username", err)
 		}
 	}
 	if err := r.done(); err != nil {

@@ -132,19 +132,19 @@ func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, 
 	if u.Username != "" && r.errs["username"] == nil {
 		if !validUsername(u.Username) && !(u.Username == u.Email && validEmail(u.Email)) {
 			r.errs.add("username", msgUsername)
-		} else if other, err := s.opts.Store.UserByUsername(ctx, u.Username); err == nil && other.ID != self {
+		} else if taken, err := s.taken(ctx, u.Username, self); err != nil {
+			return err
+		} else if taken {
 			r.errs.add("username", msgUsernameTaken)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storeErr("user by username", err)
 		}
 	}
 	if u.Email != "" && r.errs["email"] == nil {
 		if !validEmail(u.Email) {
 			r.errs.add("email", msgEmail)
-		} else if other, err := s.opts.Store.UserByEmail(ctx, u.Email); err == nil && other.ID != self {
+		} else if taken, err := s.taken(ctx, u.Email, self); err != nil {
+			return err
+		} else if taken {
 			r.errs.add("email", msgEmailTaken)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storeErr("user by email", err)
 		}
 	}
 	return nil
@@ -451,6 +451,17 @@ func (s *Service) SetPassword(ctx context.Context, p *Principal, in Input, newFi
 
 // setPassword validates and stores a new password.
 func (s *Service) setPassword(ctx context.Context, u storage.User, pw, field string) error {
+	return s.setPasswordIf(ctx, u, pw, field, nil)
+}
+
+// errStale aborts an update whose precondition no longer holds.
+var errStale = errors.New("the record changed meanwhile")
+
+// setPasswordIf is setPassword that saves only if unchanged(stored) holds
+// for the record as it is in the transaction; otherwise the answer is an
+// invalid token. A reset link checks the password hash it was made for
+// there, so of concurrent uses of one link exactly one sets a password.
+func (s *Service) setPasswordIf(ctx context.Context, u storage.User, pw, field string, unchanged func(storage.User) bool) error {
 	if msgs := s.opts.Passwords.Validate(pw, u); len(msgs) > 0 {
 		return FieldErrors{field: msgs}
 	}
@@ -458,10 +469,17 @@ func (s *Service) setPassword(ctx context.Context, u storage.User, pw, field str
 	if err != nil {
 		return fieldError(field, "This password cannot be used.")
 	}
-	if _, err := s.opts.Store.UpdateUser(ctx, u.ID, func(x *storage.User) error {
+	_, err = s.opts.Store.UpdateUser(ctx, u.ID, func(x *storage.User) error {
+		if unchanged != nil && !unchanged(*x) {
+			return errStale
+		}
 		x.PasswordHash, x.PasswordChangedAt = hash, s.now()
 		return nil
-	}); err != nil {
+	})
+	if errors.Is(err, errStale) {
+		return fieldError("token", msgInvalidToken)
+	}
+	if err != nil {
 		return storeErr("set password", err)
 	}
 	return nil
@@ -504,10 +522,10 @@ func (s *Service) SetUsername(ctx context.Context, p *Principal, in Input) error
 	if v != "" && r.errs["new_username"] == nil {
 		if !validUsername(v) {
 			r.errs.add("new_username", msgUsername)
-		} else if other, err := s.opts.Store.UserByUsername(ctx, v); err == nil && other.ID != p.User.ID {
+		} else if taken, err := s.taken(ctx, v, p.User.ID); err != nil {
+			return err
+		} else if taken {
 			r.errs.add("new_username", msgUsernameTaken)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storeErr("user by username", err)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -531,10 +549,10 @@ func (s *Service) SetEmail(ctx context.Context, p *Principal, in Input) error {
 	if v != "" && r.errs["new_email"] == nil {
 		if !validEmail(v) {
 			r.errs.add("new_email", msgEmail)
-		} else if other, err := s.opts.Store.UserByEmail(ctx, v); err == nil && other.ID != p.User.ID {
+		} else if taken, err := s.taken(ctx, v, p.User.ID); err != nil {
+			return err
+		} else if taken {
 			r.errs.add("new_email", msgEmailTaken)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storeErr("user by email", err)
 		}
 	}
 	if err := r.done(); err != nil {
@@ -561,4 +579,24 @@ func (s *Service) saveField(ctx context.Context, id int64, fn func(*storage.User
 	}
 	s.opts.Provider.ForgetUser(id)
 	return nil
+}
+
+// taken reports whether a user other than self logs in with value, as a
+// username or as an e-mail address. Both are checked for a new username
+// and for a new address alike, so one string never names two accounts:
+// otherwise a username equal to someone's address would take over their
+// e-mail login (logins try usernames first).
+func (s *Service) taken(ctx context.Context, value string, self int64) (bool, error) {
+	for _, find := range []func(context.Context, string) (storage.User, error){
+		s.opts.Store.UserByUsername, s.opts.Store.UserByEmail,
+	} {
+		other, err := find(ctx, value)
+		switch {
+		case err == nil && other.ID != self:
+			return true, nil
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return false, storeErr("look up login", err)
+		}
+	}
+	return false, nil
 }

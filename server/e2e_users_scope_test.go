@@ -2,8 +2,11 @@ package server_test
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 	"testing"
 
+	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/provider"
 )
 
@@ -71,5 +74,67 @@ func TestUserAPIRefusesUnstorableAndMalformedJSON(t *testing.T) {
 	ok := `{"username":"nina","email":"nina@example.com","password":"Nina-pass-1234","profile":{"n":1.5e3}}`
 	if res := ts.call(http.MethodPost, "/auth/users/", "", ok); res.Status != http.StatusCreated {
 		t.Fatalf("%s", res)
+	}
+}
+
+// One string never names two accounts: a username equal to another user's
+// e-mail address (or the reverse) is taken, so nobody can capture another
+// user's e-mail login (security review).
+func TestUsernameCannotBeAnotherUsersEmail(t *testing.T) {
+	ts := startServer(t, nil)
+	reg := func(username, email string) response {
+		return ts.call(http.MethodPost, "/auth/users/", "", map[string]any{"username": username, "email": email, "password": "Some-pass-12345"})
+	}
+	if res := reg("alice", "alice@example.com"); res.Status != http.StatusCreated {
+		t.Fatalf("%s", res)
+	}
+	wantFields(t, reg("alice@example.com", "mallory@example.com"), "username")
+	if res := reg("mallory", "mallory@example.com"); res.Status != http.StatusCreated {
+		t.Fatalf("%s", res)
+	}
+	tok, _ := ts.jwtPair("mallory", "Some-pass-12345")
+	wantFields(t, ts.call(http.MethodPost, "/auth/users/set_username/", bearer(tok),
+		map[string]any{"current_password": "Some-pass-12345", "new_username": "alice@example.com"}), "new_username")
+	wantFields(t, ts.call(http.MethodPost, "/auth/users/set_email/", bearer(tok),
+		map[string]any{"current_password": "Some-pass-12345", "new_email": "alice"}), "new_email")
+	// A user's own address as username stays allowed.
+	if res := reg("zoe@example.com", "zoe@example.com"); res.Status != http.StatusCreated {
+		t.Fatalf("own address as username: %s", res)
+	}
+}
+
+// Concurrent uses of one reset link: exactly one sets a password.
+func TestResetLinkWorksOnceEvenConcurrently(t *testing.T) {
+	mb := &mailbox{}
+	ts := startMailServer(t, mb, nil)
+	ts.createUser("rosa", "rosa-pass-1234", false)
+	if res := ts.call(http.MethodPost, "/auth/users/reset_password/", "", map[string]any{"email": "rosa@example.com"}); res.Status != http.StatusNoContent {
+		t.Fatalf("%s", res)
+	}
+	uid, token := linkParts(t, onlyMail(t, mb, accounts.MailPasswordReset, "rosa@example.com"))
+	const n = 5
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := ts.call(http.MethodPost, "/auth/users/reset_password_confirm/", "", map[string]any{
+				"uid": uid, "token": token, "new_password": "Rosa-new-pass-" + strconv.Itoa(i),
+			})
+			statuses[i] = res.Status
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, st := range statuses {
+		switch st {
+		case http.StatusNoContent:
+			ok++
+		case http.StatusBadRequest:
+		default:
+			t.Errorf("status %d", st)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent uses of one reset link succeeded (%v), want 1", ok, n, statuses)
 	}
 }
