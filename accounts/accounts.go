@@ -228,6 +228,10 @@ func providerErr(err error, bad *Error) error {
 		return &Error{Status: http.StatusTooManyRequests, Detail: detail, Code: "throttled", RetryAfter: max(e.RetryAfter, 1), cause: err}
 	case e.Status == http.StatusServiceUnavailable:
 		return ErrUnavailable.withCause(err)
+	case e.Code == "unauthorized_client":
+		// The first-party client is not registered for the grant: the
+		// operator switched these logins off.
+		return ErrForbidden
 	}
 	return &Error{Status: http.StatusInternalServerError, Detail: "A server error occurred.", cause: err}
 }

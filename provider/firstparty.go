@@ -46,9 +46,9 @@ func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error 
 // as the password grant does: an access token, and a refresh token (a new
 // session) when the client may refresh.
 func (p *Provider) IssueUserTokens(ctx context.Context, clientID string, id backends.Identity, userAgent string) (*TokenResponse, error) {
-	cl, err := p.clients.get(ctx, clientID)
+	cl, err := p.firstParty(ctx, clientID, GrantPassword)
 	if err != nil {
-		return nil, fmt.Errorf("first-party client %q: %w", clientID, storeError(err))
+		return nil, err
 	}
 	scope, err := grantScope(cl, "")
 	if err != nil {
@@ -63,6 +63,27 @@ func (p *Provider) IssueUserTokens(ctx context.Context, clientID string, id back
 	return resp, nil
 }
 
+// firstParty loads the first-party client for a grant. A missing one is
+// made again, as at start; one the operator took the grant away from
+// refuses it (unauthorized_client), so password logins of the user API can
+// be switched off by editing the client.
+func (p *Provider) firstParty(ctx context.Context, clientID, grant string) (*storage.Client, error) {
+	cl, err := p.clients.get(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		if err := p.EnsureFirstPartyClient(ctx, clientID); err != nil {
+			return nil, err
+		}
+		cl, err = p.clients.get(ctx, clientID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("first-party client %q: %w", clientID, storeError(err))
+	}
+	if !allowsGrant(cl, grant) {
+		return nil, ErrUnauthorizedClient.WithDescription("the first-party client is not registered for the " + grant + " grant")
+	}
+	return cl, nil
+}
+
 // ErrBadRefreshToken is RefreshUserTokens' answer to a refresh token that is
 // invalid, expired, revoked, rotated out or another client's.
 var ErrBadRefreshToken = errBadRefresh
@@ -70,9 +91,12 @@ var ErrBadRefreshToken = errBadRefresh
 // RefreshUserTokens rotates a refresh token of the client clientID, with
 // the rotation and reuse detection of /oauth2/token.
 func (p *Provider) RefreshUserTokens(ctx context.Context, clientID, refresh, userAgent string) (*TokenResponse, error) {
-	cl, err := p.clients.get(ctx, clientID)
+	if _, ok := p.secrets.ParseRefreshToken(refresh); !ok {
+		return nil, errBadRefresh
+	}
+	cl, err := p.firstParty(ctx, clientID, GrantRefreshToken)
 	if err != nil {
-		return nil, fmt.Errorf("first-party client %q: %w", clientID, storeError(err))
+		return nil, err
 	}
 	st := &tokenRequest{grant: GrantRefreshToken, userAgent: userAgent, client: cl}
 	resp, err := p.refreshGrant(ctx, st, refresh, "")

@@ -138,3 +138,29 @@ func TestResetLinkWorksOnceEvenConcurrently(t *testing.T) {
 		t.Fatalf("%d of %d concurrent uses of one reset link succeeded (%v), want 1", ok, n, statuses)
 	}
 }
+
+// The first-party client is honoured: without the password grant the user
+// API's logins are refused (403), and a deleted one is made again rather
+// than turning every login into a 500 (security review).
+func TestFirstPartyClientIsHonoured(t *testing.T) {
+	ts := startServer(t, nil)
+	admin := ts.adminToken()
+	const fp = "latchkey-api"
+	res := ts.adminJSON(http.MethodPut, "/admin/clients/"+fp+"/", admin, map[string]any{
+		"client_name": "latchkey user API", "grant_types": []string{"refresh_token"},
+		"token_endpoint_auth_method": "none",
+	})
+	if res.Status != http.StatusOK {
+		t.Fatalf("PUT: %s", res)
+	}
+	login := map[string]any{"username": adminUser, "password": adminPass}
+	wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/create/", "", login), http.StatusForbidden, "You do not have permission to perform this action.")
+
+	if res := ts.adminJSON(http.MethodDelete, "/admin/clients/"+fp+"/", admin, nil); res.Status != http.StatusNoContent {
+		t.Fatalf("DELETE: %s", res)
+	}
+	wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/refresh/", "", map[string]any{"refresh": "garbage"}), http.StatusUnauthorized, "Token is invalid or expired")
+	if res := ts.call(http.MethodPost, "/auth/jwt/create/", "", login); res.Status != http.StatusOK {
+		t.Fatalf("login after the first-party client was deleted: %s", res)
+	}
+}
