@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -128,7 +129,7 @@ func (p *Provider) inspectAccess(ctx context.Context, raw string) (*Introspectio
 			Groups: c.Groups, Permissions: c.Permissions,
 		}
 	}
-	revoked, err := p.tokens.Revoked(ctx, info.ID, info.SessionID, now)
+	revoked, err := p.tokens.Revoked(ctx, revocationCheck(info), now)
 	if err != nil {
 		return nil, fmt.Errorf("check revocation: %w", storeError(err))
 	}
@@ -136,6 +137,21 @@ func (p *Provider) inspectAccess(ctx context.Context, raw string) (*Introspectio
 		return nil, errBadToken
 	}
 	return info, nil
+}
+
+// revocationCheck is what may have revoked a valid access token: its jti,
+// its session, and for a user's token without a session, the user's mark
+// (RevokeSubjectAccessTokens) compared with its iat. A token with a
+// session is revoked with the session, and one whose session began after
+// the mark is a new login that must keep working even in the mark's
+// second, which the iat's one-second resolution cannot tell apart: so the
+// mark is checked only for tokens without a session.
+func revocationCheck(info *Introspection) storage.RevocationCheck {
+	c := storage.RevocationCheck{JTI: info.ID, FamilyID: info.SessionID}
+	if _, user := info.UserID(); user && info.SessionID == "" {
+		c.Subject, c.IssuedAt = info.Subject, time.Unix(info.IssuedAt, 0).UTC()
+	}
+	return c
 }
 
 func opaqueIntrospection(rec storage.AccessToken, issuer string, aud Audience) *Introspection {

@@ -87,3 +87,48 @@ func (p *Provider) RevokeSession(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// RevokeSubjectAccessTokens revokes every access token without a session
+// (a client without the refresh_token grant gets those) that was issued to
+// the user subject until now; the user's sessions, and so their tokens,
+// are revoked with storage.Tokens.RevokeSubject. It returns once a token
+// issued afterwards is valid.
+//
+// An access token's iat has one-second resolution, so the mark is a whole
+// second: the one after now. Every token issued in now's second, before or
+// after this call, has an iat earlier than the mark and is revoked; a
+// token from before is never missed. The call then waits (less than a
+// second) until the clock reaches the mark, so a token issued after it
+// returns, such as a login right after "log out everywhere", has an iat no
+// earlier than the mark and is valid. Clocks of the instances are assumed
+// to be in step (as exp and iat checks already assume).
+func (p *Provider) RevokeSubjectAccessTokens(ctx context.Context, subject string) error {
+	now := p.now()
+	before := subjectMark(now)
+	// Every token the mark revokes has expired by keepUntil.
+	keepUntil := before.Add(p.maxAccessTTL())
+	if err := p.tokens.RevokeSubjectTokensBefore(ctx, subject, before, keepUntil); err != nil {
+		return fmt.Errorf("revoke access tokens: %w", storeError(err))
+	}
+	if wait := before.Sub(now); wait > 0 {
+		t := time.NewTimer(min(wait, time.Second))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done(): // the tokens are revoked; only the wait is cut short
+		}
+	}
+	return nil
+}
+
+// subjectMark is the mark RevokeSubjectAccessTokens sets at now: the next
+// whole second (see there).
+func subjectMark(now time.Time) time.Time {
+	return now.Truncate(time.Second).Add(time.Second)
+}
+
+// maxAccessTTL is the longest lifetime an access token may get: the
+// server's default or a client's own, capped at MaxClientAccessTTL.
+func (p *Provider) maxAccessTTL() time.Duration {
+	return max(p.lifetimes.Access, MaxClientAccessTTL)
+}

@@ -196,6 +196,16 @@ type AccessToken struct {
 	ExpiresAt time.Time
 }
 
+// RevocationCheck names what may have revoked an access token.
+type RevocationCheck struct {
+	JTI      string // the token's ID; empty: not checked
+	FamilyID string // the token's family; empty: not checked
+	// Subject and IssuedAt are checked against the subject's mark
+	// (Tokens.RevokeSubjectTokensBefore) when both are set.
+	Subject  string
+	IssuedAt time.Time
+}
+
 // Tokens stores refresh-token families, opaque access tokens and revocations.
 type Tokens interface {
 	// CreateFamily stores a new family with its first refresh token
@@ -234,12 +244,21 @@ type Tokens interface {
 	AccessToken(ctx context.Context, hash string, now time.Time) (AccessToken, error)
 	// RevokeAccessToken denies the token ID (jti) until the given time.
 	RevokeAccessToken(ctx context.Context, jti string, until time.Time) error
-	// Revoked reports whether the token ID was revoked, or the family (when
-	// not empty) was revoked.
-	Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error)
+	// RevokeSubjectTokensBefore revokes every access token of the subject
+	// issued before the given time (IssuedAt < before). A later call keeps
+	// the later before and the later keepUntil. The mark may be forgotten
+	// from keepUntil on: the caller passes before plus the longest
+	// access-token lifetime, when every token it revokes has expired.
+	RevokeSubjectTokensBefore(ctx context.Context, subject string, before, keepUntil time.Time) error
+	// Revoked reports, in one query (one round trip), whether any part of
+	// c revokes the token: the jti revoked, the family revoked, or a mark
+	// of the subject's (RevokeSubjectTokensBefore) still kept at now that
+	// is later than c.IssuedAt. Empty parts are not checked.
+	Revoked(ctx context.Context, c RevocationCheck, now time.Time) (bool, error)
 
 	// Purge deletes what has expired: families past their cap (with their
-	// tokens), opaque access tokens and revocations past their time.
+	// tokens), opaque access tokens, and revocations and subject marks past
+	// their time.
 	Purge(ctx context.Context, now time.Time) (int, error)
 }
 

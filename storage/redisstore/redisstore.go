@@ -10,6 +10,9 @@
 //	lk:sub:<subject>    sorted set: the subject's family IDs by created_at
 //	lk:at:<hash>        string: an opaque access token, JSON
 //	lk:rev:<jti>        string: the revocation's until, Unix ms
+//	lk:rsub:<subject>   string: "<before>:<until>", Unix ms: the subject's
+//	                    access tokens issued before <before> are revoked
+//	                    (kept until <until>, checked against now as rev: is)
 //
 // A refresh token names its family and generation (see storage.TokenRef), so
 // the store goes straight to the family's hash: a rotation is one script on
@@ -22,7 +25,7 @@
 //
 // Every key expires by itself: a family (with its live token) at its
 // ExpiresAt (its absolute cap), an access token at its ExpiresAt, a
-// revocation at its until, a subject's set at the expiry of its newest
+// revocation or a subject mark at its until, a subject's set at the expiry of its newest
 // family. Keys are never needed longer: the family's generation, kept until
 // the cap, is what tells a rotated-out token (reuse) from a live one.
 //
@@ -94,10 +97,11 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Key names; see the package comment.
-func (s *Store) famKey(id string) string      { return s.prefix + "fam:{" + id + "}" }
-func (s *Store) subKey(subject string) string { return s.prefix + "sub:" + subject }
-func (s *Store) atKey(hash string) string     { return s.prefix + "at:" + hash }
-func (s *Store) revKey(jti string) string     { return s.prefix + "rev:" + jti }
+func (s *Store) famKey(id string) string       { return s.prefix + "fam:{" + id + "}" }
+func (s *Store) subKey(subject string) string  { return s.prefix + "sub:" + subject }
+func (s *Store) atKey(hash string) string      { return s.prefix + "at:" + hash }
+func (s *Store) revKey(jti string) string      { return s.prefix + "rev:" + jti }
+func (s *Store) rsubKey(subject string) string { return s.prefix + "rsub:" + subject }
 
 func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
 func notFound(op string) error        { return wrap(op, storage.ErrNotFound) }
@@ -484,26 +488,54 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Ti
 	return nil
 }
 
-// Revoked reports whether the jti is revoked at now, or the family (when not
-// empty) is revoked. Both reads go in one pipeline: one network round trip
-// on a single node. The two keys live in different hash slots, so they
-// cannot be read with one multi-key command (EXISTS a b fails with
+// RevokeSubjectTokensBefore marks the subject's access tokens issued
+// before the given time revoked, until keepUntil. One script keeps the
+// later before and the later keepUntil, atomically.
+func (s *Store) RevokeSubjectTokensBefore(ctx context.Context, subject string, before, keepUntil time.Time) error {
+	const op = "revoke subject tokens"
+	if subject == "" || before.IsZero() || keepUntil.IsZero() {
+		return wrap(op, errors.New("empty subject or zero time"))
+	}
+	err := revokeSubjectScript.Run(ctx, s.c, []string{s.rsubKey(subject)}, ms(before), ms(keepUntil), s.floor()).Err()
+	if err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
+// subjectMark decodes a subject mark's "<before>:<until>".
+func subjectMark(v string) (before, until int64, ok bool) {
+	b, u, ok := strings.Cut(v, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	return atoi(b), atoi(u), true
+}
+
+// Revoked reports whether the jti is revoked at now, the family is
+// revoked, or a mark of the subject kept at now is later than IssuedAt;
+// each part only when given. Every read goes in one pipeline: one network
+// round trip on a single node. The keys live in different hash slots, so
+// they cannot be read with one multi-key command (EXISTS a b fails with
 // CROSSSLOT on Cluster); on Cluster go-redis splits the pipeline by node
 // and sends the parts concurrently, so the answer stays correct and the
 // latency stays about one round trip.
-func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error) {
+func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time.Time) (bool, error) {
 	const op = "revoked"
-	if jti == "" && familyID == "" {
+	bySubject := c.Subject != "" && !c.IssuedAt.IsZero()
+	if c.JTI == "" && c.FamilyID == "" && !bySubject {
 		return false, nil
 	}
-	var rc *redis.StringCmd
-	var fc *redis.StringCmd
+	var rc, fc, sc *redis.StringCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if jti != "" {
-			rc = p.Get(ctx, s.revKey(jti))
+		if c.JTI != "" {
+			rc = p.Get(ctx, s.revKey(c.JTI))
 		}
-		if familyID != "" {
-			fc = p.HGet(ctx, s.famKey(familyID), "revoked")
+		if c.FamilyID != "" {
+			fc = p.HGet(ctx, s.famKey(c.FamilyID), "revoked")
+		}
+		if bySubject {
+			sc = p.Get(ctx, s.rsubKey(c.Subject))
 		}
 		return nil
 	})
@@ -528,11 +560,21 @@ func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time
 			return true, nil
 		}
 	}
+	if sc != nil {
+		v, err := sc.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, wrap(op, err)
+		}
+		if before, until, ok := subjectMark(v); err == nil && ok && until > ms(now) && ms(c.IssuedAt) < before {
+			return true, nil
+		}
+	}
 	return false, nil
 }
 
 // Purge deletes the records that have expired at now and returns how many:
-// refresh tokens, families past their cap, access tokens, revocations.
+// refresh tokens, families past their cap, access tokens, revocations,
+// subject marks.
 //
 // Redis expires every key by itself, so Purge is never needed to bound
 // memory; it only matters when the caller's now runs ahead of the Redis
@@ -599,7 +641,7 @@ func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (i
 			switch {
 			case strings.HasPrefix(rest, "at:"):
 				ats[k] = p.Get(ctx, k)
-			case strings.HasPrefix(rest, "fam:"), strings.HasPrefix(rest, "rev:"):
+			case strings.HasPrefix(rest, "fam:"), strings.HasPrefix(rest, "rev:"), strings.HasPrefix(rest, "rsub:"):
 				others = append(others, k)
 			}
 		}
@@ -622,9 +664,12 @@ func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (i
 			dels = append(dels, delIfScript.Eval(ctx, p, []string{k}, b))
 		}
 		for _, k := range others {
-			if strings.HasPrefix(k, s.prefix+"fam:") {
+			switch {
+			case strings.HasPrefix(k, s.prefix+"fam:"):
 				dels = append(dels, purgeHashScript.Eval(ctx, p, []string{k}, nowMS))
-			} else {
+			case strings.HasPrefix(k, s.prefix+"rsub:"):
+				dels = append(dels, purgeSubjectScript.Eval(ctx, p, []string{k}, nowMS))
+			default:
 				dels = append(dels, purgeValueScript.Eval(ctx, p, []string{k}, nowMS))
 			}
 		}

@@ -173,7 +173,7 @@ func BenchmarkRevokedRedis(b *testing.B) {
 		i := 0
 		for pb.Next() {
 			i++
-			r, err := s.Revoked(ctx, fmt.Sprintf("jti-%d", i), "bench", now)
+			r, err := s.Revoked(ctx, storage.RevocationCheck{JTI: fmt.Sprintf("jti-%d", i), FamilyID: "bench", Subject: "42", IssuedAt: now}, now)
 			if err != nil || r {
 				b.Fatal(r, err)
 			}

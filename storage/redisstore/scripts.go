@@ -99,6 +99,40 @@ end
 return 1
 `)
 
+// revokeSubjectScript sets a subject mark "<before>:<until>", keeping the
+// later before and the later until of the stored mark and the new one; the
+// key expires at until, but not before the floor.
+// KEYS: the mark. ARGV: before, until, floor (all Unix ms).
+var revokeSubjectScript = redis.NewScript(`
+local b, u = ARGV[1], ARGV[2]
+local v = redis.call('GET', KEYS[1])
+if v then
+  local i = string.find(v, ':', 1, true)
+  if i then
+    local cb, cu = string.sub(v, 1, i - 1), string.sub(v, i + 1)
+    if tonumber(cb) > tonumber(b) then b = cb end
+    if tonumber(cu) > tonumber(u) then u = cu end
+  end
+end
+local at = u
+if tonumber(ARGV[3]) > tonumber(at) then at = ARGV[3] end
+redis.call('SET', KEYS[1], b .. ':' .. u, 'PXAT', at)
+return 1
+`)
+
+// purgeSubjectScript deletes a subject mark whose until has passed.
+// KEYS: the mark. ARGV: now.
+var purgeSubjectScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local i = string.find(v, ':', 1, true)
+if i and tonumber(string.sub(v, i + 1)) <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`)
+
 // purgeValueScript deletes a revocation whose time has passed.
 // KEYS: revocation. ARGV: now.
 var purgeValueScript = redis.NewScript(`

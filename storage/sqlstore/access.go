@@ -17,6 +17,14 @@ type revocationRow struct {
 	Until dbTime `bun:"until"`
 }
 
+type subjectRevocationRow struct {
+	bun.BaseModel `bun:"table:subject_revocations,alias:sr"`
+
+	Subject string `bun:"subject,pk"`
+	Before  dbTime `bun:"before"`
+	Until   dbTime `bun:"until"`
+}
+
 // CreateAccessToken stores an opaque access token.
 func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
 	row := accessRow{
@@ -52,20 +60,45 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Ti
 	return wrap("revoke access token", err)
 }
 
-// Revoked reports, in one query, whether the jti is revoked at now or the
-// family (when given) is revoked.
-func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time) (bool, error) {
-	var revoked bool
-	var err error
-	switch {
-	case familyID == "":
-		err = s.read(ctx, &revoked, s.q.revokedJTI, jti, s.arg(now))
-	case jti == "":
-		err = s.read(ctx, &revoked, s.q.revokedFamily, familyID)
-	default:
-		err = s.read(ctx, &revoked, s.q.revokedBoth, jti, s.arg(now), familyID)
+// RevokeSubjectTokensBefore marks the subject's access tokens issued
+// before the given time revoked, until keepUntil. Marking again keeps the
+// later before and the later keepUntil.
+func (s *Store) RevokeSubjectTokensBefore(ctx context.Context, subject string, before, keepUntil time.Time) error {
+	row := subjectRevocationRow{Subject: subject, Before: dbTime(before), Until: dbTime(keepUntil)}
+	_, err := s.w.NewInsert().Model(&row).
+		On(`CONFLICT (subject) DO UPDATE`).
+		Set(`"before" = CASE WHEN EXCLUDED."before" > sr."before" THEN EXCLUDED."before" ELSE sr."before" END`).
+		Set(`"until" = CASE WHEN EXCLUDED."until" > sr."until" THEN EXCLUDED."until" ELSE sr."until" END`).
+		Exec(ctx)
+	return wrap("revoke subject tokens", err)
+}
+
+// Revoked reports, in one query, whether the jti is revoked at now, the
+// family is revoked, or a mark of the subject kept at now is later than
+// the issued-at; each part only when given.
+func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time.Time) (bool, error) {
+	mask := 0
+	args := make([]any, 0, 5)
+	if c.JTI != "" || c.Subject != "" && !c.IssuedAt.IsZero() {
+		args = append(args, s.arg(now))
 	}
-	if err != nil {
+	if c.JTI != "" {
+		mask |= revokedJTI
+		args = append(args, c.JTI)
+	}
+	if c.FamilyID != "" {
+		mask |= revokedFamily
+		args = append(args, c.FamilyID)
+	}
+	if c.Subject != "" && !c.IssuedAt.IsZero() {
+		mask |= revokedSubject
+		args = append(args, c.Subject, s.arg(c.IssuedAt))
+	}
+	if mask == 0 {
+		return false, nil
+	}
+	var revoked bool
+	if err := s.read(ctx, &revoked, s.q.revoked[mask], args...); err != nil {
 		return false, wrap("check revocation", err)
 	}
 	return revoked, nil
@@ -76,15 +109,16 @@ func (s *Store) Revoked(ctx context.Context, jti, familyID string, now time.Time
 const purgeBatch = 1000
 
 // Purge deletes families past their cap (a family holds its refresh
-// token), expired access tokens and past revocations, and counts every row
-// deleted. Revoked families stay until their cap so that Revoked keeps
-// answering for their access tokens.
+// token), expired access tokens, past revocations and subject marks past
+// their keepUntil, and counts every row deleted. Revoked families stay
+// until their cap so that Revoked keeps answering for their access tokens.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	at := dbTime(now)
 	steps := []struct{ table, key, where string }{
 		{"refresh_families", "id", "expires_at <= ?"},
 		{"access_tokens", "hash", "expires_at <= ?"},
 		{"revocations", "jti", `"until" <= ?`},
+		{"subject_revocations", "subject", `"until" <= ?`},
 	}
 	total := 0
 	for _, st := range steps {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,17 +187,15 @@ type hotQueries struct {
 	userByEmail    string
 	userGroups     string
 	listKeys       string
-	revokedJTI     string
-	revokedFamily  string
-	revokedBoth    string
-	refreshToken   string
-	accessToken    string
-	rotateToken    string // see Store.rotate for the arguments
+	// revoked is the revocation check for each set of parts given, by
+	// revokedJTI|revokedFamily|revokedSubject (see Store.Revoked).
+	revoked      [8]string
+	refreshToken string
+	accessToken  string
+	rotateToken  string // see Store.rotate for the arguments
 }
 
 func newHotQueries(db *bun.DB) hotQueries {
-	const byJTI = `EXISTS (SELECT 1 FROM revocations WHERE jti = $1 AND "until" > $2)`
-	const byFamily = `EXISTS (SELECT 1 FROM refresh_families WHERE id = $3 AND revoked_at IS NOT NULL)`
 	users := "SELECT " + columns(db, (*userRow)(nil), "u") + " FROM users AS u WHERE "
 	return hotQueries{
 		getClient:      "SELECT " + columns(db, (*clientRow)(nil), "c") + " FROM clients AS c WHERE c.id = $1",
@@ -210,10 +209,8 @@ func newHotQueries(db *bun.DB) hotQueries {
 			LEFT JOIN user_groups AS ug ON ug.user_id = u.id
 			LEFT JOIN "groups" AS g ON g.name = ug.group_name
 			WHERE u.id = $1 ORDER BY g.name`,
-		listKeys:      "SELECT " + columns(db, (*keyRow)(nil), "k") + " FROM signing_keys AS k ORDER BY k.created_at, k.id",
-		revokedJTI:    "SELECT " + byJTI,
-		revokedFamily: "SELECT " + strings.ReplaceAll(byFamily, "$3", "$1"),
-		revokedBoth:   "SELECT " + byJTI + " OR " + byFamily,
+		listKeys: "SELECT " + columns(db, (*keyRow)(nil), "k") + " FROM signing_keys AS k ORDER BY k.created_at, k.id",
+		revoked:  revokedQueries(),
 		refreshToken: "SELECT " + columns(db, (*familyRow)(nil), "f") + `
 			FROM refresh_families AS f
 			WHERE f.id = $1 AND f.generation = $2 AND f.token_hash = $3
@@ -236,4 +233,43 @@ func newHotQueries(db *bun.DB) hotQueries {
 				AND ($8 = '' OR client_id = $8)
 			RETURNING ` + columns(db, (*familyRow)(nil), ""),
 	}
+}
+
+// The parts of a revocation check, as bits of the index into
+// hotQueries.revoked.
+const (
+	revokedJTI = 1 << iota
+	revokedFamily
+	revokedSubject
+)
+
+// revokedQueries builds the revocation check for every set of parts: one
+// SELECT of the parts' EXISTS joined by OR. Its arguments are, in order:
+// now (only when a jti or subject part is present: Postgres refuses a
+// parameter no part uses), then the jti, family ID, subject and issued-at
+// of the parts present (see Store.Revoked).
+func revokedQueries() [8]string {
+	var out [8]string
+	for mask := 1; mask < len(out); mask++ {
+		var parts []string
+		n := 0
+		arg := func() string { n++; return "$" + strconv.Itoa(n) }
+		now := ""
+		if mask&(revokedJTI|revokedSubject) != 0 {
+			now = arg()
+		}
+		if mask&revokedJTI != 0 {
+			parts = append(parts, `EXISTS (SELECT 1 FROM revocations WHERE jti = `+arg()+` AND "until" > `+now+`)`)
+		}
+		if mask&revokedFamily != 0 {
+			parts = append(parts, `EXISTS (SELECT 1 FROM refresh_families WHERE id = `+arg()+` AND revoked_at IS NOT NULL)`)
+		}
+		if mask&revokedSubject != 0 {
+			sub, iat := arg(), arg()
+			parts = append(parts, `EXISTS (SELECT 1 FROM subject_revocations WHERE subject = `+sub+
+				` AND "before" > `+iat+` AND "until" > `+now+`)`)
+		}
+		out[mask] = "SELECT " + strings.Join(parts, " OR ")
+	}
+	return out
 }

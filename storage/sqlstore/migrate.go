@@ -39,7 +39,24 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20251130000010", "personal_tokens", schemaPersonalTokensUp, schemaPersonalTokensDown))
 	ms.Add(goMigration(pg, "20251130000020", "login_attempts", schemaAttemptsUp, schemaAttemptsDown))
 	ms.Add(goMigration(pg, "20251130000031", "codes_and_login_sessions", schemaCodesUp, schemaCodesDown))
+	ms.Add(goMigration(pg, "20251130000041", "subject_revocations", schemaSubjectRevocationsUp, schemaSubjectRevocationsDown))
 	return ms
+}
+
+// Per-subject revocation marks (migration 20251130000041): every access
+// token of the subject issued before "before" is revoked; the row may go
+// once "until" has passed (Tokens.RevokeSubjectTokensBefore).
+var schemaSubjectRevocationsUp = []string{
+	`CREATE TABLE IF NOT EXISTS subject_revocations (
+		subject TEXT PRIMARY KEY,
+		"before" {{time}} NOT NULL,
+		"until" {{time}} NOT NULL
+	){{without_rowid}}`,
+	`CREATE INDEX IF NOT EXISTS subject_revocations_until ON subject_revocations ("until")`,
+}
+
+var schemaSubjectRevocationsDown = []string{
+	`DROP TABLE IF EXISTS subject_revocations`,
 }
 
 // goMigration runs the statements of each direction in one transaction, so a

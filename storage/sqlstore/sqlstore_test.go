@@ -418,7 +418,8 @@ func BenchmarkRevokedSQLite(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for i := 0; pb.Next(); i++ {
 			// Mostly the common answer: a live token, not revoked.
-			if _, err := s.Revoked(b.Context(), fmt.Sprintf("other%d", i%1000), fmt.Sprintf("fam%d", i%1000), now); err != nil {
+			c := storage.RevocationCheck{JTI: fmt.Sprintf("other%d", i%1000), FamilyID: fmt.Sprintf("fam%d", i%1000)}
+			if _, err := s.Revoked(b.Context(), c, now); err != nil {
 				b.Fatal(err)
 			}
 		}

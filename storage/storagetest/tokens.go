@@ -39,6 +39,11 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"revoking an access token again keeps the later time", testRevocationKeepsLater},
 		{"revoked answers for a family alone or a jti alone", testRevokedParts},
 		{"purge removes expired rows and keeps live ones", testPurge},
+		{"a subject mark revokes the tokens issued before it, not after", testSubjectMark},
+		{"a subject mark is checked with the jti and the family in one call", testSubjectMarkWithParts},
+		{"marking a subject again keeps the later time", testSubjectMarkKeepsLater},
+		{"a subject mark no longer counts from its keepUntil", testSubjectMarkExpiry},
+		{"purge removes subject marks past their keepUntil", testSubjectMarkPurge},
 	})
 }
 
@@ -102,7 +107,15 @@ func getFamily(t *testing.T, s storage.Tokens, id string) storage.Family {
 
 func revoked(t *testing.T, s storage.Tokens, jti, family string, now time.Time) bool {
 	t.Helper()
-	r, err := s.Revoked(t.Context(), jti, family, now)
+	r, err := s.Revoked(t.Context(), storage.RevocationCheck{JTI: jti, FamilyID: family}, now)
+	must(t, err)
+	return r
+}
+
+// revokedAt asks whether a token of the subject issued at iat is revoked.
+func revokedAt(t *testing.T, s storage.Tokens, subject string, iat, now time.Time) bool {
+	t.Helper()
+	r, err := s.Revoked(t.Context(), storage.RevocationCheck{Subject: subject, IssuedAt: iat}, now)
 	must(t, err)
 	return r
 }
@@ -548,7 +561,7 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	if _, _, err := s.RefreshToken(t.Context(), refOf(first), now); err != nil {
 		t.Fatalf("the owner's token was spent by another client: %v", err)
 	}
-	revoked, err := s.Revoked(t.Context(), "", "fam", now)
+	revoked, err := s.Revoked(t.Context(), storage.RevocationCheck{FamilyID: "fam"}, now)
 	must(t, err)
 	if revoked {
 		t.Fatal("another client's attempt revoked the family")
@@ -578,4 +591,122 @@ func testRotateCapsExpiry(t *testing.T, s storage.Tokens) {
 	tok, _, err = s.RefreshToken(t.Context(), ref("short", 0, "short-0"), base())
 	must(t, err)
 	equal(t, "first token's expiry", tok.ExpiresAt, g.ExpiresAt)
+}
+
+func testSubjectMark(t *testing.T, s storage.Tokens) {
+	before := base().Add(time.Hour)
+	now := before.Add(time.Minute)
+	if revokedAt(t, s, "42", base(), now) {
+		t.Fatal("a token is revoked before its subject was marked")
+	}
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", before, before.Add(24*time.Hour)))
+	if !revokedAt(t, s, "42", before.Add(-time.Millisecond), now) {
+		t.Error("a token issued just before the mark is not revoked")
+	}
+	if !revokedAt(t, s, "42", base(), now) {
+		t.Error("a token issued long before the mark is not revoked")
+	}
+	if revokedAt(t, s, "42", before, now) {
+		t.Error("a token issued at the mark is revoked")
+	}
+	if revokedAt(t, s, "42", before.Add(time.Second), now) {
+		t.Error("a token issued after the mark is revoked")
+	}
+	if revokedAt(t, s, "7", base(), now) {
+		t.Error("another subject's token is revoked")
+	}
+	if revokedAt(t, s, "4", base(), now) || revokedAt(t, s, "420", base(), now) {
+		t.Error("a subject that shares a prefix is revoked")
+	}
+	// Without an issued-at the subject is not checked.
+	if revokedAt(t, s, "42", time.Time{}, now) {
+		t.Error("a check without issued-at is revoked by the subject mark")
+	}
+}
+
+func testSubjectMarkWithParts(t *testing.T, s storage.Tokens) {
+	createFamily(t, s, sampleFamily("live"))
+	createFamily(t, s, sampleFamily("dead"))
+	before := base().Add(time.Hour)
+	now := before.Add(time.Minute)
+	must(t, s.RevokeFamily(t.Context(), "dead", now))
+	must(t, s.RevokeAccessToken(t.Context(), "jti-x", now.Add(time.Hour)))
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", before, before.Add(24*time.Hour)))
+	old, fresh := before.Add(-time.Second), before.Add(time.Second)
+	cases := []struct {
+		c    storage.RevocationCheck
+		want bool
+	}{
+		{storage.RevocationCheck{JTI: "jti-y", FamilyID: "live", Subject: "42", IssuedAt: old}, true},
+		{storage.RevocationCheck{JTI: "jti-y", FamilyID: "live", Subject: "42", IssuedAt: fresh}, false},
+		{storage.RevocationCheck{JTI: "jti-y", Subject: "42", IssuedAt: old}, true},
+		{storage.RevocationCheck{JTI: "jti-y", Subject: "42", IssuedAt: fresh}, false},
+		{storage.RevocationCheck{FamilyID: "live", Subject: "42", IssuedAt: old}, true},
+		{storage.RevocationCheck{FamilyID: "live", Subject: "42", IssuedAt: fresh}, false},
+		{storage.RevocationCheck{JTI: "jti-x", Subject: "42", IssuedAt: fresh}, true},
+		{storage.RevocationCheck{FamilyID: "dead", Subject: "42", IssuedAt: fresh}, true},
+		{storage.RevocationCheck{JTI: "jti-y", FamilyID: "live", Subject: "7", IssuedAt: old}, false},
+		{storage.RevocationCheck{}, false},
+	}
+	for _, c := range cases {
+		got, err := s.Revoked(t.Context(), c.c, now)
+		must(t, err)
+		if got != c.want {
+			t.Errorf("Revoked(%+v) = %v, want %v", c.c, got, c.want)
+		}
+	}
+}
+
+func testSubjectMarkKeepsLater(t *testing.T, s storage.Tokens) {
+	keep := base().Add(48 * time.Hour)
+	now := base().Add(4 * time.Hour)
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", base().Add(2*time.Hour), keep))
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", base().Add(time.Hour), keep))
+	if !revokedAt(t, s, "42", base().Add(90*time.Minute), now) {
+		t.Error("an earlier mark moved the later one back")
+	}
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", base().Add(3*time.Hour), keep))
+	if !revokedAt(t, s, "42", base().Add(150*time.Minute), now) {
+		t.Error("a later mark did not move the first one forward")
+	}
+	if revokedAt(t, s, "42", base().Add(3*time.Hour), now) {
+		t.Error("a token issued at the latest mark is revoked")
+	}
+	// A later keepUntil is kept too, whatever the order.
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", base().Add(time.Hour), keep.Add(24*time.Hour)))
+	if !revokedAt(t, s, "42", base().Add(150*time.Minute), keep.Add(time.Hour)) {
+		t.Error("a mark with a later keepUntil did not extend the first")
+	}
+}
+
+func testSubjectMarkExpiry(t *testing.T, s storage.Tokens) {
+	before := base().Add(time.Hour)
+	keep := before.Add(24 * time.Hour)
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "42", before, keep))
+	if !revokedAt(t, s, "42", base(), keep.Add(-time.Millisecond)) {
+		t.Error("not revoked just before keepUntil")
+	}
+	if revokedAt(t, s, "42", base(), keep) {
+		t.Error("still revoked at keepUntil")
+	}
+}
+
+func testSubjectMarkPurge(t *testing.T, s storage.Tokens) {
+	now := base().Add(48 * time.Hour)
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "old", base(), base().Add(24*time.Hour)))
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "live", now.Add(-time.Hour), now.Add(23*time.Hour)))
+	n, err := s.Purge(t.Context(), now)
+	must(t, err)
+	equal(t, "purged", n, 1)
+	n, err = s.Purge(t.Context(), now)
+	must(t, err)
+	equal(t, "purged again", n, 0)
+	if !revokedAt(t, s, "live", now.Add(-2*time.Hour), now) {
+		t.Error("purge dropped a live subject mark")
+	}
+	// The purged subject can be marked anew.
+	must(t, s.RevokeSubjectTokensBefore(t.Context(), "old", now, now.Add(24*time.Hour)))
+	if !revokedAt(t, s, "old", now.Add(-time.Second), now) {
+		t.Error("a subject marked again after a purge is not revoked")
+	}
 }
