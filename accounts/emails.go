@@ -149,6 +149,11 @@ func (s *Service) userByEmail(ctx context.Context, in Input) (storage.User, bool
 	if err := r.done(); err != nil {
 		return storage.User{}, false, err
 	}
+	// Every request for a mail counts, whether or not an account has the
+	// address (rate_limit.mail): nobody floods a mailbox.
+	if err := s.opts.Provider.CountMail(ctx, email); err != nil {
+		return storage.User{}, false, providerErr(err, ErrUnavailable)
+	}
 	u, err := s.opts.Store.UserByEmail(ctx, email)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, false, nil

@@ -46,6 +46,12 @@ type RateLimit struct {
 	// Address counts failures from one client address for every account
 	// (credential stuffing).
 	Address Limit `yaml:"address"`
+	// Mail counts the e-mails requested for one address (password and
+	// username resets, activation resends), so nobody can flood a mailbox;
+	// "failures" here are requests. Past the limit the answer is 429.
+	Mail Limit `yaml:"mail"`
+	// MailAddress counts those requests from one client address.
+	MailAddress Limit `yaml:"mail_address"`
 }
 
 // Limit allows Failures failed attempts within Window; each further failure
@@ -63,6 +69,8 @@ func defaultRateLimit() RateLimit {
 		AccountAddress: Limit{Failures: 5, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 15 * time.Minute},
 		Account:        Limit{Failures: 50, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 5 * time.Minute},
 		Address:        Limit{Failures: 100, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 15 * time.Minute},
+		Mail:           Limit{Failures: 3, Window: time.Hour, Backoff: 5 * time.Minute, MaxBackoff: time.Hour},
+		MailAddress:    Limit{Failures: 20, Window: time.Hour, Backoff: time.Minute, MaxBackoff: time.Hour},
 	}
 }
 
@@ -97,6 +105,8 @@ func (c *Config) validateRateLimit(p *problems) {
 		{"rate_limit.account_address", c.RateLimit.AccountAddress},
 		{"rate_limit.account", c.RateLimit.Account},
 		{"rate_limit.address", c.RateLimit.Address},
+		{"rate_limit.mail", c.RateLimit.Mail},
+		{"rate_limit.mail_address", c.RateLimit.MailAddress},
 	} {
 		if l.l.Failures < 0 {
 			p.add(l.key+".failures", "must not be negative (0 turns this limit off), got %d", l.l.Failures)

@@ -124,6 +124,8 @@ type Provider struct {
 
 	// throttle limits failed credential checks; nil when off.
 	throttle *throttle
+	// mailThrottle limits e-mail requests; nil when rate limits are off.
+	mailThrottle *throttle
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -158,6 +160,7 @@ func New(opts Options) *Provider {
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer,
 	}
 	p.throttle = newThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
+	p.mailThrottle = mailThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
 	p.engine = p.newEngine()
 	return p
 }

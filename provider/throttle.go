@@ -62,6 +62,10 @@ type RateLimits struct {
 	AccountAddress storage.AttemptLimit
 	Account        storage.AttemptLimit
 	Address        storage.AttemptLimit
+	// Mail and MailAddress limit the e-mails requested for one recipient
+	// and from one client address (see Provider.CountMail).
+	Mail        storage.AttemptLimit
+	MailAddress storage.AttemptLimit
 }
 
 // The limits, in the order of throttle.limits; their names label the
@@ -81,6 +85,7 @@ var limitNames = [numLimits]string{"account_address", "account", "address"}
 const (
 	credPassword     = "pw"
 	credClientSecret = "cs"
+	credMail         = "mail"
 )
 
 func newThrottle(rl RateLimits, secrets *Secrets, obs Observer, log *slog.Logger, now func() time.Time) *throttle {
@@ -264,4 +269,23 @@ func rateLimited(wait time.Duration) *Error {
 func retryAfter(wait time.Duration) int {
 	s := int((wait + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// mailThrottle is the throttle of e-mail requests: per recipient (the
+// account counter) and per client address.
+func mailThrottle(rl RateLimits, secrets *Secrets, obs Observer, log *slog.Logger, now func() time.Time) *throttle {
+	return newThrottle(RateLimits{Store: rl.Store, Account: rl.Mail, Address: rl.MailAddress}, secrets, obs, log, now)
+}
+
+// CountMail counts a request for an e-mail to recipient (a password or
+// username reset, an activation resend). Past rate_limit.mail or
+// rate_limit.mail_address it is ErrRateLimited and nothing should be sent.
+// The typed address is counted whether or not an account has it, so the
+// answer says nothing about accounts.
+func (p *Provider) CountMail(ctx context.Context, recipient string) error {
+	att, err := p.mailThrottle.begin(ctx, credMail, strings.ToLower(recipient))
+	if err != nil {
+		return err
+	}
+	return att.failed(ctx)
 }

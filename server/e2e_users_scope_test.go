@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/provider"
@@ -162,5 +164,31 @@ func TestFirstPartyClientIsHonoured(t *testing.T) {
 	wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/refresh/", "", map[string]any{"refresh": "garbage"}), http.StatusUnauthorized, "Token is invalid or expired")
 	if res := ts.call(http.MethodPost, "/auth/jwt/create/", "", login); res.Status != http.StatusOK {
 		t.Fatalf("login after the first-party client was deleted: %s", res)
+	}
+}
+
+// Mail requests are limited per recipient (rate_limit.mail: 3 an hour by
+// default), known address or not, so nobody floods a mailbox (security
+// review).
+func TestMailRequestsAreRateLimited(t *testing.T) {
+	mb := &mailbox{}
+	ts := startMailServer(t, mb, nil)
+	ts.createUser("omar", "omar-pass-1234", false)
+	for _, email := range []string{"omar@example.com", "nobody@example.com"} {
+		var statuses []int
+		for range 4 {
+			statuses = append(statuses, ts.call(http.MethodPost, "/auth/users/reset_password/", "", map[string]any{"email": email}).Status)
+		}
+		if fmt.Sprint(statuses) != "[204 204 204 429]" {
+			t.Errorf("%s: statuses %v, want three 204 then 429", email, statuses)
+		}
+	}
+	if got := len(mb.take()); got != 3 {
+		t.Errorf("%d mails sent, want 3", got)
+	}
+	// An hour later the address may ask again.
+	ts.Clock.Advance(2 * time.Hour)
+	if res := ts.call(http.MethodPost, "/auth/users/reset_password/", "", map[string]any{"email": "omar@example.com"}); res.Status != http.StatusNoContent {
+		t.Fatalf("after the window: %s", res)
 	}
 }

@@ -47,6 +47,8 @@ func (s *Server) openRateLimits(ctx context.Context, cfg config.Config) (provide
 		AccountAddress: attemptLimit(rl.AccountAddress),
 		Account:        attemptLimit(rl.Account),
 		Address:        attemptLimit(rl.Address),
+		Mail:           attemptLimit(rl.Mail),
+		MailAddress:    attemptLimit(rl.MailAddress),
 	}, nil
 }
 
