@@ -296,13 +296,16 @@ func (s *Service) TokenLogout(ctx context.Context, p *Principal) error {
 }
 
 // LogoutAll is /token/logoutall/: every token and session of the caller
-// is revoked.
+// is revoked, and so are the access tokens issued without a session.
 func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	if _, err := s.opts.Store.DeleteUserPersonalTokens(ctx, p.User.ID, ""); err != nil {
 		return storeErr("delete tokens", err)
 	}
 	if _, err := s.opts.Sessions.RevokeSubject(ctx, subjectOf(p.User.ID), s.now()); err != nil {
 		return storeErr("revoke sessions", err)
+	}
+	if err := s.opts.Provider.RevokeSubjectAccessTokens(ctx, subjectOf(p.User.ID)); err != nil {
+		return storeErr("revoke access tokens", err)
 	}
 	return nil
 }

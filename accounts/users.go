@@ -366,12 +366,21 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 	return s.view(ctx, saved)
 }
 
+// endEverything ends every session and token of the user: on
+// deactivation, deletion, a password reset and a password set by staff.
+// Access tokens issued without a session end too (see
+// provider.RevokeSubjectAccessTokens). set_password's "revoke other
+// sessions" does not come here: such a mark cannot spare the caller's own
+// token when it has no session.
 func (s *Service) endEverything(ctx context.Context, userID int64) error {
 	if _, err := s.opts.Sessions.RevokeSubject(ctx, subjectOf(userID), s.now()); err != nil {
 		return storeErr("revoke sessions", err)
 	}
 	if _, err := s.opts.Store.DeleteUserPersonalTokens(ctx, userID, ""); err != nil {
 		return storeErr("delete tokens", err)
+	}
+	if err := s.opts.Provider.RevokeSubjectAccessTokens(ctx, subjectOf(userID)); err != nil {
+		return storeErr("revoke access tokens", err)
 	}
 	return nil
 }
