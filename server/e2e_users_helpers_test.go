@@ -170,3 +170,27 @@ func startMailServer(t *testing.T, mb accounts.Mailer, mutate func(*config.Confi
 }
 
 func storageQuery() storage.UserQuery { return storage.UserQuery{} }
+
+// race runs call(0..n-1) at once and returns how many answered win; an
+// answer other than win or lose fails the test. It is how a test shows that
+// of concurrent uses of one single-use thing exactly one wins.
+func race(t *testing.T, n, win, lose int, call func(i int) int) (int, []int) {
+	t.Helper()
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i] = call(i) })
+	}
+	wg.Wait()
+	wins := 0
+	for _, st := range statuses {
+		switch st {
+		case win:
+			wins++
+		case lose:
+		default:
+			t.Errorf("status %d", st)
+		}
+	}
+	return wins, statuses
+}

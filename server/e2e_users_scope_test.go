@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -115,27 +114,11 @@ func TestResetLinkWorksOnceEvenConcurrently(t *testing.T) {
 	}
 	uid, token := linkParts(t, onlyMail(t, mb, accounts.MailPasswordReset, "rosa@example.com"))
 	const n = 5
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			res := ts.call(http.MethodPost, "/auth/users/reset_password_confirm/", "", map[string]any{
-				"uid": uid, "token": token, "new_password": "Rosa-new-pass-" + strconv.Itoa(i),
-			})
-			statuses[i] = res.Status
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for _, st := range statuses {
-		switch st {
-		case http.StatusNoContent:
-			ok++
-		case http.StatusBadRequest:
-		default:
-			t.Errorf("status %d", st)
-		}
-	}
+	ok, statuses := race(t, n, http.StatusNoContent, http.StatusBadRequest, func(i int) int {
+		return ts.call(http.MethodPost, "/auth/users/reset_password_confirm/", "", map[string]any{
+			"uid": uid, "token": token, "new_password": "Rosa-new-pass-" + strconv.Itoa(i),
+		}).Status
+	})
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent uses of one reset link succeeded (%v), want 1", ok, n, statuses)
 	}
