@@ -73,7 +73,7 @@ func (s *Store) FailAttempt(ctx context.Context, key string, l storage.AttemptLi
 	nowMS := now.UnixMilli()
 	res, err := failAttemptScript.Run(ctx, s.c, []string{s.attemptKey(key)},
 		nowMS, l.Failures, l.Window.Milliseconds(), l.Backoff.Milliseconds(), l.MaxBackoff.Milliseconds(),
-		s.now().Add(minTTL).UnixMilli()).Int64Slice()
+		s.floor()).Int64Slice()
 	if err != nil {
 		return storage.AttemptState{}, wrap("fail attempt", err)
 	}

@@ -16,41 +16,19 @@ import (
 //
 //	lk:code:<hash>   hash: d (the code, JSON), exp (Unix ms), used (Unix ms, once consumed)
 //
-// The key expires at the code's expiry (at least ephemeralMinTTL after it
+// The key expires at the code's expiry (at least minTTL after it
 // was written, see Expiry in the package comment); a consumed code stays,
 // marked used, until then so that a replay is recognised.
 
 var _ storage.Codes = (*Store)(nil)
 
-// ephemeralMinTTL is the least time a code or login-session key is kept
-// after it was written: the caller's now may be off the wall clock.
-const ephemeralMinTTL = 10 * time.Minute
-
 func (s *Store) codeKey(hash string) string { return s.prefix + "code:" + hash }
 
-// ephemeralExpireAt is the PEXPIREAT for a record expiring at exp: exp,
-// but at least ephemeralMinTTL past the wall clock.
+// ephemeralExpireAt is the PEXPIREAT for a code or login session expiring
+// at exp: exp, but at least minTTL past the wall clock (a zero exp too:
+// these records always expire).
 func (s *Store) ephemeralExpireAt(exp time.Time) time.Time {
-	floor := s.now().Add(ephemeralMinTTL)
-	if exp.Before(floor) {
-		return floor
-	}
-	return exp
-}
-
-// unixMS and fromUnixMS encode times as Unix milliseconds, 0 for zero.
-func unixMS(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromUnixMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
+	return time.UnixMilli(max(ms(exp), s.floor()))
 }
 
 // codeWire is a code as stored: times in Unix ms.
@@ -101,14 +79,14 @@ func (s *Store) CreateCode(ctx context.Context, c storage.Code) error {
 	data, err := json.Marshal(codeWire{
 		FamilyID: c.FamilyID, ClientID: c.ClientID, Subject: c.Subject, RedirectURI: c.RedirectURI,
 		Scope: c.Scope, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge, CodeChallengeMethod: c.CodeChallengeMethod,
-		SessionID: c.SessionID, AuthTime: unixMS(c.AuthTime), Claims: c.Claims,
-		CreatedAt: unixMS(c.CreatedAt), ExpiresAt: unixMS(c.ExpiresAt),
+		SessionID: c.SessionID, AuthTime: ms(c.AuthTime), Claims: c.Claims,
+		CreatedAt: ms(c.CreatedAt), ExpiresAt: ms(c.ExpiresAt),
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: create code: %w", err)
 	}
 	at := s.ephemeralExpireAt(c.ExpiresAt).UnixMilli()
-	n, err := createCodeScript.Run(ctx, s.c, []string{s.codeKey(c.Hash)}, data, unixMS(c.ExpiresAt), at).Int()
+	n, err := createCodeScript.Run(ctx, s.c, []string{s.codeKey(c.Hash)}, data, ms(c.ExpiresAt), at).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create code: %w", err)
 	}
@@ -138,18 +116,18 @@ func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (st
 	c := storage.Code{
 		Hash: hash, FamilyID: w.FamilyID, ClientID: w.ClientID, Subject: w.Subject, RedirectURI: w.RedirectURI,
 		Scope: w.Scope, Nonce: w.Nonce, CodeChallenge: w.CodeChallenge, CodeChallengeMethod: w.CodeChallengeMethod,
-		SessionID: w.SessionID, AuthTime: fromUnixMS(w.AuthTime), Claims: w.Claims,
-		CreatedAt: fromUnixMS(w.CreatedAt), ExpiresAt: fromUnixMS(w.ExpiresAt),
+		SessionID: w.SessionID, AuthTime: fromMS(w.AuthTime), Claims: w.Claims,
+		CreatedAt: fromMS(w.CreatedAt), ExpiresAt: fromMS(w.ExpiresAt),
 	}
 	if res[1] == "" {
-		c.UsedAt = fromUnixMS(now.UnixMilli())
+		c.UsedAt = fromMS(now.UnixMilli())
 		return c, nil
 	}
 	var used int64
 	if _, err := fmt.Sscan(res[1], &used); err != nil {
 		return storage.Code{}, fmt.Errorf("%s: decode use time: %w", op, err)
 	}
-	c.UsedAt = fromUnixMS(used)
+	c.UsedAt = fromMS(used)
 	return c, fmt.Errorf("%s: %w", op, storage.ErrCodeReused)
 }
 

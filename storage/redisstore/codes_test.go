@@ -25,7 +25,7 @@ func TestLoginSessions(t *testing.T) {
 }
 
 // Code and session keys expire by themselves: at the record's expiry when
-// that is far enough ahead, else ephemeralMinTTL from now; an update that
+// that is far enough ahead, else minTTL from now; an update that
 // slides a session moves its key's expiry.
 func TestCodeAndLoginKeysExpire(t *testing.T) {
 	s, c, prefix := openStore(t)
@@ -38,7 +38,7 @@ func TestCodeAndLoginKeysExpire(t *testing.T) {
 	mustOK(t, err)
 
 	for key, want := range map[string]time.Duration{
-		"code:soon": ephemeralMinTTL,
+		"code:soon": minTTL,
 		"code:late": time.Hour,
 		"login:l1":  time.Hour,
 	} {

@@ -16,7 +16,7 @@ import (
 //
 //	lk:login:<id>   string: the session, JSON (times in Unix ms)
 //
-// The key expires at the session's ExpiresAt (at least ephemeralMinTTL
+// The key expires at the session's ExpiresAt (at least minTTL
 // after it was written); an update that slides ExpiresAt moves the key's
 // expiry with it.
 
@@ -53,12 +53,12 @@ type loginWire struct {
 
 func encodeLogin(l storage.LoginSession) ([]byte, error) {
 	return json.Marshal(loginWire{
-		Subject: l.Subject, AuthTime: unixMS(l.AuthTime), Backend: l.Backend, ClientID: l.ClientID,
+		Subject: l.Subject, AuthTime: ms(l.AuthTime), Backend: l.Backend, ClientID: l.ClientID,
 		RedirectURI: l.RedirectURI, Scope: l.Scope, State: l.State, Nonce: l.Nonce,
 		CodeChallenge: l.CodeChallenge, CodeChallengeMethod: l.CodeChallengeMethod,
 		UpstreamState: l.UpstreamState, UpstreamNonce: l.UpstreamNonce, UpstreamVerifier: l.UpstreamVerifier,
 		CSRFToken: l.CSRFToken, Data: l.Data, UserAgent: l.UserAgent, IP: l.IP,
-		CreatedAt: unixMS(l.CreatedAt), UpdatedAt: unixMS(l.UpdatedAt), ExpiresAt: unixMS(l.ExpiresAt),
+		CreatedAt: ms(l.CreatedAt), UpdatedAt: ms(l.UpdatedAt), ExpiresAt: ms(l.ExpiresAt),
 	})
 }
 
@@ -68,12 +68,12 @@ func decodeLogin(id string, data []byte) (storage.LoginSession, error) {
 		return storage.LoginSession{}, err
 	}
 	return storage.LoginSession{
-		ID: id, Subject: w.Subject, AuthTime: fromUnixMS(w.AuthTime), Backend: w.Backend, ClientID: w.ClientID,
+		ID: id, Subject: w.Subject, AuthTime: fromMS(w.AuthTime), Backend: w.Backend, ClientID: w.ClientID,
 		RedirectURI: w.RedirectURI, Scope: w.Scope, State: w.State, Nonce: w.Nonce,
 		CodeChallenge: w.CodeChallenge, CodeChallengeMethod: w.CodeChallengeMethod,
 		UpstreamState: w.UpstreamState, UpstreamNonce: w.UpstreamNonce, UpstreamVerifier: w.UpstreamVerifier,
 		CSRFToken: w.CSRFToken, Data: w.Data, UserAgent: w.UserAgent, IP: w.IP,
-		CreatedAt: fromUnixMS(w.CreatedAt), UpdatedAt: fromUnixMS(w.UpdatedAt), ExpiresAt: fromUnixMS(w.ExpiresAt),
+		CreatedAt: fromMS(w.CreatedAt), UpdatedAt: fromMS(w.UpdatedAt), ExpiresAt: fromMS(w.ExpiresAt),
 	}, nil
 }
 
