@@ -1,20 +1,15 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
 )
@@ -51,15 +46,8 @@ func eachAttemptsStore(t *testing.T, fn func(t *testing.T, start func(mutate fun
 		fn(t, func(mutate func(*config.Config)) *testServer { return startServer(t, withProxy(mutate)) })
 	})
 	t.Run("redis", func(t *testing.T) {
-		redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-		if redisURL == "" {
-			if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-				t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
-			}
-			t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to test rate limits on Redis ***")
-		}
-		prefix := "lktest:" + uuid.NewString() + ":"
-		t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+		redisURL := testRedisURL(t)
+		prefix, _ := redisPrefix(t, redisURL)
 		fn(t, func(mutate func(*config.Config)) *testServer {
 			return startServer(t, withProxy(func(c *config.Config) {
 				c.Storage.Redis.URL = redisURL
@@ -70,24 +58,6 @@ func eachAttemptsStore(t *testing.T, fn func(t *testing.T, start func(mutate fun
 			}))
 		})
 	})
-}
-
-func deleteRedisPrefix(t *testing.T, redisURL, prefix string) {
-	opts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Errorf("LATCHKEY_TEST_REDIS_URL: %v", err)
-		return
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	ctx := context.Background()
-	keys, err := c.Keys(ctx, prefix+"*").Result()
-	if err == nil && len(keys) > 0 {
-		err = c.Del(ctx, keys...).Err()
-	}
-	if err != nil {
-		t.Errorf("clean up redis: %v", err)
-	}
 }
 
 // login runs the password grant as the demo client from the given client
@@ -397,17 +367,10 @@ func TestRateLimitOff(t *testing.T) {
 // client) or stay in SQL (storage.tokens: sql, a client of their own), and
 // not into the database.
 func TestRateLimitCountersInRedis(t *testing.T) {
-	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if redisURL == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
-		}
-		t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL to test rate limits on Redis ***")
-	}
+	redisURL := testRedisURL(t)
 	for _, tokens := range []string{"auto", "sql"} {
 		t.Run("tokens="+tokens, func(t *testing.T) {
-			prefix := "lktest:" + uuid.NewString() + ":"
-			t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+			prefix, c := redisPrefix(t, redisURL)
 			ts := startServer(t, func(c *config.Config) {
 				c.TrustedProxies = []string{"127.0.0.1"}
 				c.Storage.Redis.URL = redisURL
@@ -415,12 +378,6 @@ func TestRateLimitCountersInRedis(t *testing.T) {
 				c.Storage.Tokens = tokens
 			})
 			wantBadLogin(t, ts.login("192.0.2.70", adminUser, "wrong"))
-			opts, err := redis.ParseURL(redisURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := redis.NewClient(opts)
-			defer c.Close()
 			keys, err := c.Keys(t.Context(), prefix+"att:*").Result()
 			if err != nil {
 				t.Fatal(err)
@@ -450,21 +407,14 @@ func TestRateLimitCountersInRedis(t *testing.T) {
 // with a quick 503 temporarily_unavailable, never a 500 and never an
 // unchecked login, and works again once Redis is back.
 func TestRateLimitStoreOutage(t *testing.T) {
-	redisURL := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if redisURL == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
-		}
-		t.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL to test a Redis outage ***")
-	}
+	redisURL := testRedisURL(t)
 	u, err := url.Parse(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newCutProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
-	prefix := "lktest:" + uuid.NewString() + ":"
-	t.Cleanup(func() { deleteRedisPrefix(t, redisURL, prefix) })
+	prefix, _ := redisPrefix(t, redisURL)
 	ts := startServer(t, func(c *config.Config) {
 		c.TrustedProxies = []string{"127.0.0.1"}
 		c.Storage.Redis.URL = u.String()
