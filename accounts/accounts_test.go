@@ -5,23 +5,6 @@ import (
 	"testing"
 )
 
-func TestUIDIsDjangos(t *testing.T) {
-	if got := EncodeUID(1); got != "MQ" { // urlsafe_base64_encode(force_bytes(1))
-		t.Errorf("EncodeUID(1) = %q", got)
-	}
-	if got := EncodeUID(12345); got != "MTIzNDU" {
-		t.Errorf("EncodeUID(12345) = %q", got)
-	}
-	for _, bad := range []string{"", "!!", "MA", "LTE", strings.Repeat("M", 40), "YWJj"} {
-		if id, ok := DecodeUID(bad); ok {
-			t.Errorf("DecodeUID(%q) = %d, true", bad, id)
-		}
-	}
-	if id, ok := DecodeUID("MTIzNDU"); !ok || id != 12345 {
-		t.Errorf("DecodeUID: %d %v", id, ok)
-	}
-}
-
 func TestValidEmail(t *testing.T) {
 	for _, ok := range []string{"a@example.com", "first.last+tag@sub.example.org", "admin@localhost"} {
 		if !validEmail(ok) {

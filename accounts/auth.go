@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -311,11 +312,4 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 }
 
 // hasScope reports whether a space-separated scope list holds want.
-func hasScope(scope, want string) bool {
-	for _, s := range strings.Fields(scope) {
-		if s == want {
-			return true
-		}
-	}
-	return false
-}
+func hasScope(scope, want string) bool { return slices.Contains(strings.Fields(scope), want) }

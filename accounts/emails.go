@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/usertokens"
 )
 
 // E-mails the user API sends (djoser's EMAIL settings).
@@ -66,7 +67,7 @@ func (s *Service) send(ctx context.Context, kind string, u storage.User, purpose
 		return
 	}
 	l := s.opts.Links
-	m := Mail{Kind: kind, To: u.Email, User: view, UID: EncodeUID(u.ID), SiteName: l.SiteName, Domain: l.Domain, Protocol: l.Protocol}
+	m := Mail{Kind: kind, To: u.Email, User: view, UID: usertokens.EncodeUID(u.ID), SiteName: l.SiteName, Domain: l.Domain, Protocol: l.Protocol}
 	if purpose != "" {
 		m.Token = s.opts.UserTokens.Make(purpose, u)
 		m.URL = strings.NewReplacer("{uid}", m.UID, "{token}", m.Token).Replace(pattern)
@@ -93,8 +94,8 @@ func (s *Service) userByUID(ctx context.Context, r *reader) (storage.User, strin
 	if !okU || !okT {
 		return storage.User{}, "", nil // reported by r
 	}
-	id, ok := DecodeUID(uid)
-	if !ok {
+	id, err := usertokens.DecodeUID(uid)
+	if err != nil {
 		r.errs.add("uid", msgInvalidUID)
 		return storage.User{}, "", nil
 	}

@@ -22,15 +22,6 @@ const (
 	purposeUsernameReset = usertokens.UsernameReset
 )
 
-// EncodeUID is Django's urlsafe_base64_encode(force_bytes(pk)).
-func EncodeUID(id int64) string { return usertokens.EncodeUID(id) }
-
-// DecodeUID reverses EncodeUID; false for anything else.
-func DecodeUID(uid string) (int64, bool) {
-	id, err := usertokens.DecodeUID(uid)
-	return id, err == nil
-}
-
 // ephemeralUserTokens is the fallback when no generator is configured: a
 // random key, so links do not survive a restart.
 func ephemeralUserTokens(opts Options) UserTokens {
