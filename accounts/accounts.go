@@ -55,7 +55,7 @@ type Options struct {
 	RevokeSessionsOnPasswordChange bool
 	BasicAuth                      bool
 	Retype                         Retype
-	// Passwords checks new passwords; nil means DefaultPasswordPolicy.
+	// Passwords checks new passwords; nil means Django's default validators.
 	Passwords PasswordValidator
 	// Profile checks profile attributes; nil accepts any JSON object.
 	Profile ProfileValidator
