@@ -204,13 +204,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 	}
 
 	rp.start()
-	deadline := time.Now().Add(15 * time.Second)
-	for ts.get("/readyz", "").Status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz did not recover after Redis came back")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ts.awaitReady(15*time.Second, "/readyz did not recover after Redis came back")
 	// Give the pool a moment past readiness, then measure the recovered phase.
 	time.Sleep(200 * time.Millisecond)
 	phase.Store(2)
@@ -264,7 +258,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 
 	// No goroutine is left behind by the failed requests.
 	ts.client.CloseIdleConnections()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n := runtime.NumGoroutine()
 		if n <= goroutinesBefore+5 {
@@ -409,13 +403,7 @@ func TestAHungRedisGives503QuicklyNotAHang(t *testing.T) {
 	}
 
 	resume()
-	deadline := time.Now().Add(10 * time.Second)
-	for ts.get("/readyz", "").Status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz did not recover after SIGCONT")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ts.awaitReady(10*time.Second, "/readyz did not recover after SIGCONT")
 	if active, _ := ts.introspectActive(tok.AccessToken); !active {
 		t.Error("the token is not active after Redis resumed")
 	}

@@ -643,3 +643,16 @@ func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh stri
 	}
 	return ok, statuses
 }
+
+// awaitReady polls /readyz until it answers 200, or fails the test with
+// msg once timeout has passed (a server recovering from a store outage).
+func (ts *testServer) awaitReady(timeout time.Duration, msg string) {
+	ts.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for ts.get("/readyz", "").Status != http.StatusOK {
+		if time.Now().After(deadline) {
+			ts.t.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

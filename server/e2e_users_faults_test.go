@@ -51,13 +51,7 @@ func TestUsersDatabaseOutageGives503(t *testing.T) {
 		t.Errorf("answering during the outage took %v", d)
 	}
 	proxy.restore()
-	deadline := time.Now().Add(15 * time.Second)
-	for ts.get("/readyz", "").Status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("the server did not recover")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ts.awaitReady(15*time.Second, "the server did not recover")
 	if res := ts.call(http.MethodGet, "/auth/users/me/", "Token "+knox, nil); res.Status != http.StatusOK {
 		t.Errorf("after the outage: %s", res)
 	}

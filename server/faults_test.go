@@ -161,13 +161,7 @@ func TestADatabaseOutageGives503AndTheServerRecovers(t *testing.T) {
 	}
 
 	proxy.restore()
-	deadline := time.Now().Add(15 * time.Second)
-	for ts.get("/readyz", "").Status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("the server did not recover after the database came back")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ts.awaitReady(15*time.Second, "the server did not recover after the database came back")
 	if _, err := ts.refresh(tok.RefreshToken); err != nil {
 		t.Fatalf("the refresh token issued before the outage does not work after it: %v", err)
 	}
