@@ -26,6 +26,16 @@ var (
 	// ErrReused is returned by Tokens.Rotate when the refresh token was already
 	// rotated out. The implementation has revoked the token's family by then.
 	ErrReused = errors.New("storage: refresh token reused")
+	// ErrUnavailable wraps a failure of the store itself (connection refused
+	// or reset, timeout, pool exhausted, a Redis that is loading or read-only):
+	// the same request may succeed later, so callers answer 503. Each store
+	// translates its own driver's errors into it; callers never look at
+	// driver errors.
+	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrInvalidInput wraps a value the store refuses as such (a NUL byte, a
+	// string that is not UTF-8): the request is wrong and callers answer 4xx.
+	// Nothing was changed.
+	ErrInvalidInput = errors.New("storage: invalid input")
 )
 
 // User is an account in latchkey's own database.
