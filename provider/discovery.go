@@ -51,7 +51,7 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 		RevocationEndpoint:                        base + "/oauth2/revoke",
 		ScopesSupported:                           []string{"openid", "profile", "email", "offline_access", "groups"},
 		ResponseTypesSupported:                    []string{},
-		GrantTypesSupported:                       []string{GrantPassword, GrantRefreshToken, GrantClientCredentials},
+		GrantTypesSupported:                       p.GrantTypes(),
 		SubjectTypesSupported:                     []string{"public"},
 		IDTokenSigningAlgValuesSupported:          algs,
 		TokenEndpointAuthMethodsSupported:         []string{AuthSecretBasic, AuthSecretPost, AuthNone},

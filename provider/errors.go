@@ -4,8 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
-
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -62,9 +60,10 @@ func (e *Error) WithDescription(msg string) *Error { c := *e; c.Description = ms
 // WithCause returns a copy that carries cause for the logs.
 func (e *Error) WithCause(err error) *Error { c := *e; c.cause = err; return &c }
 
-// AsError turns any error into an *Error: ours pass through, the protocol
-// engine's are mapped by code, a store failure is temporarily_unavailable and
-// anything else is server_error (its cause kept for the log).
+// AsError turns any error into an *Error: ours pass through, a store that
+// cannot answer is temporarily_unavailable, input a store refuses is
+// invalid_request, and anything else is server_error (its cause kept for
+// the log).
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -73,11 +72,11 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	if mapped, ok := engineErrors[err]; ok {
-		return mapped
-	}
-	if IsUnavailable(err) {
+	if errors.Is(err, storage.ErrUnavailable) || IsUnavailable(err) {
 		return ErrTemporarilyUnavailable.WithCause(err)
+	}
+	if errors.Is(err, storage.ErrInvalidInput) {
+		return ErrInvalidRequest.WithDescription("a parameter holds a value that cannot be stored").WithCause(err)
 	}
 	return ErrServerError.WithCause(err)
 }
@@ -97,25 +96,4 @@ func storeError(err error) error {
 		return err
 	}
 	return errors.Join(ErrStoreUnavailable, err)
-}
-
-// engineErrors maps go-oauth2's errors onto ours. Its statuses are not used:
-// it answers invalid_grant with 401, RFC 6749 §5.2 says 400.
-var engineErrors = map[error]*Error{
-	oerrors.ErrInvalidRequest:          ErrInvalidRequest,
-	oerrors.ErrUnauthorizedClient:      ErrUnauthorizedClient,
-	oerrors.ErrAccessDenied:            ErrAccessDenied,
-	oerrors.ErrInvalidScope:            ErrInvalidScope,
-	oerrors.ErrServerError:             ErrServerError,
-	oerrors.ErrTemporarilyUnavailable:  ErrTemporarilyUnavailable,
-	oerrors.ErrInvalidClient:           ErrInvalidClient,
-	oerrors.ErrInvalidGrant:            ErrInvalidGrant,
-	oerrors.ErrUnsupportedGrantType:    ErrUnsupportedGrantType,
-	oerrors.ErrInvalidRefreshToken:     ErrInvalidGrant,
-	oerrors.ErrExpiredRefreshToken:     ErrInvalidGrant,
-	oerrors.ErrInvalidAuthorizeCode:    ErrInvalidGrant,
-	oerrors.ErrInvalidCodeChallenge:    ErrInvalidGrant,
-	oerrors.ErrMissingCodeChallenge:    ErrInvalidGrant,
-	oerrors.ErrInvalidRedirectURI:      ErrInvalidGrant,
-	oerrors.ErrUnsupportedResponseType: ErrInvalidRequest,
 }

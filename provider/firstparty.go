@@ -54,8 +54,8 @@ func (p *Provider) IssueUserTokens(ctx context.Context, clientID string, id back
 	if err != nil {
 		return nil, err
 	}
-	st := &tokenRequest{grant: GrantPassword, userAgent: userAgent, client: cl, identity: id}
-	resp, err := p.passwordGrant(ctx, st, scope)
+	req := &TokenRequest{GrantType: GrantPassword, Client: cl, UserAgent: userAgent, IP: clientIP(ctx), Time: p.now()}
+	resp, err := passwordGrant{p}.issue(ctx, req, id, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +98,8 @@ func (p *Provider) RefreshUserTokens(ctx context.Context, clientID, refresh, use
 	if err != nil {
 		return nil, err
 	}
-	st := &tokenRequest{grant: GrantRefreshToken, userAgent: userAgent, client: cl}
-	resp, err := p.refreshGrant(ctx, st, refresh, "")
+	req := &TokenRequest{GrantType: GrantRefreshToken, Client: cl, UserAgent: userAgent, IP: clientIP(ctx), Time: p.now()}
+	resp, err := refreshTokenGrant{p}.rotate(ctx, req, refresh, "")
 	if err != nil {
 		return nil, err
 	}

@@ -42,8 +42,6 @@ func ParseForm(r *http.Request) (url.Values, error) {
 			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long, not UTF-8 or holds a NUL")
 		}
 	}
-	// The protocol engine reads r.Form; make it see only the body.
-	r.Form = form
 	return form, nil
 }
 

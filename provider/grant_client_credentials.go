@@ -5,10 +5,19 @@ import "context"
 // clientCredentialsGrant issues an access token to the client itself
 // (RFC 6749 §4.4). No refresh token (§4.4.3); the sub is the client ID
 // (RFC 9068 §2.2).
-func (p *Provider) clientCredentialsGrant(ctx context.Context, st *tokenRequest, scope string) (*TokenResponse, error) {
-	return p.mint(ctx, grantSpec{
-		client:  st.client,
-		subject: subject{ID: st.client.ID},
+type clientCredentialsGrant struct{ p *Provider }
+
+func (clientCredentialsGrant) Type() string { return GrantClientCredentials }
+
+func (g clientCredentialsGrant) Token(ctx context.Context, req *TokenRequest) (*TokenResponse, error) {
+	scope, err := grantScope(req.Client, req.Form.Get("scope"))
+	if err != nil {
+		return nil, err
+	}
+	return g.p.mint(ctx, grantSpec{
+		client:  req.Client,
+		subject: subject{ID: req.Client.ID},
 		scope:   scope,
+		now:     req.Time,
 	})
 }

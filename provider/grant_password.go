@@ -15,16 +15,28 @@ import (
 // user, wrong password and inactive account look the same (no enumeration).
 var errBadLogin = ErrInvalidGrant.WithDescription("invalid username or password")
 
-// checkPassword is the engine's PasswordAuthorizationHandler: it checks the
-// login (RFC 6749 §4.3.2) and keeps the identity for passwordGrant. The
-// client has already been authenticated by then.
-func (p *Provider) checkPassword(ctx context.Context, _, login, password string) (string, error) {
-	id, err := p.AuthenticatePassword(ctx, login, password)
-	if err != nil {
-		return "", err
+// passwordGrant is the resource owner password credentials grant
+// (RFC 6749 §4.3): the client sends the user's login and password. The
+// login is checked before the scope, so a wrong password always looks the
+// same whatever scope was asked for.
+type passwordGrant struct{ p *Provider }
+
+func (passwordGrant) Type() string { return GrantPassword }
+
+func (g passwordGrant) Token(ctx context.Context, req *TokenRequest) (*TokenResponse, error) {
+	login, password := req.Form.Get("username"), req.Form.Get("password")
+	if login == "" || password == "" {
+		return nil, ErrInvalidRequest.WithDescription("username and password are required")
 	}
-	requestState(ctx).identity = id
-	return identitySubject(id), nil
+	id, err := g.p.AuthenticatePassword(ctx, login, password)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := grantScope(req.Client, req.Form.Get("scope"))
+	if err != nil {
+		return nil, err
+	}
+	return g.issue(ctx, req, id, scope)
 }
 
 // AuthenticatePassword checks a login and password against the password
@@ -85,21 +97,21 @@ func identitySubject(id backends.Identity) string {
 	return id.Backend + ":" + id.Subject
 }
 
-// passwordGrant issues tokens for a checked login (RFC 6749 §4.3.3). A
-// refresh token, and so a session, is issued when the client may refresh.
-func (p *Provider) passwordGrant(ctx context.Context, st *tokenRequest, scope string) (*TokenResponse, error) {
-	now := p.now()
-	sub, err := p.identityToSubject(ctx, st.identity, now)
+// issue issues tokens for a checked login (RFC 6749 §4.3.3). A refresh
+// token, and so a session, is issued when the client may refresh.
+func (g passwordGrant) issue(ctx context.Context, req *TokenRequest, id backends.Identity, scope string) (*TokenResponse, error) {
+	p := g.p
+	sub, err := p.identityToSubject(ctx, id, req.Time)
 	if err != nil {
 		return nil, err
 	}
-	g := grantSpec{client: st.client, subject: sub, scope: scope, authTime: now}
-	if allowsGrant(st.client, GrantRefreshToken) {
-		if g.family, g.refresh, err = p.newFamily(ctx, st, sub, scope, now); err != nil {
+	spec := grantSpec{client: req.Client, subject: sub, scope: scope, authTime: req.Time, now: req.Time}
+	if allowsGrant(req.Client, GrantRefreshToken) {
+		if spec.family, spec.refresh, err = p.newFamily(ctx, req, sub, scope); err != nil {
 			return nil, err
 		}
 	}
-	return p.mint(ctx, g)
+	return p.mint(ctx, spec)
 }
 
 // identityToSubject loads the local account behind an identity and records

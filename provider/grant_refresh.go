@@ -10,7 +10,7 @@ import (
 
 var errBadRefresh = ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
 
-// refreshGrant rotates a refresh token (RFC 6749 §6, RFC 9700 §4.14.2):
+// refreshTokenGrant rotates a refresh token (RFC 6749 §6, RFC 9700 §4.14.2):
 // the presented token stops working, a new one is returned, and a token that
 // was already rotated out revokes its whole family. The store makes the
 // rotation atomic, so of concurrent refreshes with one token exactly one wins.
@@ -18,17 +18,32 @@ var errBadRefresh = ErrInvalidGrant.WithDescription("the refresh token is invali
 // Nothing is spent before every check has passed: a live token presented by
 // another client, or with a wider scope than its grant, fails and stays
 // usable by its owner.
-func (p *Provider) refreshGrant(ctx context.Context, st *tokenRequest, raw, scope string) (*TokenResponse, error) {
+type refreshTokenGrant struct{ p *Provider }
+
+func (refreshTokenGrant) Type() string { return GrantRefreshToken }
+
+func (g refreshTokenGrant) Token(ctx context.Context, req *TokenRequest) (*TokenResponse, error) {
+	raw := req.Form.Get("refresh_token")
+	if raw == "" {
+		return nil, ErrInvalidRequest.WithDescription("refresh_token is required")
+	}
+	return g.rotate(ctx, req, raw, req.Form.Get("scope"))
+}
+
+// rotate spends raw and issues its successor, narrowed to scope when one
+// is given (RFC 6749 §6).
+func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, scope string) (*TokenResponse, error) {
+	p := g.p
 	ref, ok := p.secrets.ParseRefreshToken(raw)
 	if !ok {
 		return nil, errBadRefresh
 	}
-	now := p.now()
+	now := req.Time
 	if scope != "" {
 		// Narrowing needs the grant's scope before anything is spent.
 		_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
 		switch {
-		case err == nil && fam.ClientID == st.client.ID:
+		case err == nil && fam.ClientID == req.Client.ID:
 			if scope, err = narrowScope(scope, splitScope(fam.Scope)); err != nil {
 				return nil, err
 			}
@@ -41,24 +56,25 @@ func (p *Provider) refreshGrant(ctx context.Context, st *tokenRequest, raw, scop
 	nextRaw := p.secrets.NewRefreshToken(ref.FamilyID, ref.Generation+1)
 	next := storage.RefreshToken{
 		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
-		ExpiresAt: now.Add(p.refreshTTL(st.client)), // the store caps it at the family's
+		ExpiresAt: now.Add(p.refreshTTL(req.Client)), // the store caps it at the family's
 	}
-	fam, err := p.tokens.Rotate(ctx, ref, st.client.ID, next, now)
+	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, now)
 	switch {
 	case errors.Is(err, storage.ErrReused):
-		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", st.client.ID)
+		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", req.Client.ID)
 		return nil, errBadRefresh
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errBadRefresh
 	case err != nil:
 		return nil, fmt.Errorf("rotate refresh token: %w", storeError(err))
 	}
-	return p.issueRefreshed(ctx, st, fam, scope, nextRaw)
+	return g.issue(ctx, req, fam, scope, nextRaw)
 }
 
-// issueRefreshed mints the tokens for a rotated family. The user is read
+// issue mints the tokens for a rotated family. The user is read
 // again, so a deactivated user's refresh fails and ends the session.
-func (p *Provider) issueRefreshed(ctx context.Context, st *tokenRequest, fam storage.Family, scope, nextRaw string) (*TokenResponse, error) {
+func (g refreshTokenGrant) issue(ctx context.Context, req *TokenRequest, fam storage.Family, scope, nextRaw string) (*TokenResponse, error) {
+	p := g.p
 	if scope == "" {
 		scope = fam.Scope
 	}
@@ -67,13 +83,13 @@ func (p *Provider) issueRefreshed(ctx context.Context, st *tokenRequest, fam sto
 		var err error
 		if sub, err = p.loadUser(ctx, uid, false); err != nil {
 			if errors.Is(err, ErrInvalidGrant) {
-				_ = p.tokens.RevokeFamily(ctx, fam.ID, p.now())
+				_ = p.tokens.RevokeFamily(ctx, fam.ID, req.Time)
 			}
 			return nil, err
 		}
 	}
 	return p.mint(ctx, grantSpec{
-		client: st.client, subject: sub, scope: scope,
-		authTime: fam.AuthTime, family: &fam, refresh: nextRaw,
+		client: req.Client, subject: sub, scope: scope,
+		authTime: fam.AuthTime, family: &fam, refresh: nextRaw, now: req.Time,
 	})
 }

@@ -10,23 +10,13 @@ import (
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
-// Introspection is an RFC 7662 §2.2 response. An inactive token is reported
-// as {"active": false} and nothing else.
+// Introspection is an RFC 7662 §2.2 response: the token's claims, whether
+// it is active and its type. An inactive token is reported as
+// {"active": false} and nothing else.
 type Introspection struct {
-	Active      bool     `json:"active"`
-	Scope       string   `json:"scope,omitempty"`
-	ClientID    string   `json:"client_id,omitempty"`
-	Username    string   `json:"username,omitempty"`
-	Subject     string   `json:"sub,omitempty"`
-	Audience    Audience `json:"aud,omitempty"`
-	Issuer      string   `json:"iss,omitempty"`
-	Expiry      int64    `json:"exp,omitempty"`
-	IssuedAt    int64    `json:"iat,omitempty"`
-	ID          string   `json:"jti,omitempty"`
-	TokenType   string   `json:"token_type,omitempty"`
-	SessionID   string   `json:"sid,omitempty"`
-	Groups      []string `json:"groups,omitempty"`
-	Permissions []string `json:"permissions,omitempty"`
+	Active bool `json:"active"`
+	AccessClaims
+	TokenType string `json:"token_type,omitempty"`
 }
 
 var inactive = &Introspection{Active: false}
@@ -95,11 +85,11 @@ func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storag
 	if err != nil {
 		return nil, fmt.Errorf("look up refresh token: %w", storeError(err))
 	}
-	return &Introspection{
-		Active: true, Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject,
+	return &Introspection{Active: true, TokenType: "refresh_token", AccessClaims: AccessClaims{
+		Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject,
 		Issuer: p.issuer, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
-		TokenType: "refresh_token", SessionID: fam.ID,
-	}, nil
+		SessionID: fam.ID,
+	}}, nil
 }
 
 // inspectAccess validates an access token of either format and checks it
@@ -122,12 +112,7 @@ func (p *Provider) inspectAccess(ctx context.Context, raw string) (*Introspectio
 		if err != nil {
 			return nil, errBadToken
 		}
-		info = &Introspection{
-			Active: true, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username,
-			Subject: c.Subject, Audience: c.Audience, Issuer: c.Issuer, Expiry: c.Expiry,
-			IssuedAt: c.IssuedAt, ID: c.ID, TokenType: "Bearer", SessionID: c.SessionID,
-			Groups: c.Groups, Permissions: c.Permissions,
-		}
+		info = &Introspection{Active: true, TokenType: "Bearer", AccessClaims: *c}
 	}
 	revoked, err := p.tokens.Revoked(ctx, revocationCheck(info), now)
 	if err != nil {
@@ -155,11 +140,11 @@ func revocationCheck(info *Introspection) storage.RevocationCheck {
 }
 
 func opaqueIntrospection(rec storage.AccessToken, issuer string, aud Audience) *Introspection {
-	info := &Introspection{
-		Active: true, Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,
+	info := &Introspection{Active: true, TokenType: "Bearer", AccessClaims: AccessClaims{
+		Scope: rec.Scope, ClientID: rec.ClientID, Subject: rec.Subject,
 		Audience: aud, Issuer: issuer, Expiry: rec.ExpiresAt.Unix(), IssuedAt: rec.IssuedAt.Unix(),
-		ID: rec.ID, TokenType: "Bearer", SessionID: rec.FamilyID,
-	}
+		ID: rec.ID, SessionID: rec.FamilyID,
+	}}
 	info.Username, _ = rec.Claims["username"].(string)
 	info.Groups = stringList(rec.Claims["groups"])
 	info.Permissions = stringList(rec.Claims["permissions"])

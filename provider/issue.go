@@ -35,6 +35,7 @@ type grantSpec struct {
 	authTime time.Time
 	family   *storage.Family // the session; nil when no refresh token goes with it
 	refresh  string          // the new refresh token, if any
+	now      time.Time       // the request's time: iat, exp
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -109,17 +110,18 @@ func userIDOf(sub string) (int64, bool) {
 }
 
 // newFamily starts a session for a login.
-func (p *Provider) newFamily(ctx context.Context, st *tokenRequest, sub subject, scope string, now time.Time) (*storage.Family, string, error) {
+func (p *Provider) newFamily(ctx context.Context, req *TokenRequest, sub subject, scope string) (*storage.Family, string, error) {
+	now := req.Time
 	fam := &storage.Family{
-		ID: newID(), ClientID: st.client.ID, Subject: sub.ID, Scope: scope,
+		ID: newID(), ClientID: req.Client.ID, Subject: sub.ID, Scope: scope,
 		AuthTime: now, CreatedAt: now, LastUsedAt: now,
 		ExpiresAt: now.Add(p.lifetimes.RefreshMax),
-		IP:        clientIP(ctx), UserAgent: truncate(st.userAgent, 256),
+		IP:        req.IP, UserAgent: truncate(req.UserAgent, 256),
 	}
 	raw := p.secrets.NewRefreshToken(fam.ID, 0)
 	first := storage.RefreshToken{
 		Hash: p.secrets.Hash(raw), FamilyID: fam.ID, CreatedAt: now,
-		ExpiresAt: minTime(now.Add(p.refreshTTL(st.client)), fam.ExpiresAt),
+		ExpiresAt: minTime(now.Add(p.refreshTTL(req.Client)), fam.ExpiresAt),
 	}
 	if err := p.tokens.CreateFamily(ctx, *fam, first); err != nil {
 		return nil, "", fmt.Errorf("create session: %w", storeError(err))
@@ -130,7 +132,7 @@ func (p *Provider) newFamily(ctx context.Context, st *tokenRequest, sub subject,
 // mint signs (or stores) the access token and, when openid was granted to a
 // user, the ID token, and builds the response.
 func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error) {
-	now := p.now()
+	now := g.now
 	ttl := p.accessTTL(g.client)
 	access, err := p.mintAccess(ctx, g, now, ttl)
 	if err != nil {

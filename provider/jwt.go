@@ -13,15 +13,18 @@ import (
 
 // AccessClaims are the claims of a JWT access token (RFC 9068 §2.2) plus
 // latchkey's: the session (sid) the token belongs to, the username, and the
-// groups and permissions from the permission mapper.
+// groups and permissions from the permission mapper. Introspection answers
+// with the same claims (RFC 7662 §2.2 reuses the JWT claim names). Every
+// claim is omitempty so an inactive introspection is {"active":false}; a
+// signed token always carries iss, sub, aud, exp, iat, jti and client_id.
 type AccessClaims struct {
-	Issuer      string   `json:"iss"`
-	Subject     string   `json:"sub"`
-	Audience    Audience `json:"aud"`
-	Expiry      int64    `json:"exp"`
-	IssuedAt    int64    `json:"iat"`
-	ID          string   `json:"jti"`
-	ClientID    string   `json:"client_id"`
+	Issuer      string   `json:"iss,omitempty"`
+	Subject     string   `json:"sub,omitempty"`
+	Audience    Audience `json:"aud,omitempty"`
+	Expiry      int64    `json:"exp,omitempty"`
+	IssuedAt    int64    `json:"iat,omitempty"`
+	ID          string   `json:"jti,omitempty"`
+	ClientID    string   `json:"client_id,omitempty"`
 	Scope       string   `json:"scope,omitempty"`
 	SessionID   string   `json:"sid,omitempty"`
 	AuthTime    int64    `json:"auth_time,omitempty"`

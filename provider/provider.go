@@ -1,43 +1,45 @@
 // Package provider is latchkey's protocol core: OAuth 2.0 grants, tokens,
-// keys, introspection, revocation and discovery. It uses go-oauth2/oauth2/v4
-// as the protocol engine (request validation, grant dispatch) and puts
-// latchkey's logic behind its seams: a Manager of ours with atomic refresh
-// rotation and reuse detection, our client authentication, and our error
-// mapping where the engine departs from the RFCs. It imports no HTTP
-// framework; handlers pass it *http.Request values.
+// keys, introspection, revocation and discovery. It imports no HTTP
+// framework (handlers pass it *http.Request values), no store
+// implementation and no driver: it works on the storage interfaces.
+//
+// # The token endpoint
+//
+// Token (token.go) reads the form (form.go), looks the grant_type up in the
+// registry (builtinGrants), authenticates the client once (clients.go),
+// checks the client is registered for the grant, and calls the grant with
+// an explicit *TokenRequest. Each grant is one type in its own file
+// (grant_password.go, grant_refresh.go, grant_client_credentials.go); they
+// share the minting of tokens (issue.go) and sessions (refresh families in
+// storage.Tokens). Errors are *Error values carrying RFC 6749 codes
+// (errors.go), compared with errors.Is and errors.As.
+//
+// # What go-oauth2 does for us, and what we do ourselves
+//
+// github.com/go-oauth2/oauth2/v4 is confined to engine.go. It validates
+// authorization requests (response_type, code_challenge and its method,
+// with PKCE forced and only S256 allowed) and verifies PKCE code
+// verifiers (RFC 7636 §4.6); its errors are translated into ours there.
+// Everything else is ours, because the engine cannot do it the way the
+// contract and the RFCs want: client authentication (one method per
+// request, constant-time secret checks under the brute-force limits, one
+// answer for unknown client and wrong secret), grant dispatch and
+// per-client grant checks, refresh rotation that is atomic with reuse
+// detection (the engine's refresh is a get-then-delete that lets
+// concurrent refreshes all win), scopes, token minting, introspection,
+// revocation and the error statuses (the engine answers invalid_grant
+// with 401; RFC 6749 §5.2 says 400).
 package provider
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"runtime"
 	"time"
-
-	"github.com/go-oauth2/oauth2/v4"
-	"github.com/go-oauth2/oauth2/v4/server"
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
 )
-
-// Grant types (RFC 6749, RFC 8693).
-const (
-	GrantPassword          = "password"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
-	GrantAuthorizationCode = "authorization_code"
-	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
-)
-
-// supportedGrants are the grants the token endpoint implements today.
-var supportedGrants = map[string]oauth2.GrantType{
-	GrantPassword:          oauth2.PasswordCredentials,
-	GrantRefreshToken:      oauth2.Refreshing,
-	GrantClientCredentials: oauth2.ClientCredentials,
-}
 
 // Store is the durable data the provider reads: clients, signing keys,
 // users and their groups.
@@ -101,6 +103,10 @@ type Options struct {
 
 	// RateLimits protects every credential check; a nil Store turns it off.
 	RateLimits RateLimits
+
+	// Grants are constructors of grants served besides the built-in ones
+	// (tests).
+	Grants []func(*Provider) Grant
 }
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
@@ -120,7 +126,7 @@ type Provider struct {
 	now           func() time.Time
 	log           *slog.Logger
 	obs           Observer
-	engine        *server.Server
+	grants        grantRegistry
 
 	// throttle limits failed credential checks; nil when off.
 	throttle *throttle
@@ -161,7 +167,11 @@ func New(opts Options) *Provider {
 	}
 	p.throttle = newThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
 	p.mailThrottle = mailThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
-	p.engine = p.newEngine()
+	grants := builtinGrants(p)
+	for _, g := range opts.Grants {
+		grants = append(grants, g(p))
+	}
+	p.grants = newGrantRegistry(grants)
 	return p
 }
 
@@ -175,109 +185,3 @@ func (p *Provider) Keys() *KeyRing { return p.keys }
 
 // Issuer returns the issuer URL.
 func (p *Provider) Issuer() string { return p.issuer }
-
-// newEngine wires go-oauth2's server to our hooks.
-func (p *Provider) newEngine() *server.Server {
-	cfg := server.NewConfig()
-	cfg.AllowedGrantTypes = []oauth2.GrantType{oauth2.PasswordCredentials, oauth2.Refreshing, oauth2.ClientCredentials}
-	cfg.AllowedResponseTypes = []oauth2.ResponseType{oauth2.Code}
-	cfg.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256}
-	cfg.ForcePKCE = true
-	srv := server.NewServer(cfg, &manager{p: p})
-	srv.ClientInfoHandler = p.engineClientInfo
-	srv.PasswordAuthorizationHandler = p.checkPassword
-	srv.ClientScopeHandler = p.engineClientScope
-	return srv
-}
-
-// tokenRequest carries what one token request learned along the engine's
-// path, so no step has to look it up twice.
-type tokenRequest struct {
-	form      url.Values
-	grant     string
-	userAgent string
-	client    *storage.Client
-	identity  backends.Identity
-	resp      *TokenResponse
-}
-
-type tokenRequestKey struct{}
-
-func requestState(ctx context.Context) *tokenRequest {
-	st, _ := ctx.Value(tokenRequestKey{}).(*tokenRequest)
-	return st
-}
-
-// TokenResponse is a successful token response (RFC 6749 §5.1).
-type TokenResponse struct {
-	AccessToken     string `json:"access_token"`
-	TokenType       string `json:"token_type"`
-	ExpiresIn       int64  `json:"expires_in"`
-	Scope           string `json:"scope,omitempty"`
-	RefreshToken    string `json:"refresh_token,omitempty"`
-	IDToken         string `json:"id_token,omitempty"`
-	IssuedTokenType string `json:"issued_token_type,omitempty"`
-}
-
-// Token serves the token endpoint (RFC 6749 §3.2). The request body must be
-// size-limited by the caller.
-func (p *Provider) Token(ctx context.Context, r *http.Request) (*TokenResponse, error) {
-	form, err := ParseForm(r)
-	if err != nil {
-		return nil, err
-	}
-	grant := form.Get("grant_type")
-	if grant == "" {
-		return nil, ErrInvalidRequest.WithDescription("grant_type is required")
-	}
-	gt, ok := supportedGrants[grant]
-	if !ok {
-		return nil, ErrUnsupportedGrantType.WithDescription("grant_type " + quoteScope(grant) + " is not supported")
-	}
-	st := &tokenRequest{form: form, grant: grant, userAgent: r.UserAgent()}
-	r = r.WithContext(context.WithValue(ctx, tokenRequestKey{}, st))
-	_, tgr, err := p.engine.ValidationTokenRequest(r)
-	if err != nil {
-		return nil, AsError(err)
-	}
-	if _, err := p.engine.GetAccessToken(r.Context(), gt, tgr); err != nil {
-		return nil, AsError(err)
-	}
-	if st.resp == nil {
-		return nil, ErrServerError.WithCause(errors.New("engine returned no token"))
-	}
-	p.obs.TokenIssued(grant)
-	return st.resp, nil
-}
-
-// engineClientInfo authenticates the client before the engine does anything
-// else (the engine would check a password before the client), and checks
-// that the client may use the grant.
-func (p *Provider) engineClientInfo(r *http.Request) (string, string, error) {
-	st := requestState(r.Context())
-	cred, err := readClientCredentials(r, st.form)
-	if err != nil {
-		return "", "", err
-	}
-	cl, err := p.authenticateClient(r.Context(), cred)
-	if err != nil {
-		return "", "", err
-	}
-	if !allowsGrant(cl, st.grant) {
-		return "", "", ErrUnauthorizedClient.WithDescription("the client is not allowed to use this grant type")
-	}
-	st.client = cl
-	return cl.ID, cred.secret, nil
-}
-
-// engineClientScope decides the scope for password and client_credentials
-// grants, writing the granted scope back into the request.
-func (p *Provider) engineClientScope(tgr *oauth2.TokenGenerateRequest) (bool, error) {
-	st := requestState(tgr.Request.Context())
-	scope, err := grantScope(st.client, tgr.Scope)
-	if err != nil {
-		return false, err
-	}
-	tgr.Scope = scope
-	return true, nil
-}

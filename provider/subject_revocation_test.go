@@ -33,7 +33,7 @@ func TestSubjectMarkPrecision(t *testing.T) {
 
 func TestRevocationCheck(t *testing.T) {
 	iat := time.Date(2026, 11, 30, 5, 0, 0, 0, time.UTC)
-	user := &Introspection{ID: "j1", Subject: "42", ClientID: "app", IssuedAt: iat.Unix()}
+	user := &Introspection{AccessClaims: AccessClaims{ID: "j1", Subject: "42", ClientID: "app", IssuedAt: iat.Unix()}}
 	want := storage.RevocationCheck{JTI: "j1", Subject: "42", IssuedAt: iat}
 	if got := revocationCheck(user); got != want {
 		t.Errorf("a user's token without a session: %+v, want %+v", got, want)
@@ -44,7 +44,7 @@ func TestRevocationCheck(t *testing.T) {
 	if got := revocationCheck(&withSession); got != want {
 		t.Errorf("a user's token with a session: %+v, want %+v", got, want)
 	}
-	client := &Introspection{ID: "j2", Subject: "svc", ClientID: "svc", IssuedAt: iat.Unix()}
+	client := &Introspection{AccessClaims: AccessClaims{ID: "j2", Subject: "svc", ClientID: "svc", IssuedAt: iat.Unix()}}
 	want = storage.RevocationCheck{JTI: "j2"}
 	if got := revocationCheck(client); got != want {
 		t.Errorf("a client's own token: %+v, want %+v", got, want)

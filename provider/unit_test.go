@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -153,8 +152,8 @@ func TestAsError(t *testing.T) {
 		wantStatus int
 	}{
 		{"our errors pass through", ErrInvalidScope, "invalid_scope", 400},
-		{"the engine's invalid_grant becomes 400, not its 401", oerrors.ErrInvalidGrant, "invalid_grant", 400},
-		{"the engine's invalid refresh token is invalid_grant", oerrors.ErrInvalidRefreshToken, "invalid_grant", 400},
+		{"a store that reports itself unavailable is 503", fmt.Errorf("get user: %w", errors.Join(storage.ErrUnavailable, errors.New("dial tcp: refused"))), "temporarily_unavailable", 503},
+		{"input a store refuses is invalid_request", fmt.Errorf("get group: %w", storage.ErrInvalidInput), "invalid_request", 400},
 		{"a store failure is 503", storeError(errors.New("connection refused")), "temporarily_unavailable", 503},
 		{"anything else is server_error", errors.New("boom"), "server_error", 500},
 		{"a wrapped error of ours keeps its code", errors.Join(errors.New("ctx"), ErrInvalidClient), "invalid_client", 401},
