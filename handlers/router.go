@@ -17,12 +17,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/latchkey-auth/latchkey/accounts"
+	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/provider"
 )
 
 // Deps are what the HTTP layer serves.
 type Deps struct {
 	Provider *provider.Provider
+	// Clients administers clients (/admin/clients/).
+	Clients *clients.Admin
 	// Accounts serves the user API and authenticates /auth/ and /admin/.
 	Accounts   *accounts.Service
 	UserRoutes UserRoutes

@@ -18,14 +18,24 @@ const (
 	AuthNone        = "none"
 )
 
-// clientStore is what the provider needs to read and manage clients.
+// ScopeAPI lets an access token act on latchkey's own user and admin APIs
+// (/auth/, /admin/) for its user. Tokens of the first-party client need no
+// scope; any other client must be registered for this one, so an app a
+// user signed in to cannot change their password or, for staff, use the
+// admin API with the token it holds.
+const ScopeAPI = "latchkey"
+
+// clientStore is what the provider needs of clients: reading them, and
+// creating the built-in first-party client.
 type clientStore interface {
 	GetClient(ctx context.Context, id string) (storage.Client, error)
 	CreateClient(ctx context.Context, c storage.Client) error
-	ListClients(ctx context.Context) ([]storage.Client, error)
-	UpdateClient(ctx context.Context, id string, fn func(*storage.Client) error) (storage.Client, error)
-	DeleteClient(ctx context.Context, id string) error
 }
+
+// ForgetClient drops a client from the cache after an administrative
+// change, so this instance sees it at once (others within
+// tokens.client_cache_ttl).
+func (p *Provider) ForgetClient(id string) { p.clients.evict(id) }
 
 // clientCache keeps clients for tokens.client_cache_ttl.
 type clientCache struct {

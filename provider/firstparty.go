@@ -28,16 +28,18 @@ func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error 
 	if !errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("first-party client: %w", storeError(err))
 	}
-	_, err = p.CreateClient(ctx, ClientMetadata{
-		ClientID: id, ClientName: "latchkey user API",
+	now := p.now()
+	err = p.store.CreateClient(ctx, storage.Client{
+		ID: id, Name: "latchkey user API",
 		GrantTypes:              []string{GrantPassword, GrantRefreshToken},
-		TokenEndpointAuthMethod: AuthNone, Scope: FirstPartyScope,
-	}, "")
-	if errors.Is(err, ErrClientExists) {
+		TokenEndpointAuthMethod: AuthNone, Scope: FirstPartyScope, AccessTokenFormat: "jwt",
+		CreatedAt: now, UpdatedAt: now,
+	})
+	if errors.Is(err, storage.ErrConflict) {
 		return nil // another instance won the race
 	}
 	if err != nil {
-		return fmt.Errorf("first-party client: %w", err)
+		return fmt.Errorf("first-party client: %w", storeError(err))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -36,7 +37,7 @@ type bootstrapStore interface {
 // bootstrap runs on the first start with an empty database: it creates the
 // admin user (a superuser) and the confidential demo client, and prints
 // their credentials once, with a curl that gets a token.
-func bootstrap(ctx context.Context, store bootstrapStore, p *provider.Provider, opts Options) error {
+func bootstrap(ctx context.Context, store bootstrapStore, cl *clients.Admin, opts Options) error {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
@@ -67,7 +68,7 @@ func bootstrap(ctx context.Context, store bootstrapStore, p *provider.Provider, 
 		}
 		return fmt.Errorf("create admin: %w", err)
 	}
-	client, err := p.CreateClient(ctx, provider.ClientMetadata{
+	client, err := cl.CreateClient(ctx, clients.Metadata{
 		ClientID:                orDefault(env[envClientID], "demo"),
 		ClientName:              "Demo client",
 		RedirectURIs:            []string{"http://localhost:8080/callback", "http://127.0.0.1/callback"},
@@ -75,10 +76,10 @@ func bootstrap(ctx context.Context, store bootstrapStore, p *provider.Provider, 
 		TokenEndpointAuthMethod: provider.AuthSecretBasic,
 		// The demo client is the operator's own: its tokens may use the
 		// user and admin APIs (see provider.ScopeAPI).
-		Scope: provider.DefaultClientScope + " " + provider.ScopeAPI,
+		Scope: clients.DefaultScope + " " + provider.ScopeAPI,
 	}, env[envClientSecret])
-	if errors.Is(err, provider.ErrClientExists) {
-		client, err = provider.ClientMetadata{ClientID: orDefault(env[envClientID], "demo")}, nil
+	if errors.Is(err, clients.ErrExists) {
+		client, err = clients.Metadata{ClientID: orDefault(env[envClientID], "demo")}, nil
 	}
 	if err != nil {
 		return fmt.Errorf("create demo client: %w", err)
@@ -87,7 +88,7 @@ func bootstrap(ctx context.Context, store bootstrapStore, p *provider.Provider, 
 	return nil
 }
 
-func printBanner(w io.Writer, issuer, username, password string, generatedPassword bool, client provider.ClientMetadata, generatedSecret bool) {
+func printBanner(w io.Writer, issuer, username, password string, generatedPassword bool, client clients.Metadata, generatedSecret bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n=== latchkey: first start, bootstrapped %s ===\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "Admin user:    %s\n", username)

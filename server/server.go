@@ -23,6 +23,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
 	"github.com/latchkey-auth/latchkey/provider"
@@ -56,6 +57,7 @@ type Server struct {
 	store    *sqlstore.Store
 	hot      ephemeral // tokens, revocations, codes, login state: Redis or store
 	provider *provider.Provider
+	clients  *clients.Admin
 	metrics  *handlers.Metrics
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
@@ -154,11 +156,12 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: rateLimits,
 	})
+	s.clients = clients.New(s.store, s.provider, opts.Now)
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	if !opts.SkipBootstrap {
-		if err := bootstrap(ctx, s.store, s.provider, opts); err != nil {
+		if err := bootstrap(ctx, s.store, s.clients, opts); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
@@ -167,7 +170,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	deps := handlers.Deps{
-		Provider: s.provider, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Clients: s.clients, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -215,6 +218,9 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 
 // Provider is the protocol core.
 func (s *Server) Provider() *provider.Provider { return s.provider }
+
+// Clients returns the client administration (for the CLI).
+func (s *Server) Clients() *clients.Admin { return s.clients }
 
 // Store is the durable store.
 func (s *Server) Store() *sqlstore.Store { return s.store }

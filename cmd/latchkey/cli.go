@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/server"
@@ -234,7 +235,7 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 
 func (c *cli) clientsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth2 clients"}
-	var m provider.ClientMetadata
+	var m clients.Metadata
 	var public bool
 	create := &cobra.Command{
 		Use:   "create",
@@ -245,7 +246,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 				m.TokenEndpointAuthMethod = provider.AuthNone
 			}
 			return c.withServer(func(s *server.Server) error {
-				out, err := s.Provider().CreateClient(c.ctx, m, "")
+				out, err := s.Clients().CreateClient(c.ctx, m, "")
 				if err != nil {
 					return err
 				}
@@ -257,7 +258,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 	create.Flags().StringVar(&m.ClientName, "name", "", "client_name")
 	create.Flags().StringSliceVar(&m.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable)")
 	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable; default authorization_code,refresh_token)")
-	create.Flags().StringVar(&m.Scope, "scope", "", "space-separated scopes the client may get (default: "+provider.DefaultClientScope+")")
+	create.Flags().StringVar(&m.Scope, "scope", "", "space-separated scopes the client may get (default: "+clients.DefaultScope+")")
 	create.Flags().StringVar(&m.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post or none")
 	create.Flags().BoolVar(&public, "public", false, "a public client (no secret; same as --auth-method none)")
 	create.Flags().StringVar(&m.AccessTokenFormat, "access-token-format", "", "jwt (default) or opaque")
@@ -268,7 +269,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 		Use: "list", Short: "List clients", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			return c.withServer(func(s *server.Server) error {
-				list, err := s.Provider().ListClients(c.ctx)
+				list, err := s.Clients().ListClients(c.ctx)
 				if err != nil {
 					return err
 				}
@@ -286,7 +287,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 		Use: "delete CLIENT_ID", Short: "Delete a client", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return c.withServer(func(s *server.Server) error {
-				if err := s.Provider().DeleteClient(c.ctx, args[0]); err != nil {
+				if err := s.Clients().DeleteClient(c.ctx, args[0]); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.stdout, "deleted client %s\n", args[0])
@@ -298,7 +299,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 		Use: "rotate-secret CLIENT_ID", Short: "Give a client a new secret; prints it once", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return c.withServer(func(s *server.Server) error {
-				out, err := s.Provider().RotateClientSecret(c.ctx, args[0])
+				out, err := s.Clients().RotateClientSecret(c.ctx, args[0])
 				if err != nil {
 					return err
 				}
