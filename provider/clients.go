@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/throttle"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2).
@@ -117,11 +118,11 @@ func readClientCredentials(r *http.Request, form url.Values) (clientCredentials,
 // throttle): checked for blocks before the client is looked up, and an
 // unknown client or a wrong secret counted as a failure alike.
 func (p *Provider) authenticateClient(ctx context.Context, cred clientCredentials) (*storage.Client, error) {
-	var att *attempt
+	var att *throttle.Attempt
 	if cred.method != AuthNone {
 		var err error
-		if att, err = p.throttle.begin(ctx, credClientSecret, cred.id); err != nil {
-			return nil, err
+		if att, err = p.limiter.Begin(ctx, throttle.KindClientSecret, cred.id, clientIP(ctx)); err != nil {
+			return nil, throttleErr(err)
 		}
 	}
 	cl, err := p.clients.get(ctx, cred.id)
@@ -153,15 +154,15 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	case !public && !p.secrets.Verify(cred.secret, cl.SecretHash):
 		return nil, badClientSecret(ctx, att)
 	}
-	att.succeeded(ctx)
+	att.Succeeded(ctx)
 	return cl, nil
 }
 
 // badClientSecret counts a failed secret check and answers invalid_client,
 // or 503 when the failure could not be counted.
-func badClientSecret(ctx context.Context, att *attempt) error {
-	if err := att.failed(ctx); err != nil {
-		return err
+func badClientSecret(ctx context.Context, att *throttle.Attempt) error {
+	if err := att.Failed(ctx); err != nil {
+		return throttleErr(err)
 	}
 	return ErrInvalidClient
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/throttle"
 )
 
 // errBadLogin is the one answer to every failed password login: unknown
@@ -52,9 +53,9 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	}
 	// Before any lookup, so a blocked login costs nothing and looks the
 	// same whether or not the account exists.
-	att, err := p.throttle.begin(ctx, credPassword, login)
+	att, err := p.limiter.Begin(ctx, throttle.KindPassword, login, clientIP(ctx))
 	if err != nil {
-		return backends.Identity{}, err
+		return backends.Identity{}, throttleErr(err)
 	}
 	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
 	// a burst of logins queues instead of exhausting memory.
@@ -73,13 +74,13 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 			if id.Backend == "" {
 				id.Backend = b.ID
 			}
-			att.succeeded(ctx)
+			att.Succeeded(ctx)
 			return id, nil
 		}
 		p.obs.LoginFailed(b.ID)
 	}
-	if err := att.failed(ctx); err != nil {
-		return backends.Identity{}, err
+	if err := att.Failed(ctx); err != nil {
+		return backends.Identity{}, throttleErr(err)
 	}
 	return backends.Identity{}, errBadLogin
 }

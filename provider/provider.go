@@ -39,6 +39,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/throttle"
 )
 
 // Store is the durable data the provider reads: clients, signing keys,
@@ -128,10 +129,9 @@ type Provider struct {
 	obs           Observer
 	grants        grantRegistry
 
-	// throttle limits failed credential checks; nil when off.
-	throttle *throttle
-	// mailThrottle limits e-mail requests; nil when rate limits are off.
-	mailThrottle *throttle
+	// limiter limits failed credential checks and e-mail requests; nil
+	// when rate limits are off.
+	limiter *throttle.Limiter
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -165,8 +165,7 @@ func New(opts Options) *Provider {
 		passwordSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer,
 	}
-	p.throttle = newThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
-	p.mailThrottle = mailThrottle(opts.RateLimits, opts.Secrets, opts.Observer, opts.Logger, opts.Now)
+	p.limiter = newLimiter(opts)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {
 		grants = append(grants, g(p))
