@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/passwordpolicy"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
@@ -33,6 +34,64 @@ type Sessions interface {
 	RevokeSubject(ctx context.Context, subject string, now time.Time) (int, error)
 }
 
+// Authenticator checks who a caller is: passwords, access tokens and the
+// hashes personal tokens are stored under. *provider.Provider implements
+// it, so the user API's checks share /oauth2/token's password backends and
+// brute-force limits.
+type Authenticator interface {
+	// AuthenticatePassword checks a login and password. Wrong credentials
+	// (unknown login, wrong password, inactive account) are an error for
+	// which provider.IsBadLogin holds; a rate limit is a *provider.Error
+	// with status 429 and RetryAfter; a store or backend fault has status
+	// 503. A backend identity with no local account has UserID 0.
+	AuthenticatePassword(ctx context.Context, login, password string) (backends.Identity, error)
+	// VerifyAccessToken checks an access token (JWT or opaque) of any
+	// client; an invalid, expired or revoked one is invalid_token. The
+	// answer names the client, scope, subject and session of the token.
+	VerifyAccessToken(ctx context.Context, raw string) (*provider.Introspection, error)
+	// HashSecret is the keyed hash a personal token is stored and looked
+	// up under: the same secret always gives the same hash.
+	HashSecret(secret string) string
+}
+
+// Tokens issues, checks and ends the OAuth tokens of the user API's
+// first-party client (SimpleJWT's views, logout everywhere), as
+// /oauth2/token would. *provider.Provider implements it.
+type Tokens interface {
+	// EnsureFirstPartyClient creates the first-party client when it is
+	// missing and leaves an existing one as it is.
+	EnsureFirstPartyClient(ctx context.Context, id string) error
+	// IssueUserTokens issues an access token, and a refresh token (a new
+	// session) when the client may refresh, for a login already checked
+	// with AuthenticatePassword. A client without the password grant is
+	// unauthorized_client.
+	IssueUserTokens(ctx context.Context, clientID string, id backends.Identity, userAgent string) (*provider.TokenResponse, error)
+	// RefreshUserTokens rotates a refresh token of the client. A token that
+	// is invalid, expired, revoked or rotated out is invalid_grant.
+	RefreshUserTokens(ctx context.Context, clientID, refresh, userAgent string) (*provider.TokenResponse, error)
+	// VerifyUserToken reports whether an access or refresh token is valid
+	// now: nil if so, invalid_token if not.
+	VerifyUserToken(ctx context.Context, raw string) error
+	// RevokeRefreshToken ends the session of a live refresh token; one that
+	// is not live is invalid_token.
+	RevokeRefreshToken(ctx context.Context, raw string) error
+	// RevokeSubjectAccessTokens revokes every access token issued to the
+	// subject (a user ID) until now, those without a session included.
+	RevokeSubjectAccessTokens(ctx context.Context, subject string) error
+	// ForgetUser drops what is cached of a user after a change to the
+	// account (flags, groups, deletion), so the next tokens see it.
+	ForgetUser(userID int64)
+}
+
+// MailLimiter counts the requests for e-mails (rate_limit.mail).
+// *provider.Provider implements it.
+type MailLimiter interface {
+	// CountMail counts one request for an e-mail to the address, whether or
+	// not an account has it. Past the limit it is a *provider.Error with
+	// status 429 and RetryAfter, and no e-mail should be sent.
+	CountMail(ctx context.Context, recipient string) error
+}
+
 // Registration modes (users.registration).
 const (
 	RegistrationOpen       = "open"
@@ -44,7 +103,10 @@ const (
 type Options struct {
 	Store    Store
 	Sessions Sessions
-	Provider *provider.Provider
+	// Authenticator, Tokens and MailLimiter are the OAuth provider's.
+	Authenticator Authenticator
+	Tokens        Tokens
+	MailLimiter   MailLimiter
 	// HashPassword hashes a new password (argon2id).
 	HashPassword func(string) (string, error)
 	// LoginFields are users.login_fields: "username" and/or "email".
@@ -136,7 +198,7 @@ func New(opts Options) *Service {
 
 // Start creates the first-party client when it is missing.
 func (s *Service) Start(ctx context.Context) error {
-	return s.opts.Provider.EnsureFirstPartyClient(ctx, s.opts.FirstPartyClient)
+	return s.opts.Tokens.EnsureFirstPartyClient(ctx, s.opts.FirstPartyClient)
 }
 
 // BasicAuth reports whether Basic credentials are accepted.

@@ -60,7 +60,7 @@ func (s *Service) authAccess(ctx context.Context, raw string) (*Principal, error
 	if len(raw) > 8192 {
 		return nil, ErrTokenNotValid
 	}
-	info, err := s.opts.Provider.VerifyAccessToken(ctx, raw)
+	info, err := s.opts.Authenticator.VerifyAccessToken(ctx, raw)
 	if err != nil {
 		return nil, providerErr(err, ErrTokenNotValid)
 	}
@@ -86,7 +86,7 @@ func (s *Service) authPersonal(ctx context.Context, raw string, bad *Error) (*Pr
 	if !provider.IsPersonalToken(raw) || len(raw) > 512 {
 		return nil, bad
 	}
-	hash := s.opts.Provider.HashSecret(raw)
+	hash := s.opts.Authenticator.HashSecret(raw)
 	tok, err := s.opts.Store.PersonalToken(ctx, hash, s.now())
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, bad
@@ -126,7 +126,7 @@ func (s *Service) authBasic(ctx context.Context, cred string) (*Principal, error
 	if !ok {
 		return nil, ErrBadBasic
 	}
-	id, err := s.opts.Provider.AuthenticatePassword(ctx, login, password)
+	id, err := s.opts.Authenticator.AuthenticatePassword(ctx, login, password)
 	if err != nil {
 		return nil, providerErr(err, ErrBadBasic)
 	}
@@ -187,7 +187,7 @@ func (s *Service) checkCredentials(ctx context.Context, in Input, bad error) (ba
 	if err := r.done(); err != nil {
 		return backends.Identity{}, err
 	}
-	id, err := s.opts.Provider.AuthenticatePassword(ctx, login, password)
+	id, err := s.opts.Authenticator.AuthenticatePassword(ctx, login, password)
 	if err != nil {
 		if provider.IsBadLogin(err) {
 			return backends.Identity{}, bad
@@ -210,7 +210,7 @@ func (s *Service) CreateJWT(ctx context.Context, in Input, userAgent string) (JW
 	if err != nil {
 		return JWTPair{}, err
 	}
-	resp, err := s.opts.Provider.IssueUserTokens(ctx, s.opts.FirstPartyClient, id, userAgent)
+	resp, err := s.opts.Tokens.IssueUserTokens(ctx, s.opts.FirstPartyClient, id, userAgent)
 	if err != nil {
 		return JWTPair{}, providerErr(err, ErrNoActiveAccount)
 	}
@@ -225,7 +225,7 @@ func (s *Service) RefreshJWT(ctx context.Context, in Input, field, userAgent str
 	if err := r.done(); err != nil {
 		return JWTPair{}, err
 	}
-	resp, err := s.opts.Provider.RefreshUserTokens(ctx, s.opts.FirstPartyClient, raw, userAgent)
+	resp, err := s.opts.Tokens.RefreshUserTokens(ctx, s.opts.FirstPartyClient, raw, userAgent)
 	if err != nil {
 		return JWTPair{}, providerErr(err, ErrTokenInvalid)
 	}
@@ -239,7 +239,7 @@ func (s *Service) VerifyJWT(ctx context.Context, in Input, field string) error {
 	if err := r.done(); err != nil {
 		return err
 	}
-	return providerErr(s.opts.Provider.VerifyUserToken(ctx, raw), ErrTokenInvalid)
+	return providerErr(s.opts.Tokens.VerifyUserToken(ctx, raw), ErrTokenInvalid)
 }
 
 // BlacklistJWT is SimpleJWT's TokenBlacklistView: the refresh token's
@@ -250,7 +250,7 @@ func (s *Service) BlacklistJWT(ctx context.Context, in Input) error {
 	if err := r.done(); err != nil {
 		return err
 	}
-	return providerErr(s.opts.Provider.RevokeRefreshToken(ctx, raw), ErrTokenInvalid)
+	return providerErr(s.opts.Tokens.RevokeRefreshToken(ctx, raw), ErrTokenInvalid)
 }
 
 // msgBadLogin is djoser's TokenCreateSerializer answer.
@@ -305,7 +305,7 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	if _, err := s.opts.Sessions.RevokeSubject(ctx, subjectOf(p.User.ID), s.now()); err != nil {
 		return storeErr("revoke sessions", err)
 	}
-	if err := s.opts.Provider.RevokeSubjectAccessTokens(ctx, subjectOf(p.User.ID)); err != nil {
+	if err := s.opts.Tokens.RevokeSubjectAccessTokens(ctx, subjectOf(p.User.ID)); err != nil {
 		return storeErr("revoke access tokens", err)
 	}
 	return nil

@@ -134,7 +134,7 @@ func (s *Service) Activate(ctx context.Context, in Input) error {
 	if err != nil {
 		return storeErr("activate user", err)
 	}
-	s.opts.Provider.ForgetUser(u.ID)
+	s.opts.Tokens.ForgetUser(u.ID)
 	s.send(ctx, MailConfirmation, saved, "", "")
 	return nil
 }
@@ -152,7 +152,7 @@ func (s *Service) userByEmail(ctx context.Context, in Input) (storage.User, bool
 	}
 	// Every request for a mail counts, whether or not an account has the
 	// address (rate_limit.mail): nobody floods a mailbox.
-	if err := s.opts.Provider.CountMail(ctx, email); err != nil {
+	if err := s.opts.MailLimiter.CountMail(ctx, email); err != nil {
 		return storage.User{}, false, providerErr(err, ErrUnavailable)
 	}
 	u, err := s.opts.Store.UserByEmail(ctx, email)

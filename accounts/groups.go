@@ -158,7 +158,7 @@ func (s *Service) AddMember(ctx context.Context, name string, userID int64) erro
 	if err := s.opts.Store.AddMember(ctx, name, userID); err != nil {
 		return storeErr("add member", err)
 	}
-	s.opts.Provider.ForgetUser(userID)
+	s.opts.Tokens.ForgetUser(userID)
 	return nil
 }
 
@@ -167,7 +167,7 @@ func (s *Service) RemoveMember(ctx context.Context, name string, userID int64) e
 	if err := s.opts.Store.RemoveMember(ctx, name, userID); err != nil {
 		return storeErr("remove member", err)
 	}
-	s.opts.Provider.ForgetUser(userID)
+	s.opts.Tokens.ForgetUser(userID)
 	return nil
 }
 
@@ -177,7 +177,7 @@ func (s *Service) forgetMembers(ctx context.Context, name string) error {
 		return storeErr("list members", err)
 	}
 	for _, id := range ids {
-		s.opts.Provider.ForgetUser(id)
+		s.opts.Tokens.ForgetUser(id)
 	}
 	return nil
 }

@@ -181,7 +181,7 @@ func (s *Service) newPersonalToken(ctx context.Context, userID int64, kind, name
 	raw := provider.NewSecret(provider.PrefixPAT)
 	now := s.now()
 	tok := storage.PersonalToken{
-		ID: newTokenID(), Hash: s.opts.Provider.HashSecret(raw), UserID: userID, Kind: kind,
+		ID: newTokenID(), Hash: s.opts.Authenticator.HashSecret(raw), UserID: userID, Kind: kind,
 		Name: name, Scope: scope, CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	if err := s.opts.Store.CreatePersonalToken(ctx, tok); err != nil {

@@ -356,7 +356,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 			return User{}, storeErr("set groups", err)
 		}
 	}
-	s.opts.Provider.ForgetUser(cur.ID)
+	s.opts.Tokens.ForgetUser(cur.ID)
 	if cur.IsActive && !saved.IsActive {
 		// A deactivated account keeps no session and no token.
 		if err := s.endEverything(ctx, cur.ID); err != nil {
@@ -369,7 +369,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 // endEverything ends every session and token of the user: on
 // deactivation, deletion, a password reset and a password set by staff.
 // Access tokens issued without a session end too (see
-// provider.RevokeSubjectAccessTokens). set_password's "revoke other
+// Tokens.RevokeSubjectAccessTokens). set_password's "revoke other
 // sessions" does not come here: such a mark cannot spare the caller's own
 // token when it has no session.
 func (s *Service) endEverything(ctx context.Context, userID int64) error {
@@ -379,7 +379,7 @@ func (s *Service) endEverything(ctx context.Context, userID int64) error {
 	if _, err := s.opts.Store.DeleteUserPersonalTokens(ctx, userID, ""); err != nil {
 		return storeErr("delete tokens", err)
 	}
-	if err := s.opts.Provider.RevokeSubjectAccessTokens(ctx, subjectOf(userID)); err != nil {
+	if err := s.opts.Tokens.RevokeSubjectAccessTokens(ctx, subjectOf(userID)); err != nil {
 		return storeErr("revoke access tokens", err)
 	}
 	return nil
@@ -396,7 +396,7 @@ func (s *Service) verifyCurrent(ctx context.Context, p *Principal, r *reader) er
 	if !s.loginField("username") {
 		login = p.User.Email
 	}
-	id, err := s.opts.Provider.AuthenticatePassword(ctx, login, current)
+	id, err := s.opts.Authenticator.AuthenticatePassword(ctx, login, current)
 	if err == nil && id.UserID == p.User.ID {
 		return nil
 	}
@@ -427,7 +427,7 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id int64, in Inp
 	if err := s.opts.Store.DeleteUser(ctx, u.ID); err != nil {
 		return storeErr("delete user", err)
 	}
-	s.opts.Provider.ForgetUser(u.ID)
+	s.opts.Tokens.ForgetUser(u.ID)
 	return nil
 }
 
@@ -586,7 +586,7 @@ func (s *Service) saveField(ctx context.Context, id int64, fn func(*storage.User
 	if err != nil {
 		return storeErr("update user", err)
 	}
-	s.opts.Provider.ForgetUser(id)
+	s.opts.Tokens.ForgetUser(id)
 	return nil
 }
 

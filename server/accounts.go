@@ -7,7 +7,16 @@ import (
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/usertokens"
+)
+
+// The provider is what the user API authenticates with, issues tokens and
+// counts e-mails through.
+var (
+	_ accounts.Authenticator = (*provider.Provider)(nil)
+	_ accounts.Tokens        = (*provider.Provider)(nil)
+	_ accounts.MailLimiter   = (*provider.Provider)(nil)
 )
 
 // openAccounts builds the user API's service from users.* and creates the
@@ -41,7 +50,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 		return nil, fmt.Errorf("user API: %w", err)
 	}
 	svc := accounts.New(accounts.Options{
-		Store: s.store, Sessions: s.hot.tokens, Provider: s.provider, HashPassword: hash,
+		Store: s.store, Sessions: s.hot.tokens, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
 		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,
