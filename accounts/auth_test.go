@@ -311,13 +311,13 @@ func TestAuthenticate(t *testing.T) {
 	patNarrow := storage.PersonalToken{ID: "pat-n", Hash: "hash:lk_pat_narrow", UserID: alice.ID, Kind: storage.TokenKindPersonal, Scope: "files.read", ExpiresAt: testNow.Add(time.Hour)}
 	patCarol := storage.PersonalToken{ID: "pat-c", Hash: "hash:lk_pat_carol", UserID: carol.ID, Kind: storage.TokenKindLogin, ExpiresAt: testNow.Add(time.Hour)}
 	access := map[string]*provider.Introspection{
-		"first-party":      {Active: true, ClientID: "app-web", Subject: "1", SessionID: "fam-1"},
-		"other-client":     {Active: true, ClientID: "crm", Subject: "1", Scope: "openid profile"},
-		"other-client-api": {Active: true, ClientID: "crm", Subject: "1", Scope: "openid " + provider.ScopeAPI},
-		"client-only":      {Active: true, ClientID: "svc", Subject: "svc", Scope: provider.ScopeAPI},
-		"deleted-user":     {Active: true, ClientID: "app-web", Subject: "99"},
-		"inactive-user":    {Active: true, ClientID: "app-web", Subject: "3"},
-		"store-outage":     {Active: true, ClientID: "app-web", Subject: "1"},
+		"first-party":      {Active: true, AccessClaims: provider.AccessClaims{ClientID: "app-web", Subject: "1", SessionID: "fam-1"}},
+		"other-client":     {Active: true, AccessClaims: provider.AccessClaims{ClientID: "crm", Subject: "1", Scope: "openid profile"}},
+		"other-client-api": {Active: true, AccessClaims: provider.AccessClaims{ClientID: "crm", Subject: "1", Scope: "openid " + provider.ScopeAPI}},
+		"client-only":      {Active: true, AccessClaims: provider.AccessClaims{ClientID: "svc", Subject: "svc", Scope: provider.ScopeAPI}},
+		"deleted-user":     {Active: true, AccessClaims: provider.AccessClaims{ClientID: "app-web", Subject: "99"}},
+		"inactive-user":    {Active: true, AccessClaims: provider.AccessClaims{ClientID: "app-web", Subject: "3"}},
+		"store-outage":     {Active: true, AccessClaims: provider.AccessClaims{ClientID: "app-web", Subject: "1"}},
 	}
 	basic := func(cred string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(cred)) }
 	for _, tc := range []struct {
