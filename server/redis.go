@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
-	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/storage/redisstore"
 )
@@ -128,7 +128,7 @@ type ephemeral struct {
 
 // openEphemeral picks where the hot data lives and, for Redis, connects and
 // checks that it answers.
-func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log *slog.Logger, m *handlers.Metrics) (ephemeral, error) {
+func openEphemeral(ctx context.Context, cfg config.Config, sql sqlEphemeral, log *slog.Logger, m *metrics.Registry) (ephemeral, error) {
 	if !useRedis(cfg) {
 		return ephemeral{tokens: sql, codes: sql, logins: sql}, nil
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
@@ -56,7 +57,7 @@ type Server struct {
 	store    *sqlstore.Store
 	hot      ephemeral // tokens, revocations, codes, login state: Redis or store
 	provider *provider.Provider
-	metrics  *handlers.Metrics
+	metrics  *metrics.Registry
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
 
@@ -80,13 +81,13 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics := handlers.NewMetrics()
-	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, metrics)
+	m := metrics.New()
+	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, m)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: metrics}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: m}
 	if err := s.build(ctx, opts); err != nil {
 		_ = s.Close()
 		return nil, err
