@@ -15,10 +15,9 @@ import (
 func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) (*accounts.Service, error) {
 	cfg := opts.Config
 	u := cfg.Users.API
-	hash := opts.HashPassword
-	if hash == nil {
-		hash = func(string) (string, error) { return "", fmt.Errorf("no password hasher configured") }
-	}
+	// accounts.Options.HashPassword takes no context: the hash is made
+	// under a background one.
+	hash := func(password string) (string, error) { return s.hasher.HashPassword(context.Background(), password) }
 	mailer := opts.Mailer
 	if mailer == nil {
 		m, err := newUserAPIMailer(cfg.Mail, opts.Logger)

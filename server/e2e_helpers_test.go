@@ -143,7 +143,6 @@ func startServerWith(t *testing.T, addr, dataDir string, clock *testClock, mutat
 		Backends: backends.Registry{"local": func() backends.Config {
 			return &local.Config{Argon2: fastArgon2}
 		}},
-		HashPassword: func(p string) (string, error) { return local.HashPassword(p, fastArgon2) },
 		Environ: []string{
 			"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass,
 			"LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret,

@@ -142,8 +142,7 @@ func TestMailBadTemplatesStopTheStart(t *testing.T) {
 		Backends: backends.Registry{"local": func() backends.Config {
 			return &local.Config{Argon2: fastArgon2}
 		}},
-		HashPassword: func(p string) (string, error) { return local.HashPassword(p, fastArgon2) },
-		Environ:      []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass, "LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret},
+		Environ: []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass, "LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret},
 	})
 	if err == nil {
 		s.Close()

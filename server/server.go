@@ -27,6 +27,7 @@ import (
 	"github.com/latchkey-auth/latchkey/handlers"
 	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
@@ -39,8 +40,6 @@ type Options struct {
 	Out io.Writer
 	// Environ is the process environment (LATCHKEY_BOOTSTRAP_* is read from it).
 	Environ []string
-	// HashPassword hashes the bootstrap admin's password.
-	HashPassword func(string) (string, error)
 	// Mailer sends the user API's e-mails; nil logs them (console sender).
 	Mailer accounts.Mailer
 	// SyncMail sends e-mails before answering (tests).
@@ -60,6 +59,8 @@ type Server struct {
 	metrics  *metrics.Registry
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
+	// hasher hashes new passwords (bootstrap, user API, CLI).
+	hasher backends.PasswordHasher
 
 	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not there
 }
@@ -133,10 +134,11 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	passwords, err := openPasswordBackends(cfg, opts.Backends, s.store, opts.Logger)
+	passwords, hasher, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
 	if err != nil {
 		return err
 	}
+	s.hasher = hasher
 	rateLimits, err := s.openRateLimits(ctx, cfg)
 	if err != nil {
 		return err
@@ -159,7 +161,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	if !opts.SkipBootstrap {
-		if err := bootstrap(ctx, s.store, s.provider, opts); err != nil {
+		if err := bootstrap(ctx, s.store, s.hasher, s.provider, opts); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
@@ -183,22 +185,68 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	return err
 }
 
-// openPasswordBackends opens the configured backends that check passwords,
-// in configured order.
-func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlstore.Store, log *slog.Logger) ([]provider.PasswordBackend, error) {
-	var out []provider.PasswordBackend
+// openBackends opens the configured backends in configured order and
+// returns those that check passwords, and the hasher of new passwords: the
+// first backend that is a backends.PasswordHasher (see defaultHasher when
+// none is).
+func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, backends.PasswordHasher, error) {
+	deps := backends.Deps{Logger: log, Users: users, LoginFields: cfg.Users.LoginFields}
+	var checkers []provider.PasswordBackend
+	var hasher backends.PasswordHasher
 	for _, b := range cfg.Backends {
-		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, backends.Deps{
-			Logger: log, Users: store, LoginFields: cfg.Users.LoginFields,
-		})
+		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, deps)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if pc, ok := opened.Impl.(backends.PasswordChecker); ok {
-			out = append(out, provider.PasswordBackend{ID: b.ID, Checker: pc})
+			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc})
+		}
+		if ph, ok := opened.Impl.(backends.PasswordHasher); ok && hasher == nil {
+			hasher = ph
 		}
 	}
-	return out, nil
+	if hasher == nil {
+		var err error
+		if hasher, err = defaultHasher(reg, deps); err != nil {
+			return nil, nil, err
+		}
+	}
+	return checkers, hasher, nil
+}
+
+// defaultHasherType is the backend type whose defaults hash new passwords
+// when no configured backend hashes them (backends: [], say): the bootstrap
+// admin and the user API still get a password, stored the way a local
+// backend added later checks it.
+const defaultHasherType = "local"
+
+// defaultHasher opens the registry's defaultHasherType with an empty config
+// block, its defaults, only to hash. It checks no password. Without such a
+// type in the registry, hashing fails with an error naming the cause.
+func defaultHasher(reg backends.Registry, deps backends.Deps) (backends.PasswordHasher, error) {
+	if _, ok := reg[defaultHasherType]; !ok {
+		return noHasher{}, nil
+	}
+	opened, err := reg.Open(backends.Spec{ID: defaultHasherType, Type: defaultHasherType}, deps)
+	if err != nil {
+		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	if ph, ok := opened.Impl.(backends.PasswordHasher); ok {
+		return ph, nil
+	}
+	return noHasher{}, nil
+}
+
+// noHasher refuses to hash: no backend type can.
+type noHasher struct{}
+
+func (noHasher) HashPassword(context.Context, string) (string, error) {
+	return "", errors.New("no configured backend hashes passwords")
+}
+
+// HashPassword hashes a new password as the backends check it (CLI use).
+func (s *Server) HashPassword(ctx context.Context, password string) (string, error) {
+	return s.hasher.HashPassword(ctx, password)
 }
 
 // ready reports whether the stores answer, within a second.

@@ -67,16 +67,12 @@ func (c *cli) logger(cfg config.Config) *slog.Logger {
 
 // open assembles the server; CLI commands other than serve skip bootstrap.
 func (c *cli) open(cfg config.Config, bootstrap bool) (*server.Server, error) {
-	hash, err := passwordHasher(cfg)
-	if err != nil {
-		return nil, err
-	}
 	logger := c.logger(cfg)
 	// go-redis logs through one package-level logger: this process's.
 	redis.SetLogger(server.RedisLogger{Log: logger})
 	return server.Open(c.ctx, server.Options{
 		Config: cfg, Backends: backendTypes(), Logger: logger, Out: c.stderr,
-		Environ: c.environ, HashPassword: hash, SkipBootstrap: !bootstrap,
+		Environ: c.environ, SkipBootstrap: !bootstrap,
 	})
 }
 
@@ -193,19 +189,11 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 			if len(password) < 8 {
 				return errors.New("a password of at least 8 characters is required (--password or --password-stdin)")
 			}
-			cfg, err := c.loadConfig()
-			if err != nil {
-				return err
-			}
-			hashPassword, err := passwordHasher(cfg)
-			if err != nil {
-				return err
-			}
-			hash, err := hashPassword(password)
-			if err != nil {
-				return err
-			}
 			return c.withServer(func(s *server.Server) error {
+				hash, err := s.HashPassword(c.ctx, password)
+				if err != nil {
+					return err
+				}
 				now := time.Now()
 				u := &storage.User{
 					Username: username, Email: email, PasswordHash: hash, IsActive: true,
