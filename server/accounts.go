@@ -40,7 +40,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 		return nil, fmt.Errorf("user API: %w", err)
 	}
 	svc := accounts.New(accounts.Options{
-		Store: s.store, Sessions: s.hot.tokens, Provider: s.provider, HashPassword: hash,
+		Store: s.store, Sessions: s.hot, Provider: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
 		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,

@@ -19,15 +19,18 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/uptrace/bun"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/backends/local"
+	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/server"
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 // Credentials the bootstrap creates in every test server.
@@ -139,6 +142,7 @@ func startServerWith(t *testing.T, addr, dataDir string, clock *testClock, mutat
 	ctx, cancel := context.WithCancel(context.Background())
 	o := server.Options{
 		Config: cfg,
+		Stores: stores.Opener{},
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Backends: backends.Registry{"local": func() backends.Config {
 			return &local.Config{Argon2: fastArgon2}
@@ -377,6 +381,17 @@ func (ts *testServer) user(username string) storage.User {
 		ts.t.Fatalf("user %s: %v", username, err)
 	}
 	return u
+}
+
+// sqlDB is the durable store's database, for the tests that look at its
+// tables.
+func (ts *testServer) sqlDB() *bun.DB {
+	ts.t.Helper()
+	store, ok := ts.srv.Store().(*sqlstore.Store)
+	if !ok {
+		ts.t.Fatalf("the durable store is a %T, not a *sqlstore.Store", ts.srv.Store())
+	}
+	return store.DB()
 }
 
 // createUser stores an active user with a password.

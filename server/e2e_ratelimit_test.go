@@ -354,7 +354,7 @@ func TestRateLimitOff(t *testing.T) {
 	wantToken(t, ts.login("192.0.2.60", adminUser, adminPass))
 	// Off means no counter is read or written at all.
 	var rows int
-	if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+	if err := ts.sqlDB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 0 {
@@ -391,7 +391,7 @@ func TestRateLimitCountersInRedis(t *testing.T) {
 				}
 			}
 			var rows int
-			if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+			if err := ts.sqlDB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
 				t.Fatal(err)
 			}
 			if rows != 0 {

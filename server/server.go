@@ -19,8 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
@@ -28,12 +26,13 @@ import (
 	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
-	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 // Options are what a server needs besides its configuration.
 type Options struct {
-	Config   config.Config
+	Config config.Config
+	// Stores opens the durable store and Redis (cmd/latchkey/stores).
+	Stores   Stores
 	Backends backends.Registry
 	Logger   *slog.Logger
 	// Out receives the one-time bootstrap banner with credentials.
@@ -53,16 +52,15 @@ type Options struct {
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
-	store    *sqlstore.Store
-	hot      ephemeral // tokens, revocations, codes, login state: Redis or store
+	store    Durable
+	redis    Redis    // storage.redis, when anything lives there; else nil
+	hot      hotStore // tokens, revocations, codes, login state: redis or store
 	provider *provider.Provider
 	metrics  *metrics.Registry
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
 	// hasher hashes new passwords (bootstrap, user API, CLI).
 	hasher backends.PasswordHasher
-
-	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not there
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -77,51 +75,27 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	if opts.Stores == nil {
+		return nil, errors.New("server: Options.Stores is nil")
+	}
 	cfg := opts.Config
-	store, err := OpenStore(ctx, cfg, opts.Logger)
+	store, err := opts.Stores.OpenDurable(ctx, cfg, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
 	m := metrics.New()
-	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, m)
+	rdb, err := openRedis(ctx, cfg, opts.Stores, m.RedisRoundTrip)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: m}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, redis: rdb, metrics: m}
+	s.hot = s.pickHot(cfg)
 	if err := s.build(ctx, opts); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-// OpenStoreUnmigrated opens the configured durable store as it is.
-func OpenStoreUnmigrated(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
-	dsn := cfg.Storage.Postgres.DSN
-	if cfg.Storage.Driver != "postgres" {
-		dsn = cfg.SQLitePath()
-	}
-	store, err := sqlstore.Open(ctx, sqlstore.Options{
-		Driver: cfg.Storage.Driver, DSN: dsn, MaxConns: cfg.Storage.Postgres.MaxConns, Logger: log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	return store, nil
-}
-
-// OpenStore opens the configured durable store and applies migrations.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
-	store, err := OpenStoreUnmigrated(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Migrate(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("migrate storage: %w", err)
-	}
-	return store, nil
 }
 
 func (s *Server) build(ctx context.Context, opts Options) error {
@@ -139,13 +113,9 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.hasher = hasher
-	rateLimits, err := s.openRateLimits(ctx, cfg)
-	if err != nil {
-		return err
-	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
-		Store: s.store, Tokens: s.hot.tokens, Secrets: secrets,
+		Store: s.store, Tokens: s.hot, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
 		},
@@ -155,7 +125,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
-		RateLimits: rateLimits,
+		RateLimits: s.rateLimits(cfg),
 	})
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
@@ -253,7 +223,7 @@ func (s *Server) HashPassword(ctx context.Context, password string) (string, err
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return errors.Join(s.store.Ping(ctx), s.hot.ping(ctx), s.pingRateLimits(ctx))
+	return errors.Join(s.store.Ping(ctx), s.pingRedis(ctx))
 }
 
 // Handler is the HTTP handler of the main listener.
@@ -266,11 +236,15 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 func (s *Server) Provider() *provider.Provider { return s.provider }
 
 // Store is the durable store.
-func (s *Server) Store() *sqlstore.Store { return s.store }
+func (s *Server) Store() Durable { return s.store }
 
-// Close releases the store and the Redis clients.
+// Close releases the stores.
 func (s *Server) Close() error {
-	return errors.Join(s.closeRateLimits(), s.hot.close(), s.store.Close())
+	var err error
+	if s.redis != nil {
+		err = s.redis.Close()
+	}
+	return errors.Join(err, s.store.Close())
 }
 
 // ListenAndServe listens on the configured address (and admin.listen, when
@@ -362,7 +336,7 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			n, err := s.store.Purge(ctx, time.Now())
-			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
+			if m, perr := s.purgeHot(ctx, time.Now()); err == nil {
 				n, err = n+m, perr
 			}
 			if err == nil {

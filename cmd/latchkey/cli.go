@@ -12,9 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/server"
@@ -69,9 +69,9 @@ func (c *cli) logger(cfg config.Config) *slog.Logger {
 func (c *cli) open(cfg config.Config, bootstrap bool) (*server.Server, error) {
 	logger := c.logger(cfg)
 	// go-redis logs through one package-level logger: this process's.
-	redis.SetLogger(server.RedisLogger{Log: logger})
+	stores.SetRedisLogger(logger)
 	return server.Open(c.ctx, server.Options{
-		Config: cfg, Backends: backendTypes(), Logger: logger, Out: c.stderr,
+		Config: cfg, Stores: stores.Opener{}, Backends: backendTypes(), Logger: logger, Out: c.stderr,
 		Environ: c.environ, SkipBootstrap: !bootstrap,
 	})
 }
@@ -125,7 +125,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 			if len(args) == 1 {
 				action = args[0]
 			}
-			store, err := server.OpenStoreUnmigrated(c.ctx, cfg, c.logger(cfg))
+			store, err := stores.OpenSQL(c.ctx, cfg, c.logger(cfg))
 			if err != nil {
 				return err
 			}
