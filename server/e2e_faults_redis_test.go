@@ -51,10 +51,7 @@ func newRedisProcess(t *testing.T) *redisProcess {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but redis-server is not installed")
-		}
-		t.Skip("!!! SKIPPING: redis-server is not installed !!!")
+		serviceMissing(t, "redis-server is not installed", "install it to run the Redis fault tests")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

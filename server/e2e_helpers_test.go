@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,30 @@ const (
 
 // fastArgon2 keeps password hashing cheap in tests.
 var fastArgon2 = local.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+
+// serviceMissing stops a test that needs an outside service it lacks
+// (Postgres, Redis, the redis-server binary): a loud skip on a laptop, a
+// failure when LATCHKEY_TEST_REQUIRE_SERVICES=1, as CI sets, so that CI
+// always runs it. missing says what is missing, hint how to provide it.
+func serviceMissing(t testing.TB, missing, hint string) {
+	t.Helper()
+	if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("LATCHKEY_TEST_REQUIRE_SERVICES=1 but %s", missing)
+	}
+	t.Skipf("!!! SKIPPING: %s; %s !!!", missing, hint)
+}
+
+// serviceEnv returns the environment variable name that points at an
+// outside service, or stops the test with serviceMissing when it is unset;
+// what names the tests that need it.
+func serviceEnv(t testing.TB, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		serviceMissing(t, name+" is not set", "set it to run "+what)
+	}
+	return v
+}
 
 // testClock is the server's injectable clock; tests move it forward instead
 // of sleeping.

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -17,14 +16,7 @@ import (
 // services are required).
 func testRedisURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but LATCHKEY_TEST_REDIS_URL is not set")
-		}
-		t.Skip("!!! SKIPPING: set LATCHKEY_TEST_REDIS_URL to run the Redis server tests !!!")
-	}
-	return u
+	return serviceEnv(t, "LATCHKEY_TEST_REDIS_URL", "the Redis server tests")
 }
 
 // redisPrefix returns a fresh key prefix whose keys are deleted at cleanup.
