@@ -687,11 +687,33 @@ func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh stri
 // msg once timeout has passed (a server recovering from a store outage).
 func (ts *testServer) awaitReady(timeout time.Duration, msg string) {
 	ts.t.Helper()
+	if !eventually(timeout, func() bool { return ts.get("/readyz", "").Status == http.StatusOK }) {
+		ts.t.Fatal(msg)
+	}
+}
+
+// pollInterval is how often eventually checks its condition.
+const pollInterval = 10 * time.Millisecond
+
+// eventually reports whether cond holds within timeout, checking it every
+// pollInterval: the tests wait for what they need to have happened, never
+// for a fixed time.
+func eventually(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
-	for ts.get("/readyz", "").Status != http.StatusOK {
+	for !cond() {
 		if time.Now().After(deadline) {
-			ts.t.Fatal(msg)
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(pollInterval)
+	}
+	return true
+}
+
+// waitFor waits until cond holds, or fails the test once timeout has
+// passed; what names the awaited event in the failure.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !eventually(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }
