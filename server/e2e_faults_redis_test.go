@@ -156,11 +156,11 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 		}
 		return n
 	}
-	// everyWorker reports whether each worker has had at least min answers
-	// that match.
-	everyWorker := func(min int, match func(result) bool) bool {
+	// everyWorker reports whether each worker has had at least atLeast
+	// answers that match.
+	everyWorker := func(atLeast int, match func(result) bool) bool {
 		for w := range workers {
-			if count(func(r result) bool { return r.worker == w && match(r) }) < min {
+			if count(func(r result) bool { return r.worker == w && match(r) }) < atLeast {
 				return false
 			}
 		}
@@ -201,10 +201,10 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 				mu.Lock()
 				results = append(results, r)
 				mu.Unlock()
-				// Pacing, not a wait: each worker sends about one
-				// request per 5ms rather than as many as the CPUs
-				// allow, so the server, Redis and the checks below
-				// share the machine.
+				// Pacing, not a wait for anything: a worker rests 5ms
+				// between requests rather than sending as many as the
+				// CPUs allow, so the server, Redis and the checks
+				// below share the machine.
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
