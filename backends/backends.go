@@ -36,6 +36,15 @@ type PasswordChecker interface {
 	CheckPassword(ctx context.Context, login, password string) (Identity, bool, error)
 }
 
+// PasswordHasher makes the stored form of a new password (the bootstrap
+// admin's, or one set through the user API or the CLI) with the backend's
+// configured parameters, in the form its CheckPassword verifies, so a new
+// hash needs no upgrade at the next login. The server hashes with the first
+// configured backend that implements it.
+type PasswordHasher interface {
+	HashPassword(ctx context.Context, password string) (string, error)
+}
+
 // Deps is what a backend may use from the server.
 type Deps struct {
 	Logger *slog.Logger

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/clients"
+	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
 )
 
@@ -30,8 +31,10 @@ type Deps struct {
 	Accounts   *accounts.Service
 	UserRoutes UserRoutes
 	// Ready reports whether the stores answer (/readyz).
-	Ready   func(ctx context.Context) error
-	Metrics *Metrics
+	Ready func(ctx context.Context) error
+	// Metrics counts every request and serves /metrics; nil makes a
+	// registry of the handler's own.
+	Metrics *metrics.Registry
 	Logger  *slog.Logger
 	// MaxBodyBytes limits request bodies (64 KiB by default).
 	MaxBodyBytes int64
@@ -70,7 +73,7 @@ func New(d Deps, routes Routes) (http.Handler, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Metrics == nil {
-		d.Metrics = NewMetrics()
+		d.Metrics = metrics.New()
 	}
 	a := &api{Deps: d}
 	r := gin.New()
@@ -203,7 +206,7 @@ func (a *api) observe(c *gin.Context) {
 	}
 	elapsed := time.Since(start)
 	status := c.Writer.Status()
-	a.Metrics.observeRequest(route, c.Request.Method, status, elapsed)
+	a.Metrics.ObserveRequest(route, c.Request.Method, status, elapsed)
 	if a.AccessLog {
 		a.Logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 			slog.String("request_id", requestID(c.Request.Context())),

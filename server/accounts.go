@@ -24,10 +24,9 @@ var (
 func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) (*accounts.Service, error) {
 	cfg := opts.Config
 	u := cfg.Users.API
-	hash := opts.HashPassword
-	if hash == nil {
-		hash = func(string) (string, error) { return "", fmt.Errorf("no password hasher configured") }
-	}
+	// accounts.Options.HashPassword takes no context: the hash is made
+	// under a background one.
+	hash := func(password string) (string, error) { return s.hasher.HashPassword(context.Background(), password) }
 	mailer := opts.Mailer
 	if mailer == nil {
 		m, err := newUserAPIMailer(cfg.Mail, opts.Logger)
@@ -50,7 +49,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 		return nil, fmt.Errorf("user API: %w", err)
 	}
 	svc := accounts.New(accounts.Options{
-		Store: s.store, Sessions: s.hot.tokens, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
+		Store: s.store, Sessions: s.hot, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
 		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
@@ -37,7 +38,7 @@ type bootstrapStore interface {
 // bootstrap runs on the first start with an empty database: it creates the
 // admin user (a superuser) and the confidential demo client, and prints
 // their credentials once, with a curl that gets a token.
-func bootstrap(ctx context.Context, store bootstrapStore, cl *clients.Admin, opts Options) error {
+func bootstrap(ctx context.Context, store bootstrapStore, hasher backends.PasswordHasher, cl *clients.Admin, opts Options) error {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
@@ -50,7 +51,7 @@ func bootstrap(ctx context.Context, store bootstrapStore, cl *clients.Admin, opt
 	if password == "" {
 		password, generated = provider.NewSecret("")[:24], true
 	}
-	hash, err := opts.HashPassword(password)
+	hash, err := hasher.HashPassword(ctx, password)
 	if err != nil {
 		return fmt.Errorf("hash admin password: %w", err)
 	}

@@ -15,9 +15,13 @@ type cluster struct {
 	a, b *process
 }
 
-// clusterKeyCacheTTL is keys.cache_ttl in the cluster tests: how soon a key
-// rotated on one instance is trusted by the other.
-const clusterKeyCacheTTL = time.Second
+// keys.cache_ttl and tokens.client_cache_ttl in the cluster tests: how soon
+// a key rotated on one instance is trusted by the other, and how long a
+// client's old secret may still work there.
+const (
+	clusterKeyCacheTTL    = time.Second
+	clusterClientCacheTTL = time.Second
+)
 
 func startCluster(t *testing.T) cluster {
 	t.Helper()
@@ -36,7 +40,7 @@ func startCluster(t *testing.T) cluster {
 		"LATCHKEY_BOOTSTRAP_ADMIN_USERNAME":     adminUser,
 		"LATCHKEY_HTTP__SHUTDOWN_TIMEOUT":       "10s",
 		"LATCHKEY_RATE_LIMIT__ENABLED":          "false",
-		"LATCHKEY_TOKENS__CLIENT_CACHE_TTL":     "1s",
+		"LATCHKEY_TOKENS__CLIENT_CACHE_TTL":     clusterClientCacheTTL.String(),
 		"LATCHKEY_STORAGE__POSTGRES__MAX_CONNS": "10",
 	}
 	// Both start at once, as a deployment's replicas do.
@@ -118,16 +122,11 @@ func TestClusterKeyRotatedOnOneInstanceVerifiesOnTheOther(t *testing.T) {
 	if h["kid"] != kid {
 		t.Fatalf("A signs with %v after rotating to %s", h["kid"], kid)
 	}
-	deadline := time.Now().Add(clusterKeyCacheTTL + 3*time.Second)
-	for {
+	if !eventually(clusterKeyCacheTTL+3*time.Second, func() bool {
 		active, _ := c.b.introspectActive(tok.AccessToken)
-		if active && strings.Contains(strings.Join(kids(c.b.jwks()), " "), kid) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("B does not trust the key rotated on A within keys.cache_ttl (%v) plus slack", clusterKeyCacheTTL)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return active && strings.Contains(strings.Join(kids(c.b.jwks()), " "), kid)
+	}) {
+		t.Fatalf("B does not trust the key rotated on A within keys.cache_ttl (%v) plus slack", clusterKeyCacheTTL)
 	}
 	// Tokens signed with the old key still verify on both.
 	if active, _ := c.a.introspectActive(admin); !active {
@@ -186,10 +185,15 @@ func TestClusterKillingOneInstanceLeavesTheOtherServing(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, 30*time.Second, "the load to reach both instances", func() bool { return aOK.Load() > 0 && bOK.Load() > 0 })
 	c.a.kill()
 	killedAt := bOK.Load()
-	time.Sleep(time.Second)
+	// B goes on under the load for a hundred answers after A died, whatever
+	// they are: the checks below tell successes from failures.
+	answeredAt := killedAt + bFail.Load()
+	waitFor(t, 30*time.Second, "B to answer a hundred requests after A died", func() bool {
+		return bOK.Load()+bFail.Load() >= answeredAt+100
+	})
 	close(stop)
 	wg.Wait()
 
@@ -231,8 +235,11 @@ func TestClusterClientSecretRotatedOnOneInstance(t *testing.T) {
 		t.Fatalf("the new secret on B right after the rotation on A: %v", err)
 	}
 	// B has re-read the client, so the old secret is refused at once too;
-	// at the latest it would be after the cache TTL (1s here).
-	time.Sleep(1100 * time.Millisecond)
+	// at the latest it is after the cache TTL.
+	waitFor(t, clusterClientCacheTTL+2*time.Second, "B to refuse the old secret", func() bool {
+		_, err := c.b.clientToken(id, old)
+		return err != nil
+	})
 	_, err := c.b.clientToken(id, old)
 	wantRetrieveError(t, err, "invalid_client", http.StatusUnauthorized)
 }

@@ -51,10 +51,7 @@ func newRedisProcess(t *testing.T) *redisProcess {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but redis-server is not installed")
-		}
-		t.Skip("!!! SKIPPING: redis-server is not installed !!!")
+		serviceMissing(t, "redis-server is not installed", "install it to run the Redis fault tests")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -81,13 +78,7 @@ func (r *redisProcess) start() {
 	}
 	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", r.port), MaxRetries: -1})
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Ping(r.t.Context()).Err() != nil {
-		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not answer within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(r.t, 10*time.Second, "redis-server to answer", func() bool { return c.Ping(r.t.Context()).Err() == nil })
 }
 
 // kill sends SIGKILL: Redis crashes, it does not shut down.
@@ -133,17 +124,19 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 		t.Fatal("token not active before the outage")
 	}
 	ts.client.CloseIdleConnections()
-	time.Sleep(100 * time.Millisecond)
-	goroutinesBefore := runtime.NumGoroutine()
+	goroutinesBefore := settledGoroutines(t)
 
 	type result struct {
+		worker  int
 		status  int
 		code    string
 		retry   string
 		elapsed time.Duration
 		phase   int32
+		started time.Time
 		ended   time.Time
 	}
+	const workers = 6
 	var (
 		phase   atomic.Int32 // 0 up, 1 down, 2 back
 		stop    = make(chan struct{})
@@ -151,9 +144,31 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 		mu      sync.Mutex
 		results []result
 	)
+	// count is how many answers so far match.
+	count := func(match func(result) bool) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, r := range results {
+			if match(r) {
+				n++
+			}
+		}
+		return n
+	}
+	// everyWorker reports whether each worker has had at least atLeast
+	// answers that match.
+	everyWorker := func(atLeast int, match func(result) bool) bool {
+		for w := range workers {
+			if count(func(r result) bool { return r.worker == w && match(r) }) < atLeast {
+				return false
+			}
+		}
+		return true
+	}
 	junk := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"lk_rt_not-a-real-token"}}.Encode()
 	introspect := url.Values{"token": {acked.AccessToken}}.Encode()
-	for w := range 6 {
+	for w := range workers {
 		wg.Go(func() {
 			for {
 				select {
@@ -171,7 +186,7 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 				req.SetBasicAuth(demoClient, demoSecret)
 				start := time.Now()
 				res, err := ts.client.Do(req)
-				r := result{elapsed: time.Since(start), phase: ph, ended: time.Now()}
+				r := result{worker: w, elapsed: time.Since(start), phase: ph, started: start, ended: time.Now()}
 				if err != nil {
 					r.status = -1
 					r.code = err.Error()
@@ -186,16 +201,25 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 				mu.Lock()
 				results = append(results, r)
 				mu.Unlock()
+				// Pacing, not a wait for anything: a worker rests 5ms
+				// between requests rather than sending as many as the
+				// CPUs allow, so the server, Redis and the checks
+				// below share the machine.
 				time.Sleep(5 * time.Millisecond)
 			}
 		})
 	}
 
-	time.Sleep(300 * time.Millisecond)
+	answered := func(r result) bool { return r.status > 0 }
+	waitFor(t, 30*time.Second, "ten answers to every worker with Redis up", func() bool {
+		return everyWorker(10, func(r result) bool { return r.phase == 0 && answered(r) })
+	})
 	phase.Store(1)
 	killedAt := time.Now()
 	rp.kill()
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, 30*time.Second, "fifty 503s to the load with Redis down", func() bool {
+		return count(func(r result) bool { return r.phase == 1 && r.status == http.StatusServiceUnavailable }) >= 50
+	})
 	if res := ts.get("/readyz", ""); res.Status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with Redis down: %s", res)
 	}
@@ -205,10 +229,20 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 
 	rp.start()
 	ts.awaitReady(15*time.Second, "/readyz did not recover after Redis came back")
-	// Give the pool a moment past readiness, then measure the recovered phase.
-	time.Sleep(200 * time.Millisecond)
+	// The pool may still hold connections from before the crash: the
+	// recovered phase starts once every worker was answered (not 503) by a
+	// request it sent after readiness, and lasts until each has had fifty
+	// answers in it.
+	readyAt := time.Now()
+	waitFor(t, 15*time.Second, "every worker to be served again after /readyz recovered", func() bool {
+		return everyWorker(1, func(r result) bool {
+			return r.started.After(readyAt) && answered(r) && r.status != http.StatusServiceUnavailable
+		})
+	})
 	phase.Store(2)
-	time.Sleep(700 * time.Millisecond)
+	waitFor(t, 30*time.Second, "fifty answers to every worker with Redis back", func() bool {
+		return everyWorker(50, func(r result) bool { return r.phase == 2 && answered(r) })
+	})
 	close(stop)
 	wg.Wait()
 
@@ -258,19 +292,33 @@ func TestARedisOutageGives503AndTheServerRecovers(t *testing.T) {
 
 	// No goroutine is left behind by the failed requests.
 	ts.client.CloseIdleConnections()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= goroutinesBefore+5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines after the outage, %d before:\n%s", n, goroutinesBefore, buf)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var n int
+	if !eventually(5*time.Second, func() bool {
+		n = runtime.NumGoroutine()
+		return n <= goroutinesBefore+5
+	}) {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%d goroutines after the outage, %d before:\n%s", n, goroutinesBefore, buf)
 	}
+}
+
+// settledGoroutines is the number of goroutines once it has stopped
+// changing (the same at ten polls in a row), so that a count taken right
+// after closing connections does not include their goroutines on their way
+// out.
+func settledGoroutines(t *testing.T) int {
+	t.Helper()
+	n, same := runtime.NumGoroutine(), 0
+	waitFor(t, 5*time.Second, "the number of goroutines to settle", func() bool {
+		if m := runtime.NumGoroutine(); m != n {
+			n, same = m, 0
+			return false
+		}
+		same++
+		return same >= 10
+	})
+	return n
 }
 
 // SIGTERM while requests are in flight: the server stops accepting new
@@ -298,15 +346,20 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		}
 		conns[i] = c
 	}
-	time.Sleep(300 * time.Millisecond) // the server has read the headers
+	waitServerRead(t, p.Addr, conns)
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
 	// New connections are refused once the server drains.
-	if c, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
+	if !eventually(5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+		if err != nil {
+			return true
+		}
 		c.Close()
+		return false
+	}) {
 		t.Error("the server still accepts connections after SIGTERM")
 	}
 	for i, c := range conns {
@@ -330,6 +383,75 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	if err := p.terminate(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, p.logs.String())
 	}
+}
+
+// waitServerRead waits until the server listening on addr has accepted each
+// of conns and read everything sent on it (the headers and half a body):
+// the kernel's receive queue of the server's end of each is empty. It reads
+// /proc/net/tcp; where there is none it falls back to a fixed 300ms, the
+// only thing left to give a server to get that far.
+func waitServerRead(t *testing.T, addr string, conns []net.Conn) {
+	t.Helper()
+	_, portText, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portText)
+	if _, ok := receiveQueues(port); !ok {
+		time.Sleep(300 * time.Millisecond)
+		return
+	}
+	waitFor(t, 10*time.Second, "the server to read the in-flight requests' headers", func() bool {
+		queues, _ := receiveQueues(port)
+		for _, c := range conns {
+			unread, found := queues[c.LocalAddr().(*net.TCPAddr).Port]
+			if !found || unread > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// receiveQueues maps the client port of each connection to the server port
+// to the bytes the kernel holds for the server to read, from /proc/net/tcp
+// and /proc/net/tcp6. ok is false when neither can be read.
+func receiveQueues(serverPort int) (queues map[int]int, ok bool) {
+	queues = map[int]int{}
+	for _, path := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		ok = true
+		// sl local_address rem_address st tx_queue:rx_queue ...
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 5 || hexPort(f[1]) != serverPort || f[3] != tcpEstablished {
+				continue
+			}
+			_, rx, _ := strings.Cut(f[4], ":")
+			n, err := strconv.ParseInt(rx, 16, 64)
+			if err == nil {
+				queues[hexPort(f[2])] = int(n)
+			}
+		}
+	}
+	return queues, ok
+}
+
+// tcpEstablished is the state column of an open connection in /proc/net/tcp.
+const tcpEstablished = "01"
+
+// hexPort is the port of an address as /proc/net/tcp writes it
+// (0100007F:1F90), or -1.
+func hexPort(addr string) int {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.ParseInt(addr[i+1:], 16, 32)
+	if err != nil {
+		return -1
+	}
+	return int(n)
 }
 
 func basicAuth(user, pass string) string {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,15 +20,18 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/uptrace/bun"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/backends/local"
+	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/server"
 	"github.com/latchkey-auth/latchkey/storage"
+	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 // Credentials the bootstrap creates in every test server.
@@ -44,6 +48,30 @@ const (
 
 // fastArgon2 keeps password hashing cheap in tests.
 var fastArgon2 = local.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+
+// serviceMissing stops a test that needs an outside service it lacks
+// (Postgres, Redis, the redis-server binary): a loud skip on a laptop, a
+// failure when LATCHKEY_TEST_REQUIRE_SERVICES=1, as CI sets, so that CI
+// always runs it. missing says what is missing, hint how to provide it.
+func serviceMissing(t testing.TB, missing, hint string) {
+	t.Helper()
+	if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("LATCHKEY_TEST_REQUIRE_SERVICES=1 but %s", missing)
+	}
+	t.Skipf("!!! SKIPPING: %s; %s !!!", missing, hint)
+}
+
+// serviceEnv returns the environment variable name that points at an
+// outside service, or stops the test with serviceMissing when it is unset;
+// what names the tests that need it.
+func serviceEnv(t testing.TB, name, what string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		serviceMissing(t, name+" is not set", "set it to run "+what)
+	}
+	return v
+}
 
 // testClock is the server's injectable clock; tests move it forward instead
 // of sleeping.
@@ -139,11 +167,11 @@ func startServerWith(t *testing.T, addr, dataDir string, clock *testClock, mutat
 	ctx, cancel := context.WithCancel(context.Background())
 	o := server.Options{
 		Config: cfg,
+		Stores: stores.Opener{},
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Backends: backends.Registry{"local": func() backends.Config {
 			return &local.Config{Argon2: fastArgon2}
 		}},
-		HashPassword: func(p string) (string, error) { return local.HashPassword(p, fastArgon2) },
 		Environ: []string{
 			"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass,
 			"LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret,
@@ -378,6 +406,17 @@ func (ts *testServer) user(username string) storage.User {
 		ts.t.Fatalf("user %s: %v", username, err)
 	}
 	return u
+}
+
+// sqlDB is the durable store's database, for the tests that look at its
+// tables.
+func (ts *testServer) sqlDB() *bun.DB {
+	ts.t.Helper()
+	store, ok := ts.srv.Store().(*sqlstore.Store)
+	if !ok {
+		ts.t.Fatalf("the durable store is a %T, not a *sqlstore.Store", ts.srv.Store())
+	}
+	return store.DB()
 }
 
 // createUser stores an active user with a password.
@@ -648,11 +687,33 @@ func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh stri
 // msg once timeout has passed (a server recovering from a store outage).
 func (ts *testServer) awaitReady(timeout time.Duration, msg string) {
 	ts.t.Helper()
+	if !eventually(timeout, func() bool { return ts.get("/readyz", "").Status == http.StatusOK }) {
+		ts.t.Fatal(msg)
+	}
+}
+
+// pollInterval is how often eventually checks its condition.
+const pollInterval = 10 * time.Millisecond
+
+// eventually reports whether cond holds within timeout, checking it every
+// pollInterval: the tests wait for what they need to have happened, never
+// for a fixed time.
+func eventually(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
-	for ts.get("/readyz", "").Status != http.StatusOK {
+	for !cond() {
 		if time.Now().After(deadline) {
-			ts.t.Fatal(msg)
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(pollInterval)
+	}
+	return true
+}
+
+// waitFor waits until cond holds, or fails the test once timeout has
+// passed; what names the awaited event in the failure.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !eventually(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
 	}
 }

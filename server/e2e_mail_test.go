@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/backends/local"
+	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/mail/mailtest"
 	"github.com/latchkey-auth/latchkey/server"
@@ -138,12 +139,11 @@ func TestMailBadTemplatesStopTheStart(t *testing.T) {
 	cfg.Mail.TemplatesDir = dir
 	var out bytes.Buffer
 	s, err := server.Open(context.Background(), server.Options{
-		Config: cfg, Out: &out,
+		Config: cfg, Stores: stores.Opener{}, Out: &out,
 		Backends: backends.Registry{"local": func() backends.Config {
 			return &local.Config{Argon2: fastArgon2}
 		}},
-		HashPassword: func(p string) (string, error) { return local.HashPassword(p, fastArgon2) },
-		Environ:      []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass, "LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret},
+		Environ: []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass, "LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret},
 	})
 	if err == nil {
 		s.Close()

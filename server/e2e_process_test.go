@@ -200,18 +200,15 @@ func (p *process) stop(t *testing.T) {
 // waitReady polls /readyz until it answers 200 or the timeout passes.
 func (p *process) waitReady(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	ready := eventually(timeout, func() bool {
 		res, err := p.client.Get(p.URL + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %v", p.name, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	if !ready {
+		t.Fatalf("%s not ready after %v", p.name, timeout)
 	}
 }

@@ -354,7 +354,7 @@ func TestRateLimitOff(t *testing.T) {
 	wantToken(t, ts.login("192.0.2.60", adminUser, adminPass))
 	// Off means no counter is read or written at all.
 	var rows int
-	if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+	if err := ts.sqlDB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 0 {
@@ -391,7 +391,7 @@ func TestRateLimitCountersInRedis(t *testing.T) {
 				}
 			}
 			var rows int
-			if err := ts.srv.Store().DB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
+			if err := ts.sqlDB().NewRaw("SELECT count(*) FROM login_attempts").Scan(t.Context(), &rows); err != nil {
 				t.Fatal(err)
 			}
 			if rows != 0 {
@@ -443,16 +443,12 @@ func TestRateLimitStoreOutage(t *testing.T) {
 	}
 
 	proxy.restore()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		res := ts.login("192.0.2.80", adminUser, adminPass)
-		if res.Status == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no recovery after Redis came back: %s", res)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var res response
+	if !eventually(10*time.Second, func() bool {
+		res = ts.login("192.0.2.80", adminUser, adminPass)
+		return res.Status == http.StatusOK
+	}) {
+		t.Fatalf("no recovery after Redis came back: %s", res)
 	}
 	if strings.Contains(ts.Logs.String(), "panic") {
 		t.Error("the server panicked during the outage")

@@ -101,17 +101,6 @@ func TestSentinelFailoverIsFollowedWithoutRestart(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // With several storage.redis.addrs latchkey talks to a Redis Cluster: every
 // grant, rotation, reuse detection, revocation and readiness check works
 // across its shards (no CROSSSLOT anywhere, rate limits included).

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -91,13 +90,7 @@ func (p *cutProxy) restore() {
 // postgresDSN returns the test Postgres with a fresh schema, routed through
 // addr, or skips (fails when services are required).
 func postgresDSN(t *testing.T) (dsn, host string) {
-	base := os.Getenv("LATCHKEY_TEST_POSTGRES_DSN")
-	if base == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but LATCHKEY_TEST_POSTGRES_DSN is not set")
-		}
-		t.Skip("!!! SKIPPING: set LATCHKEY_TEST_POSTGRES_DSN to run the Postgres fault test !!!")
-	}
+	base := serviceEnv(t, "LATCHKEY_TEST_POSTGRES_DSN", "the Postgres server tests")
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
-	"github.com/latchkey-auth/latchkey/server"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -19,14 +16,7 @@ import (
 // services are required).
 func testRedisURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but LATCHKEY_TEST_REDIS_URL is not set")
-		}
-		t.Skip("!!! SKIPPING: set LATCHKEY_TEST_REDIS_URL to run the Redis server tests !!!")
-	}
-	return u
+	return serviceEnv(t, "LATCHKEY_TEST_REDIS_URL", "the Redis server tests")
 }
 
 // redisPrefix returns a fresh key prefix whose keys are deleted at cleanup.
@@ -47,46 +37,6 @@ func redisPrefix(t *testing.T, redisURL string) (string, *redis.Client) {
 		_ = c.Close()
 	})
 	return prefix, c
-}
-
-func TestNewRedisClientPicksTheModeFromConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		cfg     config.Redis
-		cluster bool
-		wantErr bool
-	}{
-		{name: "a URL is one node", cfg: config.Redis{URL: "redis://:pw@127.0.0.1:6379/3"}},
-		{name: "a rediss URL is one node over TLS", cfg: config.Redis{URL: "rediss://127.0.0.1:6380/0"}},
-		{name: "one address is one node", cfg: config.Redis{Addrs: []string{"127.0.0.1:6379"}}},
-		{name: "addresses with a master name are Sentinels", cfg: config.Redis{Addrs: []string{"a:26379", "b:26379"}, MasterName: "mymaster"}},
-		{name: "several addresses are a Cluster", cfg: config.Redis{Addrs: []string{"a:7000", "b:7001", "c:7002"}}, cluster: true},
-		{name: "a Cluster has no database but 0", cfg: config.Redis{Addrs: []string{"a:7000", "b:7001"}, DB: 2}, wantErr: true},
-		{name: "nothing configured is an error", cfg: config.Redis{}, wantErr: true},
-		{name: "a bad URL is an error that does not echo it", cfg: config.Redis{URL: "http://user:secret@host"}, wantErr: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := server.NewRedisClient(tc.cfg)
-			if tc.wantErr {
-				if err == nil {
-					c.Close()
-					t.Fatal("no error")
-				}
-				if tc.cfg.URL != "" && strings.Contains(err.Error(), "secret") {
-					t.Errorf("error echoes the password: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			_, isCluster := c.(*redis.ClusterClient)
-			if isCluster != tc.cluster {
-				t.Errorf("client is %T, cluster = %v", c, tc.cluster)
-			}
-		})
-	}
 }
 
 // With storage.redis set and storage.tokens auto, refresh tokens live in

@@ -19,28 +19,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
-	"github.com/latchkey-auth/latchkey/storage/sqlstore"
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // Options are what a server needs besides its configuration.
 type Options struct {
-	Config   config.Config
+	Config config.Config
+	// Stores opens the durable store and Redis (cmd/latchkey/stores).
+	Stores   Stores
 	Backends backends.Registry
 	Logger   *slog.Logger
 	// Out receives the one-time bootstrap banner with credentials.
 	Out io.Writer
 	// Environ is the process environment (LATCHKEY_BOOTSTRAP_* is read from it).
 	Environ []string
-	// HashPassword hashes the bootstrap admin's password.
-	HashPassword func(string) (string, error)
 	// Mailer sends the user API's e-mails; nil logs them (console sender).
 	Mailer accounts.Mailer
 	// SyncMail sends e-mails before answering (tests).
@@ -54,15 +53,16 @@ type Options struct {
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
-	store    *sqlstore.Store
-	hot      ephemeral // tokens, revocations, codes, login state: Redis or store
+	store    Durable
+	redis    Redis    // storage.redis, when anything lives there; else nil
+	hot      hotStore // tokens, revocations, codes, login state: redis or store
 	provider *provider.Provider
 	clients  *clients.Admin
-	metrics  *handlers.Metrics
+	metrics  *metrics.Registry
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
-
-	rateRedis redis.UniversalClient // the rate limits' own Redis client, when the tokens' is not there
+	// hasher hashes new passwords (bootstrap, user API, CLI).
+	hasher backends.PasswordHasher
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -77,51 +77,27 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
+	if opts.Stores == nil {
+		return nil, errors.New("server: Options.Stores is nil")
+	}
 	cfg := opts.Config
-	store, err := OpenStore(ctx, cfg, opts.Logger)
+	store, err := opts.Stores.OpenDurable(ctx, cfg, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	metrics := handlers.NewMetrics()
-	hot, err := openEphemeral(ctx, cfg, store, opts.Logger, metrics)
+	m := metrics.New()
+	rdb, err := openRedis(ctx, cfg, opts.Stores, m.RedisRoundTrip)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, hot: hot, metrics: metrics}
+	s := &Server{cfg: cfg, log: opts.Logger, store: store, redis: rdb, metrics: m}
+	s.hot = s.pickHot(cfg)
 	if err := s.build(ctx, opts); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
-}
-
-// OpenStoreUnmigrated opens the configured durable store as it is.
-func OpenStoreUnmigrated(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
-	dsn := cfg.Storage.Postgres.DSN
-	if cfg.Storage.Driver != "postgres" {
-		dsn = cfg.SQLitePath()
-	}
-	store, err := sqlstore.Open(ctx, sqlstore.Options{
-		Driver: cfg.Storage.Driver, DSN: dsn, MaxConns: cfg.Storage.Postgres.MaxConns, Logger: log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	return store, nil
-}
-
-// OpenStore opens the configured durable store and applies migrations.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlstore.Store, error) {
-	store, err := OpenStoreUnmigrated(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Migrate(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("migrate storage: %w", err)
-	}
-	return store, nil
 }
 
 func (s *Server) build(ctx context.Context, opts Options) error {
@@ -134,17 +110,14 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	passwords, err := openPasswordBackends(cfg, opts.Backends, s.store, opts.Logger)
+	passwords, hasher, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
 	if err != nil {
 		return err
 	}
-	rateLimits, err := s.openRateLimits(ctx, cfg)
-	if err != nil {
-		return err
-	}
+	s.hasher = hasher
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
-		Store: s.store, Tokens: s.hot.tokens, Secrets: secrets,
+		Store: s.store, Tokens: s.hot, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
 		},
@@ -154,14 +127,14 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
-		RateLimits: rateLimits,
+		RateLimits: s.rateLimits(cfg),
 	})
 	s.clients = clients.New(s.store, s.provider, opts.Now)
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	if !opts.SkipBootstrap {
-		if err := bootstrap(ctx, s.store, s.clients, opts); err != nil {
+		if err := bootstrap(ctx, s.store, s.hasher, s.clients, opts); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
@@ -185,29 +158,75 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	return err
 }
 
-// openPasswordBackends opens the configured backends that check passwords,
-// in configured order.
-func openPasswordBackends(cfg config.Config, reg backends.Registry, store *sqlstore.Store, log *slog.Logger) ([]provider.PasswordBackend, error) {
-	var out []provider.PasswordBackend
+// openBackends opens the configured backends in configured order and
+// returns those that check passwords, and the hasher of new passwords: the
+// first backend that is a backends.PasswordHasher (see defaultHasher when
+// none is).
+func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, backends.PasswordHasher, error) {
+	deps := backends.Deps{Logger: log, Users: users, LoginFields: cfg.Users.LoginFields}
+	var checkers []provider.PasswordBackend
+	var hasher backends.PasswordHasher
 	for _, b := range cfg.Backends {
-		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, backends.Deps{
-			Logger: log, Users: store, LoginFields: cfg.Users.LoginFields,
-		})
+		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, deps)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if pc, ok := opened.Impl.(backends.PasswordChecker); ok {
-			out = append(out, provider.PasswordBackend{ID: b.ID, Checker: pc})
+			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc})
+		}
+		if ph, ok := opened.Impl.(backends.PasswordHasher); ok && hasher == nil {
+			hasher = ph
 		}
 	}
-	return out, nil
+	if hasher == nil {
+		var err error
+		if hasher, err = defaultHasher(reg, deps); err != nil {
+			return nil, nil, err
+		}
+	}
+	return checkers, hasher, nil
+}
+
+// defaultHasherType is the backend type whose defaults hash new passwords
+// when no configured backend hashes them (backends: [], say): the bootstrap
+// admin and the user API still get a password, stored the way a local
+// backend added later checks it.
+const defaultHasherType = "local"
+
+// defaultHasher opens the registry's defaultHasherType with an empty config
+// block, its defaults, only to hash. It checks no password. Without such a
+// type in the registry, hashing fails with an error naming the cause.
+func defaultHasher(reg backends.Registry, deps backends.Deps) (backends.PasswordHasher, error) {
+	if _, ok := reg[defaultHasherType]; !ok {
+		return noHasher{}, nil
+	}
+	opened, err := reg.Open(backends.Spec{ID: defaultHasherType, Type: defaultHasherType}, deps)
+	if err != nil {
+		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	if ph, ok := opened.Impl.(backends.PasswordHasher); ok {
+		return ph, nil
+	}
+	return noHasher{}, nil
+}
+
+// noHasher refuses to hash: no backend type can.
+type noHasher struct{}
+
+func (noHasher) HashPassword(context.Context, string) (string, error) {
+	return "", errors.New("no configured backend hashes passwords")
+}
+
+// HashPassword hashes a new password as the backends check it (CLI use).
+func (s *Server) HashPassword(ctx context.Context, password string) (string, error) {
+	return s.hasher.HashPassword(ctx, password)
 }
 
 // ready reports whether the stores answer, within a second.
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	return errors.Join(s.store.Ping(ctx), s.hot.ping(ctx), s.pingRateLimits(ctx))
+	return errors.Join(s.store.Ping(ctx), s.pingRedis(ctx))
 }
 
 // Handler is the HTTP handler of the main listener.
@@ -223,11 +242,15 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 func (s *Server) Clients() *clients.Admin { return s.clients }
 
 // Store is the durable store.
-func (s *Server) Store() *sqlstore.Store { return s.store }
+func (s *Server) Store() Durable { return s.store }
 
-// Close releases the store and the Redis clients.
+// Close releases the stores.
 func (s *Server) Close() error {
-	return errors.Join(s.closeRateLimits(), s.hot.close(), s.store.Close())
+	var err error
+	if s.redis != nil {
+		err = s.redis.Close()
+	}
+	return errors.Join(err, s.store.Close())
 }
 
 // ListenAndServe listens on the configured address (and admin.listen, when
@@ -319,7 +342,7 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			n, err := s.store.Purge(ctx, time.Now())
-			if m, perr := s.hot.purge(ctx, time.Now()); err == nil {
+			if m, perr := s.purgeHot(ctx, time.Now()); err == nil {
 				n, err = n+m, perr
 			}
 			if err == nil {

@@ -1,6 +1,6 @@
 // Package backendtest is the conformance suite every backends.PasswordChecker
-// runs in its tests: the behaviour the provider relies on whatever backend
-// checks the password.
+// (and backends.PasswordHasher) runs in its tests: the behaviour the provider
+// and the server rely on whatever backend checks or hashes the password.
 package backendtest
 
 import (
@@ -158,6 +158,95 @@ func RunPasswordChecker(t *testing.T, h Harness) {
 			})
 		}
 		wg.Wait()
+	})
+}
+
+// HasherHarness connects the suite to a backend that hashes new passwords.
+type HasherHarness struct {
+	// Open returns the hasher, as configured for the backend's tests.
+	Open func(t *testing.T) backends.PasswordHasher
+	// Check reports whether the backend's own CheckPassword accepts password
+	// for an active account whose stored hash is encoded; a broken backend
+	// fails t.
+	Check func(t *testing.T, encoded, password string) bool
+}
+
+// RunPasswordHasher runs the conformance suite of backends.PasswordHasher
+// against h: what it makes is what the backend's checker accepts, it is
+// salted, it never holds the password, and an empty password is an error
+// (no checker ever accepts one).
+func RunPasswordHasher(t *testing.T, h HasherHarness) {
+	t.Helper()
+	if h.Open == nil || h.Check == nil {
+		t.Fatal("backendtest: HasherHarness.Open or Check is nil")
+	}
+	hash := func(t *testing.T, ph backends.PasswordHasher, password string) string {
+		t.Helper()
+		encoded, err := ph.HashPassword(t.Context(), password)
+		if err != nil {
+			t.Fatalf("HashPassword(%d-byte password): %v", len(password), err)
+		}
+		return encoded
+	}
+
+	t.Run("a hash is what the checker accepts, for that password only", func(t *testing.T) {
+		t.Parallel()
+		ph := h.Open(t)
+		for _, u := range []User{alice, dave} {
+			encoded := hash(t, ph, u.Password)
+			if !h.Check(t, encoded, u.Password) {
+				t.Errorf("the checker refuses %s's password against its fresh hash", u.Username)
+			}
+			if h.Check(t, encoded, bob.Password) {
+				t.Errorf("the checker accepts another password against %s's fresh hash", u.Username)
+			}
+		}
+		if h.Check(t, hash(t, ph, dave.Password), dave.Password[:72]) {
+			t.Error("the checker accepts a 72-byte prefix of the hashed password")
+		}
+	})
+
+	t.Run("two hashes of one password differ and neither holds it", func(t *testing.T) {
+		t.Parallel()
+		ph := h.Open(t)
+		a, b := hash(t, ph, alice.Password), hash(t, ph, alice.Password)
+		if a == b {
+			t.Errorf("two hashes of one password are equal (%q): no salt", a)
+		}
+		for _, encoded := range []string{a, b} {
+			if strings.Contains(encoded, alice.Password) {
+				t.Errorf("the hash %q holds the password", encoded)
+			}
+		}
+	})
+
+	t.Run("an empty password is an error", func(t *testing.T) {
+		t.Parallel()
+		if encoded, err := h.Open(t).HashPassword(t.Context(), ""); err == nil {
+			t.Errorf("HashPassword(\"\") = %q, nil; want an error", encoded)
+		}
+	})
+
+	t.Run("concurrent hashing is safe", func(t *testing.T) {
+		t.Parallel()
+		ph := h.Open(t)
+		var wg sync.WaitGroup
+		hashes := make([]string, 8)
+		for i := range hashes {
+			wg.Go(func() {
+				encoded, err := ph.HashPassword(t.Context(), bob.Password)
+				if err != nil {
+					t.Errorf("concurrent HashPassword: %v", err)
+				}
+				hashes[i] = encoded
+			})
+		}
+		wg.Wait()
+		for i, encoded := range hashes {
+			if encoded != "" && !h.Check(t, encoded, bob.Password) {
+				t.Errorf("hash %d of the concurrent ones is refused by the checker", i)
+			}
+		}
 	})
 }
 

@@ -36,7 +36,7 @@ const (
 )
 
 // Open validates the configuration and returns the backend, a
-// backends.PasswordChecker.
+// backends.PasswordChecker and backends.PasswordHasher.
 func (c Config) Open(id string, deps backends.Deps) (any, error) {
 	if deps.Users == nil {
 		return nil, errors.New("local: no user store")
@@ -96,7 +96,16 @@ type backend struct {
 	verify func(encoded, password string, p Params) (ok, needsRehash bool, err error)
 }
 
-var _ backends.PasswordChecker = (*backend)(nil)
+var (
+	_ backends.PasswordChecker = (*backend)(nil)
+	_ backends.PasswordHasher  = (*backend)(nil)
+)
+
+// HashPassword implements backends.PasswordHasher: argon2id with the
+// configured parameters.
+func (b *backend) HashPassword(_ context.Context, password string) (string, error) {
+	return HashPassword(password, b.params)
+}
 
 // CheckPassword implements backends.PasswordChecker.
 func (b *backend) CheckPassword(ctx context.Context, login, password string) (backends.Identity, bool, error) {

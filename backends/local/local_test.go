@@ -90,6 +90,39 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestHasherConformance(t *testing.T) {
+	backendtest.RunPasswordHasher(t, backendtest.HasherHarness{
+		Open: func(t *testing.T) backends.PasswordHasher {
+			return open(t, Config{Argon2: testParams}, backends.Deps{Users: newFakeUsers()})
+		},
+		Check: func(t *testing.T, encoded, password string) bool {
+			fake := newFakeUsers()
+			fake.add(storage.User{Username: "u", PasswordHash: encoded, IsActive: true})
+			_, ok, err := open(t, Config{Argon2: testParams}, backends.Deps{Users: fake}).CheckPassword(t.Context(), "u", password)
+			if err != nil {
+				t.Fatalf("CheckPassword: %v", err)
+			}
+			return ok
+		},
+	})
+}
+
+// The backend hashes new passwords with its configured parameters, so they
+// need no rehash at the first login.
+func TestBackendHashesWithItsConfiguredParams(t *testing.T) {
+	b := open(t, Config{Argon2: testParams}, backends.Deps{Users: newFakeUsers()})
+	encoded, err := b.HashPassword(t.Context(), "hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(encoded, testParamsPrefix) {
+		t.Errorf("HashPassword made %q, want the configured parameters (%s...)", encoded, testParamsPrefix)
+	}
+	if _, needsRehash, err := VerifyPassword(encoded, "hunter2", testParams); err != nil || needsRehash {
+		t.Errorf("a fresh hash needs a rehash (%v) or does not verify: %v", needsRehash, err)
+	}
+}
+
 func TestDefaultParams(t *testing.T) {
 	want := Params{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	if got := DefaultParams(); got != want {

@@ -12,10 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey-auth/latchkey/clients"
+	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/server"
@@ -68,16 +68,12 @@ func (c *cli) logger(cfg config.Config) *slog.Logger {
 
 // open assembles the server; CLI commands other than serve skip bootstrap.
 func (c *cli) open(cfg config.Config, bootstrap bool) (*server.Server, error) {
-	hash, err := passwordHasher(cfg)
-	if err != nil {
-		return nil, err
-	}
 	logger := c.logger(cfg)
 	// go-redis logs through one package-level logger: this process's.
-	redis.SetLogger(server.RedisLogger{Log: logger})
+	stores.SetRedisLogger(logger)
 	return server.Open(c.ctx, server.Options{
-		Config: cfg, Backends: backendTypes(), Logger: logger, Out: c.stderr,
-		Environ: c.environ, HashPassword: hash, SkipBootstrap: !bootstrap,
+		Config: cfg, Stores: stores.Opener{}, Backends: backendTypes(), Logger: logger, Out: c.stderr,
+		Environ: c.environ, SkipBootstrap: !bootstrap,
 	})
 }
 
@@ -130,7 +126,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 			if len(args) == 1 {
 				action = args[0]
 			}
-			store, err := server.OpenStoreUnmigrated(c.ctx, cfg, c.logger(cfg))
+			store, err := stores.OpenSQL(c.ctx, cfg, c.logger(cfg))
 			if err != nil {
 				return err
 			}
@@ -194,19 +190,11 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 			if len(password) < 8 {
 				return errors.New("a password of at least 8 characters is required (--password or --password-stdin)")
 			}
-			cfg, err := c.loadConfig()
-			if err != nil {
-				return err
-			}
-			hashPassword, err := passwordHasher(cfg)
-			if err != nil {
-				return err
-			}
-			hash, err := hashPassword(password)
-			if err != nil {
-				return err
-			}
 			return c.withServer(func(s *server.Server) error {
+				hash, err := s.HashPassword(c.ctx, password)
+				if err != nil {
+					return err
+				}
 				now := time.Now()
 				u := &storage.User{
 					Username: username, Email: email, PasswordHash: hash, IsActive: true,

@@ -1,4 +1,9 @@
-package handlers
+// Package metrics holds latchkey's Prometheus metrics on a registry of their
+// own. The provider reports protocol events to it (it is a
+// provider.Observer), the HTTP layer observes requests with it, and the
+// server counts Redis round trips: each of them uses it, none reaches into
+// another for it.
+package metrics
 
 import (
 	"net/http"
@@ -10,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics are latchkey's Prometheus metrics, on a registry of their own.
-// It also serves as the provider's Observer.
-type Metrics struct {
+// Registry is latchkey's metrics and the Prometheus registry that serves
+// them. Its methods are safe for concurrent use.
+type Registry struct {
 	registry    *prometheus.Registry
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
@@ -22,9 +27,9 @@ type Metrics struct {
 	redisRT     prometheus.Counter
 }
 
-// NewMetrics creates and registers the metrics.
-func NewMetrics() *Metrics {
-	m := &Metrics{
+// New creates and registers the metrics.
+func New() *Registry {
+	m := &Registry{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -53,23 +58,25 @@ func NewMetrics() *Metrics {
 }
 
 // Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
+func (m *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
+// ObserveRequest counts an answered HTTP request and its latency. route is
+// the route pattern, never the raw path.
+func (m *Registry) ObserveRequest(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 }
 
 // TokenIssued counts a token response.
-func (m *Metrics) TokenIssued(grant string) { m.issued.WithLabelValues(grant).Inc() }
+func (m *Registry) TokenIssued(grant string) { m.issued.WithLabelValues(grant).Inc() }
 
 // LoginFailed counts a failed password check.
-func (m *Metrics) LoginFailed(backend string) { m.loginFailed.WithLabelValues(backend).Inc() }
+func (m *Registry) LoginFailed(backend string) { m.loginFailed.WithLabelValues(backend).Inc() }
 
 // RateLimited counts a request refused by a limit.
-func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+func (m *Registry) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
 
 // RedisRoundTrip counts one network round trip to Redis.
-func (m *Metrics) RedisRoundTrip() { m.redisRT.Inc() }
+func (m *Registry) RedisRoundTrip() { m.redisRT.Inc() }
