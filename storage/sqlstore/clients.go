@@ -86,26 +86,10 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 // UpdateClient applies fn and saves the client in one transaction; the ID
 // stays. An error from fn is returned as is.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Client) error) (storage.Client, error) {
-	op := fmt.Sprintf("update client %q", id)
-	var out storage.Client
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row clientRow
-		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("id = ?", id)).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		c := row.client()
-		if err := fn(&c); err != nil {
-			return err
-		}
-		c.ID = id
-		next := newClientRow(c)
-		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = next.client()
-		return nil
-	})
-	return out, err
+	return updateTx(ctx, s, fmt.Sprintf("update client %q", id), fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("id = ?", id) },
+		(*clientRow).client,
+		func(r *clientRow, c storage.Client) { c.ID = r.ID; *r = newClientRow(c) })
 }
 
 // DeleteClient deletes the client. Its token families stay until they

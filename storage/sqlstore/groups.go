@@ -76,25 +76,11 @@ func (s *Store) ListGroups(ctx context.Context) ([]storage.Group, error) {
 // UpdateGroup applies fn and saves the group's permissions in one
 // transaction; the name and creation time stay.
 func (s *Store) UpdateGroup(ctx context.Context, name string, fn func(*storage.Group) error) (storage.Group, error) {
-	op := fmt.Sprintf("update group %q", name)
-	var out storage.Group
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row groupRow
-		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("name = ?", name)).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		g := row.group()
-		if err := fn(&g); err != nil {
-			return err
-		}
-		row.Permissions = sortedUnique(g.Permissions)
-		if _, err := tx.NewUpdate().Model(&row).Column("permissions").WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = row.group()
-		return nil
-	})
-	return out, err
+	return updateTx(ctx, s, fmt.Sprintf("update group %q", name), fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("name = ?", name) },
+		(*groupRow).group,
+		func(r *groupRow, g storage.Group) { r.Permissions = sortedUnique(g.Permissions) },
+		"permissions")
 }
 
 // DeleteGroup deletes the group and its memberships.

@@ -82,27 +82,12 @@ func (s *Store) GetLogin(ctx context.Context, id string, now time.Time) (storage
 // UpdateLogin runs fn on a live session inside a transaction, the row
 // locked on Postgres.
 func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn func(*storage.LoginSession) error) (storage.LoginSession, error) {
-	const op = "update login session"
-	var out storage.LoginSession
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row loginRow
-		q := tx.NewSelect().Model(&row).Where("id = ?", id).Where("expires_at > ?", dbTime(now))
-		if err := s.forUpdate(q).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		l := row.login()
-		if err := fn(&l); err != nil {
-			return err
-		}
-		l.ID = id
-		next := newLoginRow(l)
-		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = next.login()
-		return nil
-	})
-	return out, err
+	return updateTx(ctx, s, "update login session", fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("id = ?", id).Where("expires_at > ?", dbTime(now))
+		},
+		(*loginRow).login,
+		func(r *loginRow, l storage.LoginSession) { l.ID = r.ID; *r = newLoginRow(l) })
 }
 
 // DeleteLogin removes a login session.

@@ -277,3 +277,31 @@ func (s *Store) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
 	}
 	return q
 }
+
+// updateTx is the read-modify-write of the Update methods, in one
+// transaction: it reads the row of type R that where selects (locked on
+// Postgres), hands fn the record get makes of it, lets put turn the changed
+// record back into the row, saves the row (only cols, when given) and
+// returns its record. A missing row is ErrNotFound; an error from fn rolls
+// back and is returned as is.
+func updateTx[R, T any](ctx context.Context, s *Store, op string, fn func(*T) error,
+	where func(*bun.SelectQuery) *bun.SelectQuery, get func(*R) T, put func(*R, T), cols ...string) (T, error) {
+	var out T
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var row R
+		if err := s.forUpdate(where(tx.NewSelect().Model(&row))).Scan(ctx); err != nil {
+			return wrap(op, err)
+		}
+		rec := get(&row)
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		put(&row, rec)
+		if _, err := tx.NewUpdate().Model(&row).Column(cols...).WherePK().Exec(ctx); err != nil {
+			return wrap(op, err)
+		}
+		out = get(&row)
+		return nil
+	})
+	return out, err
+}

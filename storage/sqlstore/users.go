@@ -108,26 +108,10 @@ func (s *Store) userWhere(ctx context.Context, op, query string, arg any) (stora
 // UpdateUser loads the user, applies fn and saves it in one transaction. The
 // ID cannot change; an error from fn is returned as is.
 func (s *Store) UpdateUser(ctx context.Context, id int64, fn func(*storage.User) error) (storage.User, error) {
-	op := fmt.Sprintf("update user %d", id)
-	var out storage.User
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row userRow
-		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("id = ?", id)).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		u := row.user()
-		if err := fn(&u); err != nil {
-			return err
-		}
-		u.ID = id
-		next := newUserRow(u)
-		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = next.user()
-		return nil
-	})
-	return out, err
+	return updateTx(ctx, s, fmt.Sprintf("update user %d", id), fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("id = ?", id) },
+		(*userRow).user,
+		func(r *userRow, u storage.User) { u.ID = r.ID; *r = newUserRow(u) })
 }
 
 // DeleteUser deletes the user; its group memberships go with it.
