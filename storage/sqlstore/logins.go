@@ -62,19 +62,25 @@ func (r loginRow) login() storage.LoginSession {
 
 // CreateLogin stores a new login session.
 func (s *Store) CreateLogin(ctx context.Context, l storage.LoginSession) error {
-	row := newLoginRow(l)
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap("create login session", err)
+	const op = "create login session"
+	if err := checkText(op, l); err != nil {
+		return err
 	}
-	return nil
+	row := newLoginRow(l)
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // GetLogin returns a login session that has not expired at now.
 func (s *Store) GetLogin(ctx context.Context, id string, now time.Time) (storage.LoginSession, error) {
+	const op = "get login session"
+	if err := checkKey(op, id); err != nil {
+		return storage.LoginSession{}, err
+	}
 	var row loginRow
 	err := s.r.NewSelect().Model(&row).Where("id = ?", id).Where("expires_at > ?", dbTime(now)).Scan(ctx)
 	if err != nil {
-		return storage.LoginSession{}, wrap("get login session", err)
+		return storage.LoginSession{}, translate(op, err)
 	}
 	return row.login(), nil
 }
@@ -82,7 +88,11 @@ func (s *Store) GetLogin(ctx context.Context, id string, now time.Time) (storage
 // UpdateLogin runs fn on a live session inside a transaction, the row
 // locked on Postgres.
 func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn func(*storage.LoginSession) error) (storage.LoginSession, error) {
-	return updateTx(ctx, s, "update login session", fn,
+	const op = "update login session"
+	if err := checkKey(op, id); err != nil {
+		return storage.LoginSession{}, err
+	}
+	return updateTx(ctx, s, op, fn,
 		func(q *bun.SelectQuery) *bun.SelectQuery {
 			return q.Where("id = ?", id).Where("expires_at > ?", dbTime(now))
 		},
@@ -92,8 +102,12 @@ func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn fu
 
 // DeleteLogin removes a login session.
 func (s *Store) DeleteLogin(ctx context.Context, id string) error {
+	op := fmt.Sprintf("delete login session %q", id)
+	if err := checkKey(op, id); err != nil {
+		return err
+	}
 	res, err := s.w.NewDelete().Model((*loginRow)(nil)).Where("id = ?", id).Exec(ctx)
-	return expectRows(res, err, fmt.Sprintf("delete login session %q", id))
+	return expectRows(res, err, op)
 }
 
 // PurgeLogins deletes expired login sessions.
