@@ -103,7 +103,7 @@ func capAt(t, limit time.Time) time.Time {
 // out whether the token was rotated out (reuse) or is simply not live.
 func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
-	if err := checkKey(op, ref); err != nil {
+	if err := checkKey(op, ref, clientID); err != nil { // no family has such a client either
 		return storage.Family{}, err
 	}
 	if err := checkText(op, next); err != nil {

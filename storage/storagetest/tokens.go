@@ -67,6 +67,8 @@ func testTokensInvalidText(t *testing.T, s storage.Tokens) {
 			_, err = s.Rotate(ctx, r, "", refreshToken("next", "", now), now)
 			wantNotFound(t, what("Rotate"), err)
 		}
+		_, err = s.Rotate(ctx, refOf(first), bad, refreshToken("next", "", now), now)
+		wantNotFound(t, what("Rotate by client"), err)
 		_, err = s.AccessToken(ctx, bad, now)
 		wantNotFound(t, what("AccessToken"), err)
 		fams, err := s.ListFamilies(ctx, bad, now)
