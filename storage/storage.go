@@ -1,7 +1,7 @@
 // Package storage holds latchkey's record types and the interfaces its stores
 // implement. Implementations live in subpackages: sqlstore (bun on SQLite and
-// Postgres) and, later, redisstore. storagetest is the conformance suite every
-// implementation runs.
+// Postgres) and redisstore (tokens, codes, login sessions and attempts on
+// Redis). storagetest is the conformance suite every implementation runs.
 //
 // Rules every implementation follows:
 //   - a missing record is ErrNotFound, never a zero value with a nil error;
@@ -9,7 +9,15 @@
 //   - single-use values are consumed in one atomic step;
 //   - read-modify-write goes through an updater function run in a transaction;
 //   - tokens are stored as hashes, never in the clear (the caller hashes);
-//   - time is passed in by the caller, never read from the clock.
+//   - time is passed in by the caller, never read from the clock;
+//   - text is valid UTF-8 without NUL bytes (ValidText). A write with any
+//     other string is ErrInvalidInput and changes nothing. A lookup by such
+//     a key finds nothing, since nothing stored has one: ErrNotFound where
+//     a missing record is an error, an empty list, a zero state or "not
+//     revoked" where it is not. A search filter with one
+//     (UserQuery.Search) is ErrInvalidInput. Neither is ever ErrUnavailable;
+//   - a failure of the store itself (its driver, the network) is
+//     ErrUnavailable, and the driver's error stays in the chain for logs.
 package storage
 
 import (
@@ -33,8 +41,8 @@ var (
 	// driver errors.
 	ErrUnavailable = errors.New("storage: unavailable")
 	// ErrInvalidInput wraps a value the store refuses as such (a NUL byte, a
-	// string that is not UTF-8): the request is wrong and callers answer 4xx.
-	// Nothing was changed.
+	// string that is not UTF-8, a value too long for the database): the
+	// request is wrong and callers answer 4xx. Nothing was changed.
 	ErrInvalidInput = errors.New("storage: invalid input")
 )
 
@@ -58,7 +66,9 @@ type User struct {
 
 // UserQuery selects a page of users.
 type UserQuery struct {
-	Search string // case-insensitive substring of username, email, first or last name
+	// Search is a case-insensitive substring of username, email, first or
+	// last name; one that is not valid text is ErrInvalidInput.
+	Search string
 	Offset int
 	Limit  int // 0 means no limit
 }

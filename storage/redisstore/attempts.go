@@ -70,15 +70,19 @@ return {n, untl}
 
 // FailAttempt counts one failure of key at now.
 func (s *Store) FailAttempt(ctx context.Context, key string, l storage.AttemptLimit, now time.Time) (storage.AttemptState, error) {
+	const op = "fail attempt"
+	if err := checkText(op, key); err != nil {
+		return storage.AttemptState{}, err
+	}
 	nowMS := now.UnixMilli()
 	res, err := failAttemptScript.Run(ctx, s.c, []string{s.attemptKey(key)},
 		nowMS, l.Failures, l.Window.Milliseconds(), l.Backoff.Milliseconds(), l.MaxBackoff.Milliseconds(),
 		s.floor()).Int64Slice()
 	if err != nil {
-		return storage.AttemptState{}, wrap("fail attempt", err)
+		return storage.AttemptState{}, translate(op, err)
 	}
 	if len(res) != 2 {
-		return storage.AttemptState{}, wrap("fail attempt", errors.New("unexpected script reply"))
+		return storage.AttemptState{}, translate(op, errors.New("unexpected script reply"))
 	}
 	st := storage.AttemptState{Failures: int(res[0])}
 	if res[1] > nowMS {
@@ -102,7 +106,7 @@ func (s *Store) AttemptStates(ctx context.Context, now time.Time, keys ...string
 		return nil
 	})
 	if err != nil {
-		return nil, wrap("attempt states", err)
+		return nil, translate("attempt states", err)
 	}
 	nowMS := now.UnixMilli()
 	for i, c := range cmds {
@@ -131,7 +135,7 @@ func field(v any) int64 {
 // ResetAttempts deletes the counter.
 func (s *Store) ResetAttempts(ctx context.Context, key string) error {
 	if err := s.c.Del(ctx, s.attemptKey(key)).Err(); err != nil {
-		return wrap("reset attempts", err)
+		return translate("reset attempts", err)
 	}
 	return nil
 }

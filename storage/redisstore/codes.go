@@ -76,6 +76,10 @@ return {v[1], ''}
 
 // CreateCode stores a new authorization code.
 func (s *Store) CreateCode(ctx context.Context, c storage.Code) error {
+	const op = "create code"
+	if err := checkText(op, c); err != nil {
+		return err
+	}
 	data, err := json.Marshal(codeWire{
 		FamilyID: c.FamilyID, ClientID: c.ClientID, Subject: c.Subject, RedirectURI: c.RedirectURI,
 		Scope: c.Scope, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge, CodeChallengeMethod: c.CodeChallengeMethod,
@@ -83,35 +87,35 @@ func (s *Store) CreateCode(ctx context.Context, c storage.Code) error {
 		CreatedAt: ms(c.CreatedAt), ExpiresAt: ms(c.ExpiresAt),
 	})
 	if err != nil {
-		return fmt.Errorf("redisstore: create code: %w", err)
+		return translate(op, err)
 	}
 	at := s.ephemeralExpireAt(c.ExpiresAt).UnixMilli()
 	n, err := createCodeScript.Run(ctx, s.c, []string{s.codeKey(c.Hash)}, data, ms(c.ExpiresAt), at).Int()
 	if err != nil {
-		return fmt.Errorf("redisstore: create code: %w", err)
+		return translate(op, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("redisstore: create code: %w", storage.ErrConflict)
+		return conflict(op)
 	}
 	return nil
 }
 
 // ConsumeCode marks a live code used and returns it; see storage.Codes.
 func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (storage.Code, error) {
-	const op = "redisstore: consume code"
+	const op = "consume code"
 	res, err := consumeCodeScript.Run(ctx, s.c, []string{s.codeKey(hash)}, now.UnixMilli()).StringSlice()
 	if errors.Is(err, redis.Nil) {
-		return storage.Code{}, fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+		return storage.Code{}, notFound(op)
 	}
 	if err != nil {
-		return storage.Code{}, fmt.Errorf("%s: %w", op, err)
+		return storage.Code{}, translate(op, err)
 	}
 	if len(res) != 2 {
-		return storage.Code{}, fmt.Errorf("%s: unexpected reply of %d values", op, len(res))
+		return storage.Code{}, translate(op, fmt.Errorf("unexpected reply of %d values", len(res)))
 	}
 	var w codeWire
 	if err := json.Unmarshal([]byte(res[0]), &w); err != nil {
-		return storage.Code{}, fmt.Errorf("%s: decode: %w", op, err)
+		return storage.Code{}, translate(op, fmt.Errorf("decode: %w", err))
 	}
 	c := storage.Code{
 		Hash: hash, FamilyID: w.FamilyID, ClientID: w.ClientID, Subject: w.Subject, RedirectURI: w.RedirectURI,
@@ -125,10 +129,10 @@ func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (st
 	}
 	var used int64
 	if _, err := fmt.Sscan(res[1], &used); err != nil {
-		return storage.Code{}, fmt.Errorf("%s: decode use time: %w", op, err)
+		return storage.Code{}, translate(op, fmt.Errorf("decode use time: %w", err))
 	}
 	c.UsedAt = fromMS(used)
-	return c, fmt.Errorf("%s: %w", op, storage.ErrCodeReused)
+	return c, fmt.Errorf("redisstore: %s: %w", op, storage.ErrCodeReused)
 }
 
 // PurgeCodes does nothing: code keys expire by themselves.

@@ -77,49 +77,47 @@ func decodeLogin(id string, data []byte) (storage.LoginSession, error) {
 	}, nil
 }
 
-// liveLogin reads a session from cmdable and checks it has not expired at now.
-func (s *Store) liveLogin(ctx context.Context, c redis.Cmdable, id string, now time.Time) (storage.LoginSession, error) {
+// liveLogin reads a session from cmdable and checks it has not expired at
+// now; its errors are translated with op.
+func (s *Store) liveLogin(ctx context.Context, c redis.Cmdable, op, id string, now time.Time) (storage.LoginSession, error) {
 	data, err := c.Get(ctx, s.loginKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return storage.LoginSession{}, storage.ErrNotFound
+		return storage.LoginSession{}, notFound(op)
 	}
 	if err != nil {
-		return storage.LoginSession{}, err
+		return storage.LoginSession{}, translate(op, err)
 	}
 	l, err := decodeLogin(id, data)
 	if err != nil {
-		return storage.LoginSession{}, fmt.Errorf("decode: %w", err)
+		return storage.LoginSession{}, translate(op, fmt.Errorf("decode: %w", err))
 	}
 	if !l.ExpiresAt.IsZero() && !l.ExpiresAt.After(now) {
-		return storage.LoginSession{}, storage.ErrNotFound
+		return storage.LoginSession{}, notFound(op)
 	}
 	return l, nil
 }
 
 // CreateLogin stores a new login session (SET NX).
 func (s *Store) CreateLogin(ctx context.Context, l storage.LoginSession) error {
+	const op = "create login session"
+	if err := checkText(op, l); err != nil {
+		return err
+	}
 	data, err := encodeLogin(l)
 	if err != nil {
-		return fmt.Errorf("redisstore: create login session: %w", err)
+		return translate(op, err)
 	}
 	args := redis.SetArgs{Mode: "NX", ExpireAt: s.ephemeralExpireAt(l.ExpiresAt)}
 	err = s.c.SetArgs(ctx, s.loginKey(l.ID), data, args).Err()
 	if errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisstore: create login session: %w", storage.ErrConflict)
+		return conflict(op)
 	}
-	if err != nil {
-		return fmt.Errorf("redisstore: create login session: %w", err)
-	}
-	return nil
+	return translate(op, err)
 }
 
 // GetLogin returns a session that has not expired at now.
 func (s *Store) GetLogin(ctx context.Context, id string, now time.Time) (storage.LoginSession, error) {
-	l, err := s.liveLogin(ctx, s.c, id, now)
-	if err != nil {
-		return storage.LoginSession{}, fmt.Errorf("redisstore: get login session: %w", err)
-	}
-	return l, nil
+	return s.liveLogin(ctx, s.c, "get login session", id, now)
 }
 
 // errLoginUpdateAborted carries fn's error out of the WATCH transaction.
@@ -132,11 +130,11 @@ func (e errLoginUpdateAborted) Error() string { return e.err.Error() }
 // update is tried again with the new value. Login state sees little
 // contention (one browser), so optimism beats a lock.
 func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn func(*storage.LoginSession) error) (storage.LoginSession, error) {
-	const op = "redisstore: update login session"
+	const op = "update login session"
 	key := s.loginKey(id)
 	var out storage.LoginSession
 	txf := func(tx *redis.Tx) error {
-		l, err := s.liveLogin(ctx, tx, id, now)
+		l, err := s.liveLogin(ctx, tx, op, id, now)
 		if err != nil {
 			return err
 		}
@@ -144,6 +142,9 @@ func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn fu
 			return errLoginUpdateAborted{err}
 		}
 		l.ID = id
+		if err := checkText(op, l); err != nil {
+			return err
+		}
 		data, err := encodeLogin(l)
 		if err != nil {
 			return err
@@ -164,7 +165,7 @@ func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn fu
 		if errors.Is(err, redis.TxFailedErr) {
 			select {
 			case <-ctx.Done():
-				return storage.LoginSession{}, fmt.Errorf("%s: %w", op, ctx.Err())
+				return storage.LoginSession{}, translate(op, ctx.Err())
 			case <-time.After(time.Duration(attempt%8+1) * time.Millisecond):
 			}
 			continue
@@ -174,21 +175,23 @@ func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn fu
 			return storage.LoginSession{}, aborted.err
 		}
 		if err != nil {
-			return storage.LoginSession{}, fmt.Errorf("%s: %w", op, err)
+			return storage.LoginSession{}, translate(op, err)
 		}
 		return out, nil
 	}
-	return storage.LoginSession{}, fmt.Errorf("%s: too much contention on one session", op)
+	// Another try may get through: as a Redis too busy to answer.
+	return storage.LoginSession{}, fmt.Errorf("redisstore: %s: too much contention on one session: %w", op, storage.ErrUnavailable)
 }
 
 // DeleteLogin removes a session.
 func (s *Store) DeleteLogin(ctx context.Context, id string) error {
+	const op = "delete login session"
 	n, err := s.c.Del(ctx, s.loginKey(id)).Result()
 	if err != nil {
-		return fmt.Errorf("redisstore: delete login session: %w", err)
+		return translate(op, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("redisstore: delete login session: %w", storage.ErrNotFound)
+		return notFound(op)
 	}
 	return nil
 }

@@ -91,7 +91,7 @@ func New(opts Options) *Store {
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redisstore: ping: %w", err)
+		return translate("ping", err)
 	}
 	return nil
 }
@@ -102,10 +102,6 @@ func (s *Store) subKey(subject string) string  { return s.prefix + "sub:" + subj
 func (s *Store) atKey(hash string) string      { return s.prefix + "at:" + hash }
 func (s *Store) revKey(jti string) string      { return s.prefix + "rev:" + jti }
 func (s *Store) rsubKey(subject string) string { return s.prefix + "rsub:" + subject }
-
-func wrap(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
-func notFound(op string) error        { return wrap(op, storage.ErrNotFound) }
-func conflict(op string) error        { return wrap(op, storage.ErrConflict) }
 
 // floor is the earliest PEXPIREAT any key gets: minTTL past the wall clock.
 func (s *Store) floor() int64 { return s.now().Add(minTTL).UnixMilli() }
@@ -192,7 +188,10 @@ func active(f storage.Family, now time.Time) bool {
 func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
 	const op = "create family"
 	if f.ID == "" || first.Hash == "" {
-		return wrap(op, errors.New("empty family ID or token hash"))
+		return translate(op, errors.New("empty family ID or token hash"))
+	}
+	if err := checkText(op, f, first); err != nil {
+		return err
 	}
 	fexp := ms(f.ExpiresAt)
 	args := []any{s.expireAt(fexp)}
@@ -210,7 +209,7 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 		return nil
 	})
 	if err != nil {
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	if res, _ := create.Text(); res != "ok" {
 		return conflict(op)
@@ -224,7 +223,10 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
 	if next.Hash == "" {
-		return storage.Family{}, wrap(op, errors.New("empty next token hash"))
+		return storage.Family{}, translate(op, errors.New("empty next token hash"))
+	}
+	if err := checkText(op, next); err != nil {
+		return storage.Family{}, err
 	}
 	if ref.FamilyID == "" || ref.Hash == "" {
 		return storage.Family{}, notFound(op)
@@ -232,7 +234,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	res, err := rotateScript.Run(ctx, s.c, []string{s.famKey(ref.FamilyID)},
 		ms(now), ref.Generation, ref.Hash, clientID, next.Hash, ms(next.CreatedAt), ms(next.ExpiresAt)).Slice()
 	if err != nil {
-		return storage.Family{}, wrap(op, err)
+		return storage.Family{}, translate(op, err)
 	}
 	code, _ := res[0].(string)
 	switch code {
@@ -240,9 +242,9 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	case "notfound":
 		return storage.Family{}, notFound(op)
 	case "reused":
-		return storage.Family{}, wrap(op, storage.ErrReused)
+		return storage.Family{}, translate(op, storage.ErrReused)
 	default:
-		return storage.Family{}, wrap(op, fmt.Errorf("unexpected script result %v", res))
+		return storage.Family{}, translate(op, fmt.Errorf("unexpected script result %v", res))
 	}
 	h := make(map[string]string, (len(res)-1)/2)
 	for i := 1; i+1 < len(res); i += 2 {
@@ -269,7 +271,7 @@ func (s *Store) RefreshToken(ctx context.Context, ref storage.TokenRef, now time
 	}
 	h, err := s.c.HGetAll(ctx, s.famKey(ref.FamilyID)).Result()
 	if err != nil {
-		return storage.RefreshToken{}, storage.Family{}, wrap(op, err)
+		return storage.RefreshToken{}, storage.Family{}, translate(op, err)
 	}
 	if !liveToken(h, ref, now) {
 		return storage.RefreshToken{}, storage.Family{}, notFound(op)
@@ -293,7 +295,7 @@ func (s *Store) GetFamily(ctx context.Context, id string) (storage.Family, error
 	const op = "get family"
 	h, err := s.c.HGetAll(ctx, s.famKey(id)).Result()
 	if err != nil {
-		return storage.Family{}, wrap(op, err)
+		return storage.Family{}, translate(op, err)
 	}
 	if len(h) == 0 {
 		return storage.Family{}, notFound(op)
@@ -313,7 +315,7 @@ func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]stor
 	key := s.subKey(subject)
 	ids, err := s.c.ZRevRange(ctx, key, 0, -1).Result()
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, translate(op, err)
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -326,7 +328,7 @@ func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]stor
 		return nil
 	})
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, translate(op, err)
 	}
 	var (
 		fams []storedFamily
@@ -344,7 +346,7 @@ func (s *Store) subjectFamilies(ctx context.Context, op, subject string) ([]stor
 	}
 	if len(gone) > 0 {
 		if err := s.c.ZRem(ctx, key, gone...).Err(); err != nil {
-			return nil, wrap(op, err)
+			return nil, translate(op, err)
 		}
 	}
 	return fams, nil
@@ -376,7 +378,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) erro
 	const op = "revoke family"
 	n, err := revokeFamilyScript.Run(ctx, s.c, []string{s.famKey(id)}, ms(now), "0").Int()
 	if err != nil {
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	if n < 0 {
 		return notFound(op)
@@ -402,7 +404,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 		return nil
 	})
 	if err != nil {
-		return 0, wrap(op, err)
+		return 0, translate(op, err)
 	}
 	n := 0
 	for _, c := range cmds {
@@ -429,12 +431,15 @@ type accessRecord struct {
 // ErrConflict.
 func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
 	const op = "create access token"
+	if err := checkText(op, t); err != nil {
+		return err
+	}
 	b, err := json.Marshal(accessRecord{
 		ID: t.ID, FamilyID: t.FamilyID, ClientID: t.ClientID, Subject: t.Subject, Scope: t.Scope,
 		Claims: t.Claims, IssuedAt: ms(t.IssuedAt), ExpiresAt: ms(t.ExpiresAt),
 	})
 	if err != nil {
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	args := redis.SetArgs{Mode: "NX"}
 	if at := s.expireAt(ms(t.ExpiresAt)); at != 0 {
@@ -445,7 +450,7 @@ func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) er
 	case errors.Is(err, redis.Nil):
 		return conflict(op)
 	case err != nil:
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	return nil
 }
@@ -458,11 +463,11 @@ func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (st
 		return storage.AccessToken{}, notFound(op)
 	}
 	if err != nil {
-		return storage.AccessToken{}, wrap(op, err)
+		return storage.AccessToken{}, translate(op, err)
 	}
 	var r accessRecord
 	if err := json.Unmarshal(b, &r); err != nil {
-		return storage.AccessToken{}, wrap(op, err)
+		return storage.AccessToken{}, translate(op, err)
 	}
 	if expired(r.ExpiresAt, now) {
 		return storage.AccessToken{}, notFound(op)
@@ -477,13 +482,16 @@ func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (st
 // is already longer is kept.
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Time) error {
 	const op = "revoke access token"
+	if err := checkText(op, jti); err != nil {
+		return err
+	}
 	u := ms(until)
 	at := s.expireAt(u)
 	if at == 0 {
-		return wrap(op, errors.New("zero revocation time"))
+		return translate(op, errors.New("zero revocation time"))
 	}
 	if err := revokeTokenScript.Run(ctx, s.c, []string{s.revKey(jti)}, u, at).Err(); err != nil {
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	return nil
 }
@@ -494,11 +502,14 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Ti
 func (s *Store) RevokeSubjectTokensBefore(ctx context.Context, subject string, before, keepUntil time.Time) error {
 	const op = "revoke subject tokens"
 	if subject == "" || before.IsZero() || keepUntil.IsZero() {
-		return wrap(op, errors.New("empty subject or zero time"))
+		return translate(op, errors.New("empty subject or zero time"))
+	}
+	if err := checkText(op, subject); err != nil {
+		return err
 	}
 	err := revokeSubjectScript.Run(ctx, s.c, []string{s.rsubKey(subject)}, ms(before), ms(keepUntil), s.floor()).Err()
 	if err != nil {
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	return nil
 }
@@ -540,12 +551,12 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, wrap(op, err)
+		return false, translate(op, err)
 	}
 	if rc != nil {
 		v, err := rc.Int64()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return false, wrap(op, err)
+			return false, translate(op, err)
 		}
 		if err == nil && v > ms(now) {
 			return true, nil
@@ -554,7 +565,7 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 	if fc != nil {
 		v, err := fc.Int64()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return false, wrap(op, err)
+			return false, translate(op, err)
 		}
 		if err == nil && v != 0 {
 			return true, nil
@@ -563,7 +574,7 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 	if sc != nil {
 		v, err := sc.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return false, wrap(op, err)
+			return false, translate(op, err)
 		}
 		if before, until, ok := subjectMark(v); err == nil && ok && until > ms(now) && ms(c.IssuedAt) < before {
 			return true, nil
@@ -618,7 +629,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		err = scan(ctx, s.c)
 	}
 	if err != nil {
-		return total, wrap(op, err)
+		return total, translate(op, err)
 	}
 	return total, nil
 }

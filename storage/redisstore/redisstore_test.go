@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -19,13 +18,7 @@ import (
 // fails when LATCHKEY_TEST_REQUIRE_SERVICES=1 and is skipped otherwise.
 func testClient(tb testing.TB) *redis.Client {
 	tb.Helper()
-	url := os.Getenv("LATCHKEY_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			tb.Fatal("LATCHKEY_TEST_REDIS_URL is not set and LATCHKEY_TEST_REQUIRE_SERVICES=1")
-		}
-		tb.Skip("*** SKIPPED: set LATCHKEY_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to test redisstore against Redis ***")
-	}
+	url := storagetest.RequireService(tb, "the Redis suite", "LATCHKEY_TEST_REDIS_URL")
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		tb.Fatalf("LATCHKEY_TEST_REDIS_URL: %v", err)

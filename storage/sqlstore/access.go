@@ -27,21 +27,27 @@ type subjectRevocationRow struct {
 
 // CreateAccessToken stores an opaque access token.
 func (s *Store) CreateAccessToken(ctx context.Context, t storage.AccessToken) error {
+	const op = "create access token"
+	if err := checkText(op, t); err != nil {
+		return err
+	}
 	row := accessRow{
 		Hash: t.Hash, JTI: t.ID, FamilyID: t.FamilyID, ClientID: t.ClientID, Subject: t.Subject,
 		Scope: t.Scope, Claims: t.Claims, IssuedAt: dbTime(t.IssuedAt), ExpiresAt: dbTime(t.ExpiresAt),
 	}
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap("create access token", err)
-	}
-	return nil
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // AccessToken returns an opaque access token that has not expired.
 func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (storage.AccessToken, error) {
+	const op = "get access token"
+	if err := checkKey(op, hash); err != nil {
+		return storage.AccessToken{}, err
+	}
 	var r accessRow
 	if err := s.read(ctx, &r, s.q.accessToken, hash, s.arg(now)); err != nil {
-		return storage.AccessToken{}, wrap("get access token", err)
+		return storage.AccessToken{}, translate(op, err)
 	}
 	return storage.AccessToken{
 		Hash: r.Hash, ID: r.JTI, FamilyID: r.FamilyID, ClientID: r.ClientID, Subject: r.Subject,
@@ -52,31 +58,45 @@ func (s *Store) AccessToken(ctx context.Context, hash string, now time.Time) (st
 // RevokeAccessToken denies the jti until the given time. Revoking it again
 // keeps the later time: a revocation is never shortened.
 func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Time) error {
+	const op = "revoke access token"
+	if err := checkText(op, jti); err != nil {
+		return err
+	}
 	row := revocationRow{JTI: jti, Until: dbTime(until)}
 	_, err := s.w.NewInsert().Model(&row).
 		On(`CONFLICT (jti) DO UPDATE`).
 		Set(`"until" = CASE WHEN EXCLUDED."until" > r."until" THEN EXCLUDED."until" ELSE r."until" END`).
 		Exec(ctx)
-	return wrap("revoke access token", err)
+	return translate(op, err)
 }
 
 // RevokeSubjectTokensBefore marks the subject's access tokens issued
 // before the given time revoked, until keepUntil. Marking again keeps the
 // later before and the later keepUntil.
 func (s *Store) RevokeSubjectTokensBefore(ctx context.Context, subject string, before, keepUntil time.Time) error {
+	const op = "revoke subject tokens"
+	if err := checkText(op, subject); err != nil {
+		return err
+	}
 	row := subjectRevocationRow{Subject: subject, Before: dbTime(before), Until: dbTime(keepUntil)}
 	_, err := s.w.NewInsert().Model(&row).
 		On(`CONFLICT (subject) DO UPDATE`).
 		Set(`"before" = CASE WHEN EXCLUDED."before" > sr."before" THEN EXCLUDED."before" ELSE sr."before" END`).
 		Set(`"until" = CASE WHEN EXCLUDED."until" > sr."until" THEN EXCLUDED."until" ELSE sr."until" END`).
 		Exec(ctx)
-	return wrap("revoke subject tokens", err)
+	return translate(op, err)
 }
 
 // Revoked reports, in one query, whether the jti is revoked at now, the
 // family is revoked, or a mark of the subject kept at now is later than
 // the issued-at; each part only when given.
 func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time.Time) (bool, error) {
+	// A part that is not valid text matches nothing stored: leave it out.
+	for _, part := range []*string{&c.JTI, &c.FamilyID, &c.Subject} {
+		if !storage.ValidText(*part) {
+			*part = ""
+		}
+	}
 	mask := 0
 	args := make([]any, 0, 5)
 	if c.JTI != "" || c.Subject != "" && !c.IssuedAt.IsZero() {
@@ -99,7 +119,7 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 	}
 	var revoked bool
 	if err := s.read(ctx, &revoked, s.q.revoked[mask], args...); err != nil {
-		return false, wrap("check revocation", err)
+		return false, translate("check revocation", err)
 	}
 	return revoked, nil
 }
@@ -145,7 +165,7 @@ func (s *Store) purgeTable(ctx context.Context, table, key, where string, now db
 	for {
 		res, err := s.w.NewRaw(query, args...).Exec(ctx)
 		if err != nil {
-			return total, wrap(op, err)
+			return total, translate(op, err)
 		}
 		n, err := affected(res, op)
 		total += n

@@ -68,6 +68,9 @@ func (r *attemptRow) fail(l storage.AttemptLimit, now time.Time) {
 // writer serializes them anyway.
 func (s *Store) FailAttempt(ctx context.Context, key string, l storage.AttemptLimit, now time.Time) (storage.AttemptState, error) {
 	const op = "fail attempt"
+	if err := checkText(op, key); err != nil {
+		return storage.AttemptState{}, err
+	}
 	var row attemptRow
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw("INSERT INTO login_attempts (id, failures, expires_at) VALUES (?, 0, ?) ON CONFLICT (id) DO NOTHING",
@@ -83,7 +86,7 @@ func (s *Store) FailAttempt(ctx context.Context, key string, l storage.AttemptLi
 		return err
 	})
 	if err != nil {
-		return storage.AttemptState{}, wrap(op, err)
+		return storage.AttemptState{}, translate(op, err)
 	}
 	return row.state(now.UTC().Truncate(time.Millisecond)), nil
 }
@@ -95,12 +98,17 @@ func (s *Store) AttemptStates(ctx context.Context, now time.Time, keys ...string
 		return out, nil
 	}
 	var rows []attemptRow
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	args := make([]any, 0, len(keys))
+	for _, k := range keys {
+		if storage.ValidText(k) { // no counter has another key
+			args = append(args, k)
+		}
 	}
-	if err := s.readAll(ctx, &rows, attemptStatesQuery(len(keys)), args...); err != nil {
-		return nil, wrap("attempt states", err)
+	if len(args) == 0 {
+		return out, nil
+	}
+	if err := s.readAll(ctx, &rows, attemptStatesQuery(len(args)), args...); err != nil {
+		return nil, translate("attempt states", err)
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	for _, r := range rows {
@@ -130,8 +138,11 @@ func attemptStatesQuery(n int) string {
 
 // ResetAttempts deletes the key's row.
 func (s *Store) ResetAttempts(ctx context.Context, key string) error {
+	if !storage.ValidText(key) {
+		return nil // no counter has such a key
+	}
 	if _, err := s.w.NewRaw("DELETE FROM login_attempts WHERE id = ?", key).Exec(ctx); err != nil {
-		return wrap("reset attempts", err)
+		return translate("reset attempts", err)
 	}
 	return nil
 }

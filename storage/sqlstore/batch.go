@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -54,22 +53,29 @@ func newRotateBatcher(s *Store) *rotateBatcher {
 func (b *rotateBatcher) close() { close(b.done) }
 
 // rotate queues one rotation and waits for the batch that carries it. A
-// caller that gives up still has its rotation committed or not with the
-// batch, as if it had crashed after sending.
+// caller that gives up, or whose store closes, still has its rotation
+// committed or not with the batch, as if it had crashed after sending.
 func (b *rotateBatcher) rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (familyRow, bool, error) {
 	req := &rotateReq{ref: ref, clientID: clientID, next: next, now: now, reply: make(chan rotateReply, 1)}
+	select {
+	case <-b.done: // the queue has room after close too
+		return familyRow{}, false, errClosed
+	default:
+	}
 	select {
 	case b.reqs <- req:
 	case <-ctx.Done():
 		return familyRow{}, false, ctx.Err()
 	case <-b.done:
-		return familyRow{}, false, fmt.Errorf("sqlstore: rotate refresh token: store closed")
+		return familyRow{}, false, errClosed
 	}
 	select {
 	case r := <-req.reply:
 		return r.fam, r.reused, r.err
 	case <-ctx.Done():
 		return familyRow{}, false, ctx.Err()
+	case <-b.done: // the loop has stopped and will not answer
+		return familyRow{}, false, errClosed
 	}
 }
 
@@ -121,7 +127,7 @@ func (b *rotateBatcher) run(batch []*rotateReq) {
 	}
 	for i, req := range batch {
 		if err != nil {
-			replies[i] = rotateReply{err: wrap("rotate refresh token", err)}
+			replies[i] = rotateReply{err: err} // Rotate translates it
 		}
 		req.reply <- replies[i]
 	}

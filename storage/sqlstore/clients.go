@@ -54,18 +54,24 @@ func (r *clientRow) client() storage.Client {
 
 // CreateClient stores a client.
 func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
-	row := newClientRow(c)
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap(fmt.Sprintf("create client %q", c.ID), err)
+	op := fmt.Sprintf("create client %q", c.ID)
+	if err := checkText(op, c); err != nil {
+		return err
 	}
-	return nil
+	row := newClientRow(c)
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // GetClient returns the client with the ID.
 func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	op := fmt.Sprintf("get client %q", id)
+	if err := checkKey(op, id); err != nil {
+		return storage.Client{}, err
+	}
 	var row clientRow
 	if err := s.read(ctx, &row, s.q.getClient, id); err != nil {
-		return storage.Client{}, wrap(fmt.Sprintf("get client %q", id), err)
+		return storage.Client{}, translate(op, err)
 	}
 	return row.client(), nil
 }
@@ -74,7 +80,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (storage.Client, error
 func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	var rows []clientRow
 	if err := s.r.NewSelect().Model(&rows).Order("id").Scan(ctx); err != nil {
-		return nil, wrap("list clients", err)
+		return nil, translate("list clients", err)
 	}
 	out := make([]storage.Client, len(rows))
 	for i := range rows {
@@ -87,30 +93,22 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 // stays. An error from fn is returned as is.
 func (s *Store) UpdateClient(ctx context.Context, id string, fn func(*storage.Client) error) (storage.Client, error) {
 	op := fmt.Sprintf("update client %q", id)
-	var out storage.Client
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row clientRow
-		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("id = ?", id)).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		c := row.client()
-		if err := fn(&c); err != nil {
-			return err
-		}
-		c.ID = id
-		next := newClientRow(c)
-		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = next.client()
-		return nil
-	})
-	return out, err
+	if err := checkKey(op, id); err != nil {
+		return storage.Client{}, err
+	}
+	return updateTx(ctx, s, op, fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("id = ?", id) },
+		(*clientRow).client,
+		func(r *clientRow, c storage.Client) { c.ID = r.ID; *r = newClientRow(c) })
 }
 
 // DeleteClient deletes the client. Its token families stay until they
 // expire or are revoked: the caller decides.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	op := fmt.Sprintf("delete client %q", id)
+	if err := checkKey(op, id); err != nil {
+		return err
+	}
 	res, err := s.w.NewDelete().Model((*clientRow)(nil)).Where("id = ?", id).Exec(ctx)
-	return expectRows(res, err, fmt.Sprintf("delete client %q", id))
+	return expectRows(res, err, op)
 }

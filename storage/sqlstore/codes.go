@@ -56,12 +56,14 @@ func (r codeRow) code() storage.Code {
 
 // CreateCode stores a new authorization code.
 func (s *Store) CreateCode(ctx context.Context, c storage.Code) error {
+	const op = "create code"
+	if err := checkText(op, c); err != nil {
+		return err
+	}
 	row := newCodeRow(c)
 	row.UsedAt = dbTime{}
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap("create code", err)
-	}
-	return nil
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // ConsumeCode marks a live, unused code used in one UPDATE … RETURNING: of
@@ -71,6 +73,9 @@ func (s *Store) CreateCode(ctx context.Context, c storage.Code) error {
 // code exists, used, not expired) from an unknown or expired code.
 func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (storage.Code, error) {
 	const op = "consume code"
+	if err := checkKey(op, hash); err != nil {
+		return storage.Code{}, err
+	}
 	var row codeRow
 	err := s.w.NewUpdate().Model(&row).
 		Set("used_at = ?", dbTime(now)).
@@ -83,7 +88,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (st
 		return row.code(), nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return storage.Code{}, wrap(op, err)
+		return storage.Code{}, translate(op, err)
 	}
 	row = codeRow{}
 	err = s.w.NewSelect().Model(&row).
@@ -91,7 +96,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (st
 		Where("expires_at > ?", dbTime(now)).
 		Scan(ctx)
 	if err != nil {
-		return storage.Code{}, wrap(op, err)
+		return storage.Code{}, translate(op, err)
 	}
 	if row.UsedAt.Time().IsZero() {
 		// Unused and live, yet not updated: cannot happen short of a

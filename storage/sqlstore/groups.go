@@ -44,18 +44,24 @@ func sortedUnique(ss []string) []string {
 
 // CreateGroup stores a group; its permissions are stored sorted and unique.
 func (s *Store) CreateGroup(ctx context.Context, g storage.Group) error {
-	row := groupRow{Name: g.Name, Permissions: sortedUnique(g.Permissions), CreatedAt: dbTime(g.CreatedAt)}
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap(fmt.Sprintf("create group %q", g.Name), err)
+	op := fmt.Sprintf("create group %q", g.Name)
+	if err := checkText(op, g); err != nil {
+		return err
 	}
-	return nil
+	row := groupRow{Name: g.Name, Permissions: sortedUnique(g.Permissions), CreatedAt: dbTime(g.CreatedAt)}
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // GetGroup returns the group with the name.
 func (s *Store) GetGroup(ctx context.Context, name string) (storage.Group, error) {
+	op := fmt.Sprintf("get group %q", name)
+	if err := checkKey(op, name); err != nil {
+		return storage.Group{}, err
+	}
 	var row groupRow
 	if err := s.r.NewSelect().Model(&row).Where("name = ?", name).Scan(ctx); err != nil {
-		return storage.Group{}, wrap(fmt.Sprintf("get group %q", name), err)
+		return storage.Group{}, translate(op, err)
 	}
 	return row.group(), nil
 }
@@ -64,7 +70,7 @@ func (s *Store) GetGroup(ctx context.Context, name string) (storage.Group, error
 func (s *Store) ListGroups(ctx context.Context) ([]storage.Group, error) {
 	var rows []groupRow
 	if err := s.r.NewSelect().Model(&rows).Order("name").Scan(ctx); err != nil {
-		return nil, wrap("list groups", err)
+		return nil, translate("list groups", err)
 	}
 	out := make([]storage.Group, len(rows))
 	for i := range rows {
@@ -77,29 +83,22 @@ func (s *Store) ListGroups(ctx context.Context) ([]storage.Group, error) {
 // transaction; the name and creation time stay.
 func (s *Store) UpdateGroup(ctx context.Context, name string, fn func(*storage.Group) error) (storage.Group, error) {
 	op := fmt.Sprintf("update group %q", name)
-	var out storage.Group
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row groupRow
-		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("name = ?", name)).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		g := row.group()
-		if err := fn(&g); err != nil {
-			return err
-		}
-		row.Permissions = sortedUnique(g.Permissions)
-		if _, err := tx.NewUpdate().Model(&row).Column("permissions").WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = row.group()
-		return nil
-	})
-	return out, err
+	if err := checkKey(op, name); err != nil {
+		return storage.Group{}, err
+	}
+	return updateTx(ctx, s, op, fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("name = ?", name) },
+		(*groupRow).group,
+		func(r *groupRow, g storage.Group) { r.Permissions = sortedUnique(g.Permissions) },
+		"permissions")
 }
 
 // DeleteGroup deletes the group and its memberships.
 func (s *Store) DeleteGroup(ctx context.Context, name string) error {
 	op := fmt.Sprintf("delete group %q", name)
+	if err := checkKey(op, name); err != nil {
+		return err
+	}
 	res, err := s.w.NewDelete().Model((*groupRow)(nil)).Where("name = ?", name).Exec(ctx)
 	return expectRows(res, err, op)
 }
@@ -108,16 +107,21 @@ func (s *Store) DeleteGroup(ctx context.Context, name string) error {
 // missing user or group fails the foreign key, which wrap reports as
 // ErrNotFound.
 func (s *Store) AddMember(ctx context.Context, group string, userID int64) error {
-	row := memberRow{UserID: userID, GroupName: group}
-	if _, err := s.w.NewInsert().Model(&row).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-		return wrap(fmt.Sprintf("add user %d to group %q", userID, group), err)
+	op := fmt.Sprintf("add user %d to group %q", userID, group)
+	if err := checkKey(op, group); err != nil {
+		return err
 	}
-	return nil
+	row := memberRow{UserID: userID, GroupName: group}
+	_, err := s.w.NewInsert().Model(&row).On("CONFLICT DO NOTHING").Exec(ctx)
+	return translate(op, err)
 }
 
 // RemoveMember takes the user out of the group; a non-member is ErrNotFound.
 func (s *Store) RemoveMember(ctx context.Context, group string, userID int64) error {
 	op := fmt.Sprintf("remove user %d from group %q", userID, group)
+	if err := checkKey(op, group); err != nil {
+		return err
+	}
 	res, err := s.w.NewDelete().Model((*memberRow)(nil)).
 		Where("user_id = ? AND group_name = ?", userID, group).Exec(ctx)
 	return expectRows(res, err, op)
@@ -128,10 +132,14 @@ func (s *Store) RemoveMember(ctx context.Context, group string, userID int64) er
 func (s *Store) SetUserGroups(ctx context.Context, userID int64, groups []string) error {
 	op := fmt.Sprintf("set groups of user %d", userID)
 	names := sortedUnique(groups)
-	return s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	unknownGroup := fmt.Errorf("sqlstore: %s: unknown group: %w", op, storage.ErrNotFound)
+	if !storage.ValidText(names) {
+		return unknownGroup
+	}
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		users, err := tx.NewSelect().Model((*userRow)(nil)).Where("id = ?", userID).Count(ctx)
 		if err != nil {
-			return wrap(op, err)
+			return err
 		}
 		if users == 0 {
 			return notFound(op)
@@ -139,14 +147,14 @@ func (s *Store) SetUserGroups(ctx context.Context, userID int64, groups []string
 		if len(names) > 0 {
 			known, err := tx.NewSelect().Model((*groupRow)(nil)).Where("name IN (?)", bun.List(names)).Count(ctx)
 			if err != nil {
-				return wrap(op, err)
+				return err
 			}
 			if known != int64(len(names)) {
-				return fmt.Errorf("sqlstore: %s: unknown group: %w", op, storage.ErrNotFound)
+				return unknownGroup
 			}
 		}
 		if _, err := tx.NewDelete().Model((*memberRow)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
-			return wrap(op, err)
+			return err
 		}
 		if len(names) == 0 {
 			return nil
@@ -156,8 +164,9 @@ func (s *Store) SetUserGroups(ctx context.Context, userID int64, groups []string
 			rows[i] = memberRow{UserID: userID, GroupName: name}
 		}
 		_, err = tx.NewInsert().Model(&rows).Exec(ctx)
-		return wrap(op, err)
+		return err
 	})
+	return translate(op, err)
 }
 
 // userGroupRow is a group joined to a user; Name is nil when the user has
@@ -174,7 +183,7 @@ func (s *Store) UserGroups(ctx context.Context, userID int64) ([]storage.Group, 
 	op := fmt.Sprintf("groups of user %d", userID)
 	var rows []userGroupRow
 	if err := s.readAll(ctx, &rows, s.q.userGroups, userID); err != nil {
-		return nil, wrap(op, err)
+		return nil, translate(op, err)
 	}
 	if len(rows) == 0 {
 		return nil, notFound(op)
@@ -191,6 +200,9 @@ func (s *Store) UserGroups(ctx context.Context, userID int64) ([]storage.Group, 
 // Members returns the IDs of the group's users in order.
 func (s *Store) Members(ctx context.Context, group string) ([]int64, error) {
 	op := fmt.Sprintf("members of group %q", group)
+	if err := checkKey(op, group); err != nil {
+		return nil, err
+	}
 	var rows []struct {
 		UserID *int64 // nil: the LEFT JOIN found a group without members
 	}
@@ -199,7 +211,7 @@ func (s *Store) Members(ctx context.Context, group string) ([]int64, error) {
 		LEFT JOIN user_groups AS ug ON ug.group_name = g.name
 		WHERE g.name = ? ORDER BY ug.user_id`, group).Scan(ctx, &rows)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, translate(op, err)
 	}
 	if len(rows) == 0 {
 		return nil, notFound(op)
@@ -216,7 +228,7 @@ func (s *Store) Members(ctx context.Context, group string) ([]int64, error) {
 // expectRows turns "no row changed" into ErrNotFound.
 func expectRows(res sql.Result, err error, op string) error {
 	if err != nil {
-		return wrap(op, err)
+		return translate(op, err)
 	}
 	n, err := affected(res, op)
 	if err == nil && n == 0 {

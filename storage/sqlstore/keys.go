@@ -32,7 +32,7 @@ func (r *keyRow) key() storage.SigningKey {
 func (s *Store) ListKeys(ctx context.Context) ([]storage.SigningKey, error) {
 	var rows []keyRow
 	if err := s.readAll(ctx, &rows, s.q.listKeys); err != nil {
-		return nil, wrap("list keys", err)
+		return nil, translate("list keys", err)
 	}
 	out := make([]storage.SigningKey, len(rows))
 	for i := range rows {
@@ -52,17 +52,20 @@ func (s *Store) ListKeys(ctx context.Context) ([]storage.SigningKey, error) {
 // signing rows are locked too, against any other writer of them.
 func (s *Store) RotateKey(ctx context.Context, next storage.SigningKey, now, keepUntil, onlyIfOlderThan time.Time) (bool, error) {
 	const op = "rotate signing key"
+	if err := checkText(op, next); err != nil {
+		return false, err
+	}
 	var rotated bool
 	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if s.pg {
 			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.signing_keys'))"); err != nil {
-				return wrap(op, err)
+				return err
 			}
 		}
 		var signing []keyRow
 		q := tx.NewSelect().Model(&signing).Column("id", "created_at").Where("retired_at IS NULL")
 		if err := s.forUpdate(q).Scan(ctx); err != nil {
-			return wrap(op, err)
+			return err
 		}
 		if !onlyIfOlderThan.IsZero() && anyCreatedAfter(signing, onlyIfOlderThan) {
 			return nil
@@ -71,19 +74,22 @@ func (s *Store) RotateKey(ctx context.Context, next storage.SigningKey, now, kee
 			Set("retired_at = ?, expires_at = ?", dbTime(now), dbTime(keepUntil)).
 			Where("retired_at IS NULL").Exec(ctx)
 		if err != nil {
-			return wrap(op, err)
+			return err
 		}
 		row := keyRow{
 			ID: next.ID, Algorithm: next.Algorithm, PrivateKey: next.PrivateKey,
 			PublicKey: next.PublicKey, CreatedAt: dbTime(next.CreatedAt),
 		}
 		if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
-			return wrap(op, err)
+			return err
 		}
 		rotated = true
 		return nil
 	})
-	return rotated, err
+	if err != nil {
+		return false, translate(op, err)
+	}
+	return rotated, nil
 }
 
 func anyCreatedAfter(keys []keyRow, t time.Time) bool {
@@ -101,7 +107,7 @@ func (s *Store) DeleteExpiredKeys(ctx context.Context, now time.Time) (int, erro
 	res, err := s.w.NewDelete().Model((*keyRow)(nil)).
 		Where("retired_at IS NOT NULL AND expires_at IS NOT NULL AND expires_at <= ?", dbTime(now)).Exec(ctx)
 	if err != nil {
-		return 0, wrap(op, err)
+		return 0, translate(op, err)
 	}
 	return affected(res, op)
 }

@@ -62,19 +62,25 @@ func (r loginRow) login() storage.LoginSession {
 
 // CreateLogin stores a new login session.
 func (s *Store) CreateLogin(ctx context.Context, l storage.LoginSession) error {
-	row := newLoginRow(l)
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap("create login session", err)
+	const op = "create login session"
+	if err := checkText(op, l); err != nil {
+		return err
 	}
-	return nil
+	row := newLoginRow(l)
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // GetLogin returns a login session that has not expired at now.
 func (s *Store) GetLogin(ctx context.Context, id string, now time.Time) (storage.LoginSession, error) {
+	const op = "get login session"
+	if err := checkKey(op, id); err != nil {
+		return storage.LoginSession{}, err
+	}
 	var row loginRow
 	err := s.r.NewSelect().Model(&row).Where("id = ?", id).Where("expires_at > ?", dbTime(now)).Scan(ctx)
 	if err != nil {
-		return storage.LoginSession{}, wrap("get login session", err)
+		return storage.LoginSession{}, translate(op, err)
 	}
 	return row.login(), nil
 }
@@ -83,32 +89,25 @@ func (s *Store) GetLogin(ctx context.Context, id string, now time.Time) (storage
 // locked on Postgres.
 func (s *Store) UpdateLogin(ctx context.Context, id string, now time.Time, fn func(*storage.LoginSession) error) (storage.LoginSession, error) {
 	const op = "update login session"
-	var out storage.LoginSession
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row loginRow
-		q := tx.NewSelect().Model(&row).Where("id = ?", id).Where("expires_at > ?", dbTime(now))
-		if err := s.forUpdate(q).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		l := row.login()
-		if err := fn(&l); err != nil {
-			return err
-		}
-		l.ID = id
-		next := newLoginRow(l)
-		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = next.login()
-		return nil
-	})
-	return out, err
+	if err := checkKey(op, id); err != nil {
+		return storage.LoginSession{}, err
+	}
+	return updateTx(ctx, s, op, fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("id = ?", id).Where("expires_at > ?", dbTime(now))
+		},
+		(*loginRow).login,
+		func(r *loginRow, l storage.LoginSession) { l.ID = r.ID; *r = newLoginRow(l) })
 }
 
 // DeleteLogin removes a login session.
 func (s *Store) DeleteLogin(ctx context.Context, id string) error {
+	op := fmt.Sprintf("delete login session %q", id)
+	if err := checkKey(op, id); err != nil {
+		return err
+	}
 	res, err := s.w.NewDelete().Model((*loginRow)(nil)).Where("id = ?", id).Exec(ctx)
-	return expectRows(res, err, fmt.Sprintf("delete login session %q", id))
+	return expectRows(res, err, op)
 }
 
 // PurgeLogins deletes expired login sessions.

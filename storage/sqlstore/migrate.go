@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql/driver"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -142,7 +141,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return s.withMigrationLock(ctx, func(m *migrate.Migrator) error {
 		group, err := m.Migrate(ctx)
 		if err != nil {
-			return fmt.Errorf("sqlstore: migrate: %w", err)
+			return translate("migrate", err)
 		}
 		if !group.IsZero() {
 			s.log.InfoContext(ctx, "database migrated", "group", group.ID, "migrations", group.Migrations.String())
@@ -156,7 +155,7 @@ func (s *Store) MigrateDown(ctx context.Context) error {
 	return s.withMigrationLock(ctx, func(m *migrate.Migrator) error {
 		group, err := m.Rollback(ctx)
 		if err != nil {
-			return fmt.Errorf("sqlstore: roll back migrations: %w", err)
+			return translate("roll back migrations", err)
 		}
 		if !group.IsZero() {
 			s.log.InfoContext(ctx, "database rolled back", "group", group.ID, "migrations", group.Migrations.String())
@@ -170,11 +169,11 @@ func (s *Store) MigrateDown(ctx context.Context) error {
 func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationInfo, error) {
 	m := s.migrator()
 	if err := m.Init(ctx); err != nil {
-		return nil, fmt.Errorf("sqlstore: migration status: %w", err)
+		return nil, translate("migration status", err)
 	}
 	ms, err := m.MigrationsWithStatus(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: migration status: %w", err)
+		return nil, translate("migration status", err)
 	}
 	out := make([]MigrationInfo, len(ms))
 	for i, mg := range ms {
@@ -200,7 +199,7 @@ func (s *Store) withMigrationLock(ctx context.Context, fn func(*migrate.Migrator
 	m := s.migrator()
 	run := func() error {
 		if err := m.Init(ctx); err != nil {
-			return fmt.Errorf("sqlstore: init migrations: %w", err)
+			return translate("init migrations", err)
 		}
 		return fn(m)
 	}
@@ -214,12 +213,12 @@ func (s *Store) withMigrationLock(ctx context.Context, fn func(*migrate.Migrator
 	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlstore: migration lock: %w", err)
+		return translate("migration lock", err)
 	}
 	defer conn.Close()
 	const key = "hashtext(current_schema() || '." + migrationsTable + "')"
 	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock("+key+")"); err != nil {
-		return fmt.Errorf("sqlstore: migration lock: %w", err)
+		return translate("migration lock", err)
 	}
 	defer func() {
 		// A fresh context: ctx may be what ended run. If the unlock fails,

@@ -19,7 +19,7 @@ import (
 func (s *Store) sqliteMigrationLock(ctx context.Context) (unlock func(), err error) {
 	var file string
 	if err := s.w.NewRaw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(ctx, &file); err != nil {
-		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
+		return nil, translate("migration lock", err)
 	}
 	if file == "" {
 		return func() {}, nil // a temporary database has no second user
@@ -43,7 +43,7 @@ func (s *Store) sqliteMigrationLock(ctx context.Context) (unlock func(), err err
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("sqlstore: migration lock: %w", ctx.Err())
+			return nil, translate("migration lock", ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

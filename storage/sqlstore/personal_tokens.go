@@ -54,25 +54,31 @@ func (r *personalTokenRow) token() storage.PersonalToken {
 
 // CreatePersonalToken stores a token; an unknown user is ErrNotFound.
 func (s *Store) CreatePersonalToken(ctx context.Context, t storage.PersonalToken) error {
+	const op = "create personal token"
+	if err := checkText(op, t); err != nil {
+		return err
+	}
 	row := personalTokenRow{
 		Hash: t.Hash, ID: t.ID, UserID: t.UserID, Kind: t.Kind, Name: t.Name, Scope: t.Scope,
 		CreatedAt: dbTime(t.CreatedAt), ExpiresAt: dbTime(t.ExpiresAt),
 	}
-	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap("create personal token", err)
-	}
-	return nil
+	_, err := s.w.NewInsert().Model(&row).Exec(ctx)
+	return translate(op, err)
 }
 
 // PersonalToken returns a token that has not expired.
 func (s *Store) PersonalToken(ctx context.Context, hash string, now time.Time) (storage.PersonalToken, error) {
+	const op = "get personal token"
+	if err := checkKey(op, hash); err != nil {
+		return storage.PersonalToken{}, err
+	}
 	var row personalTokenRow
 	err := s.r.NewSelect().Model(&row).
 		Where("p.hash = ?", hash).
 		Where("(p.expires_at IS NULL OR p.expires_at > ?)", dbTime(now)).
 		Scan(ctx)
 	if err != nil {
-		return storage.PersonalToken{}, wrap("get personal token", err)
+		return storage.PersonalToken{}, translate(op, err)
 	}
 	return row.token(), nil
 }
@@ -86,7 +92,7 @@ func (s *Store) ListPersonalTokens(ctx context.Context, userID int64, now time.T
 		Order("p.created_at DESC", "p.id").
 		Scan(ctx)
 	if err != nil {
-		return nil, wrap("list personal tokens", err)
+		return nil, translate("list personal tokens", err)
 	}
 	out := make([]storage.PersonalToken, len(rows))
 	for i := range rows {
@@ -97,14 +103,21 @@ func (s *Store) ListPersonalTokens(ctx context.Context, userID int64, now time.T
 
 // DeletePersonalToken deletes one token of the user.
 func (s *Store) DeletePersonalToken(ctx context.Context, userID int64, id string) error {
+	op := fmt.Sprintf("delete personal token of user %d", userID)
+	if err := checkKey(op, id); err != nil {
+		return err
+	}
 	res, err := s.w.NewDelete().Model((*personalTokenRow)(nil)).
 		Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx)
-	return expectRows(res, err, fmt.Sprintf("delete personal token of user %d", userID))
+	return expectRows(res, err, op)
 }
 
 // DeleteUserPersonalTokens deletes the user's tokens of a kind (all when
 // kind is empty).
 func (s *Store) DeleteUserPersonalTokens(ctx context.Context, userID int64, kind string) (int, error) {
+	if !storage.ValidText(kind) {
+		return 0, nil // no token has such a kind
+	}
 	q := s.w.NewDelete().Model((*personalTokenRow)(nil)).Where("user_id = ?", userID)
 	if kind != "" {
 		q = q.Where("kind = ?", kind)
@@ -112,7 +125,7 @@ func (s *Store) DeleteUserPersonalTokens(ctx context.Context, userID int64, kind
 	res, err := q.Exec(ctx)
 	op := fmt.Sprintf("delete personal tokens of user %d", userID)
 	if err != nil {
-		return 0, wrap(op, err)
+		return 0, translate(op, err)
 	}
 	return affected(res, op)
 }
@@ -122,7 +135,7 @@ func (s *Store) PurgePersonalTokens(ctx context.Context, now time.Time) (int, er
 	res, err := s.w.NewDelete().Model((*personalTokenRow)(nil)).
 		Where("expires_at IS NOT NULL AND expires_at <= ?", dbTime(now)).Exec(ctx)
 	if err != nil {
-		return 0, wrap("purge personal tokens", err)
+		return 0, translate("purge personal tokens", err)
 	}
 	return affected(res, "purge personal tokens")
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,6 +67,9 @@ type Store struct {
 	q      hotQueries
 	// batcher groups concurrent rotations into one transaction (SQLite).
 	batcher *rotateBatcher
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -147,7 +151,7 @@ func sqlitePath(path string) (string, error) {
 func openSQLitePool(ctx context.Context, dsn string, conns int) (*bun.DB, error) {
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+		return nil, translate("open sqlite", err)
 	}
 	// Keep every connection open: opening one re-runs the pragmas.
 	sqldb.SetMaxOpenConns(conns)
@@ -157,7 +161,7 @@ func openSQLitePool(ctx context.Context, dsn string, conns int) (*bun.DB, error)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	if err := pingSQLite(ctx, db); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("sqlstore: connect sqlite: %w", err)
+		return nil, translate("connect sqlite", err)
 	}
 	return db, nil
 }
@@ -213,7 +217,7 @@ func openPostgres(ctx context.Context, opts Options, log *slog.Logger) (*Store, 
 	db := bun.NewDB(sqldb, pgdialect.New())
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("sqlstore: connect postgres: %w", err)
+		return nil, translate("connect postgres", err)
 	}
 	return &Store{w: db, r: db, pg: true, log: log, q: newHotQueries(db)}, nil
 }
@@ -233,33 +237,36 @@ func (s *Store) Dialect() string {
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping: %w", err)
+		return translate("ping", err)
 	}
 	if s.r != s.w {
 		if err := s.r.PingContext(ctx); err != nil {
-			return fmt.Errorf("sqlstore: ping readers: %w", err)
+			return translate("ping readers", err)
 		}
 	}
 	return nil
 }
 
-// Close closes the pools.
+// Close closes the pools. Every call after the first returns what the
+// first did; every other method then fails with ErrUnavailable.
 func (s *Store) Close() error {
-	if s.batcher != nil {
-		s.batcher.close()
-	}
-	if s.rstmts != nil {
-		s.rstmts.close()
-		s.wstmts.close()
-	}
-	err := s.w.Close()
-	if s.r != s.w {
-		err = errors.Join(err, s.r.Close())
-	}
-	if err != nil {
-		return fmt.Errorf("sqlstore: close: %w", err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		if s.batcher != nil {
+			s.batcher.close()
+		}
+		if s.rstmts != nil {
+			s.rstmts.close()
+			s.wstmts.close()
+		}
+		err := s.w.Close()
+		if s.r != s.w {
+			err = errors.Join(err, s.r.Close())
+		}
+		if err != nil {
+			s.closeErr = fmt.Errorf("sqlstore: close: %w", err)
+		}
+	})
+	return s.closeErr
 }
 
 // tx runs fn in a transaction on the writer. An error from fn rolls back and
@@ -276,4 +283,45 @@ func (s *Store) forUpdate(q *bun.SelectQuery) *bun.SelectQuery {
 		return q.For("UPDATE")
 	}
 	return q
+}
+
+// updateTx is the read-modify-write of the Update methods, in one
+// transaction: it reads the row of type R that where selects (locked on
+// Postgres), hands fn the record get makes of it, lets put turn the changed
+// record back into the row, saves the row (only cols, when given) and
+// returns its record. A missing row is ErrNotFound and a row that is not
+// valid text after put ErrInvalidInput; an error from fn rolls back and is
+// returned as is.
+func updateTx[R, T any](ctx context.Context, s *Store, op string, fn func(*T) error,
+	where func(*bun.SelectQuery) *bun.SelectQuery, get func(*R) T, put func(*R, T), cols ...string) (T, error) {
+	var (
+		out   T
+		fnErr error
+	)
+	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var row R
+		if err := s.forUpdate(where(tx.NewSelect().Model(&row))).Scan(ctx); err != nil {
+			return err
+		}
+		rec := get(&row)
+		if fnErr = fn(&rec); fnErr != nil {
+			return fnErr
+		}
+		put(&row, rec)
+		if err := checkText(op, &row); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model(&row).Column(cols...).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		out = get(&row)
+		return nil
+	})
+	switch {
+	case fnErr != nil:
+		return *new(T), fnErr
+	case err != nil:
+		return *new(T), translate(op, err)
+	}
+	return out, nil
 }

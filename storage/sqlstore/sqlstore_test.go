@@ -54,14 +54,7 @@ func openStore(tb testing.TB, opts sqlstore.Options, migrated bool) *sqlstore.St
 // fails, when services are required) without LATCHKEY_TEST_POSTGRES_DSN.
 func postgres(tb testing.TB) opener {
 	tb.Helper()
-	dsn := os.Getenv("LATCHKEY_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			tb.Fatal("the Postgres suite is required (LATCHKEY_TEST_REQUIRE_SERVICES=1) but LATCHKEY_TEST_POSTGRES_DSN is not set")
-		}
-		tb.Skip("!!! SKIPPING THE POSTGRES SUITE: set LATCHKEY_TEST_POSTGRES_DSN " +
-			"(e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run it !!!")
-	}
+	dsn := storagetest.RequireService(tb, "the Postgres suite", "LATCHKEY_TEST_POSTGRES_DSN")
 	// Throwaway schemas need no durability: skipping the commit flush makes
 	// the per-test schema and migrations several times faster.
 	dsn = withParam(tb, dsn, "synchronous_commit", "off")

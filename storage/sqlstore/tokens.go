@@ -76,11 +76,15 @@ func (r *familyRow) token() storage.RefreshToken {
 
 // CreateFamily stores a family with its first refresh token, one row.
 func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
+	op := fmt.Sprintf("create token family %q", f.ID)
+	if err := checkText(op, f, first); err != nil {
+		return err
+	}
 	fam := newFamilyRow(f)
 	fam.Generation, fam.TokenHash = first.Generation, first.Hash
 	fam.TokenCreatedAt, fam.TokenExpiresAt = dbTime(first.CreatedAt), dbTime(capAt(first.ExpiresAt, f.ExpiresAt))
 	_, err := s.w.NewInsert().Model(&fam).Exec(ctx)
-	return wrap(fmt.Sprintf("create token family %q", f.ID), err)
+	return translate(op, err)
 }
 
 // capAt returns t, or limit when limit comes first; zero is "never".
@@ -99,6 +103,12 @@ func capAt(t, limit time.Time) time.Time {
 // out whether the token was rotated out (reuse) or is simply not live.
 func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
 	const op = "rotate refresh token"
+	if err := checkKey(op, ref, clientID); err != nil { // no family has such a client either
+		return storage.Family{}, err
+	}
+	if err := checkText(op, next); err != nil {
+		return storage.Family{}, err
+	}
 	var (
 		fam    familyRow
 		reused bool
@@ -111,7 +121,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 		// connection.
 		var stmts []txStmt
 		if stmts, err = s.writeStmts(ctx, s.q.rotateToken); err != nil {
-			return storage.Family{}, wrap(op, err)
+			return storage.Family{}, translate(op, err)
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error
@@ -121,7 +131,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	}
 	switch {
 	case err != nil:
-		return storage.Family{}, err
+		return storage.Family{}, translate(op, err)
 	case reused:
 		return storage.Family{}, fmt.Errorf("sqlstore: %s: %w", op, storage.ErrReused)
 	}
@@ -131,20 +141,17 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 // rotate does Rotate's work in tx with the rotateToken statement. It writes
 // nothing unless it succeeds or detects a reuse, so a batch needs no
 // savepoints. A reuse returns (true, nil) so that the transaction commits
-// the family's revocation.
+// the family's revocation; a token that is not live is ErrNotFound; the
+// database's errors are returned as they are, for Rotate to translate.
 func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmt txStmt, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
-	const op = "rotate refresh token"
 	at := s.arg(now)
 	err := stmt.scan(ctx, tx, s.w, fam,
 		next.Hash, s.arg(next.CreatedAt), s.arg(next.ExpiresAt), at,
 		ref.FamilyID, ref.Generation, ref.Hash, clientID)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	if errors.Is(err, sql.ErrNoRows) {
 		return s.revokeOnReuse(ctx, tx, ref, now)
-	case err != nil:
-		return false, wrap(op, err)
 	}
-	return false, nil
+	return false, err
 }
 
 // revokeOnReuse finds out why a token could not be rotated. A generation
@@ -156,8 +163,11 @@ func (s *Store) revokeOnReuse(ctx context.Context, tx bun.Tx, ref storage.TokenR
 	var r familyRow
 	err := tx.NewSelect().Model(&r).Column("id", "generation", "expires_at", "revoked_at").
 		Where("id = ?", ref.FamilyID).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, notFound(op)
+	}
 	if err != nil {
-		return false, wrap(op, err)
+		return false, err
 	}
 	if ref.Generation >= r.Generation || expired(r.ExpiresAt, now) {
 		return false, notFound(op)
@@ -166,7 +176,7 @@ func (s *Store) revokeOnReuse(ctx context.Context, tx bun.Tx, ref storage.TokenR
 		_, err = tx.NewUpdate().Model((*familyRow)(nil)).Set("revoked_at = ?", dbTime(now)).
 			Where("id = ? AND revoked_at IS NULL", r.ID).Exec(ctx)
 		if err != nil {
-			return false, wrap(op, err)
+			return false, err
 		}
 		s.log.WarnContext(ctx, "refresh token reused; family revoked", "family", r.ID)
 	}
@@ -182,24 +192,35 @@ func expired(t dbTime, now time.Time) bool {
 // RefreshToken returns a family's live refresh token and the family in one
 // query.
 func (s *Store) RefreshToken(ctx context.Context, ref storage.TokenRef, now time.Time) (storage.RefreshToken, storage.Family, error) {
+	const op = "get refresh token"
+	if err := checkKey(op, ref); err != nil {
+		return storage.RefreshToken{}, storage.Family{}, err
+	}
 	var r familyRow
 	if err := s.read(ctx, &r, s.q.refreshToken, ref.FamilyID, ref.Generation, ref.Hash, s.arg(now)); err != nil {
-		return storage.RefreshToken{}, storage.Family{}, wrap("get refresh token", err)
+		return storage.RefreshToken{}, storage.Family{}, translate(op, err)
 	}
 	return r.token(), r.family(), nil
 }
 
 // GetFamily returns a family, revoked or expired ones included.
 func (s *Store) GetFamily(ctx context.Context, id string) (storage.Family, error) {
+	op := fmt.Sprintf("get token family %q", id)
+	if err := checkKey(op, id); err != nil {
+		return storage.Family{}, err
+	}
 	var row familyRow
 	if err := s.r.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
-		return storage.Family{}, wrap(fmt.Sprintf("get token family %q", id), err)
+		return storage.Family{}, translate(op, err)
 	}
 	return row.family(), nil
 }
 
 // ListFamilies returns the subject's live families, newest first.
 func (s *Store) ListFamilies(ctx context.Context, subject string, now time.Time) ([]storage.Family, error) {
+	if !storage.ValidText(subject) {
+		return []storage.Family{}, nil // no family has such a subject
+	}
 	var rows []familyRow
 	at := dbTime(now)
 	err := s.r.NewSelect().Model(&rows).
@@ -207,7 +228,7 @@ func (s *Store) ListFamilies(ctx context.Context, subject string, now time.Time)
 		Where("f.token_expires_at IS NULL OR f.token_expires_at > ?", at).
 		Order("f.created_at DESC", "f.id DESC").Scan(ctx)
 	if err != nil {
-		return nil, wrap("list token families", err)
+		return nil, translate("list token families", err)
 	}
 	out := make([]storage.Family, len(rows))
 	for i := range rows {
@@ -219,19 +240,26 @@ func (s *Store) ListFamilies(ctx context.Context, subject string, now time.Time)
 // RevokeFamily revokes the family; a revoked one keeps its first revocation
 // time. A missing family is ErrNotFound.
 func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) error {
+	op := fmt.Sprintf("revoke token family %q", id)
+	if err := checkKey(op, id); err != nil {
+		return err
+	}
 	res, err := s.w.NewUpdate().Model((*familyRow)(nil)).
 		Set("revoked_at = COALESCE(revoked_at, ?)", dbTime(now)).Where("id = ?", id).Exec(ctx)
-	return expectRows(res, err, fmt.Sprintf("revoke token family %q", id))
+	return expectRows(res, err, op)
 }
 
 // RevokeSubject revokes the subject's live families and counts them.
 func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time) (int, error) {
 	const op = "revoke subject"
+	if !storage.ValidText(subject) {
+		return 0, nil // no family has such a subject
+	}
 	at := dbTime(now)
 	res, err := s.w.NewUpdate().Model((*familyRow)(nil)).Set("revoked_at = ?", at).
 		Where("f.subject = ? AND "+liveFamily, subject, at).Exec(ctx)
 	if err != nil {
-		return 0, wrap(op, err)
+		return 0, translate(op, err)
 	}
 	return affected(res, op)
 }

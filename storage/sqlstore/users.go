@@ -69,10 +69,14 @@ func (r *userRow) user() storage.User {
 
 // CreateUser stores u and sets u.ID; the database picks the ID.
 func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
+	op := fmt.Sprintf("create user %q", u.Username)
+	if err := checkText(op, u); err != nil {
+		return err
+	}
 	row := newUserRow(*u)
 	row.ID = 0
 	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return wrap(fmt.Sprintf("create user %q", u.Username), err)
+		return translate(op, err)
 	}
 	u.ID = row.ID
 	return nil
@@ -85,6 +89,10 @@ func (s *Store) GetUser(ctx context.Context, id int64) (storage.User, error) {
 
 // UserByUsername finds a user by username, ignoring case.
 func (s *Store) UserByUsername(ctx context.Context, username string) (storage.User, error) {
+	// Checked before normalize, which would make invalid UTF-8 valid.
+	if err := checkKey("user by username", username); err != nil {
+		return storage.User{}, err
+	}
 	return s.userWhere(ctx, "user by username", s.q.userByUsername, normalize(username))
 }
 
@@ -94,13 +102,16 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (storage.User, er
 	if email == "" {
 		return storage.User{}, notFound("user by email")
 	}
+	if err := checkKey("user by email", email); err != nil {
+		return storage.User{}, err
+	}
 	return s.userWhere(ctx, "user by email", s.q.userByEmail, normalize(email))
 }
 
 func (s *Store) userWhere(ctx context.Context, op, query string, arg any) (storage.User, error) {
 	var row userRow
 	if err := s.read(ctx, &row, query, arg); err != nil {
-		return storage.User{}, wrap(op, err)
+		return storage.User{}, translate(op, err)
 	}
 	return row.user(), nil
 }
@@ -108,26 +119,10 @@ func (s *Store) userWhere(ctx context.Context, op, query string, arg any) (stora
 // UpdateUser loads the user, applies fn and saves it in one transaction. The
 // ID cannot change; an error from fn is returned as is.
 func (s *Store) UpdateUser(ctx context.Context, id int64, fn func(*storage.User) error) (storage.User, error) {
-	op := fmt.Sprintf("update user %d", id)
-	var out storage.User
-	err := s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var row userRow
-		if err := s.forUpdate(tx.NewSelect().Model(&row).Where("id = ?", id)).Scan(ctx); err != nil {
-			return wrap(op, err)
-		}
-		u := row.user()
-		if err := fn(&u); err != nil {
-			return err
-		}
-		u.ID = id
-		next := newUserRow(u)
-		if _, err := tx.NewUpdate().Model(&next).WherePK().Exec(ctx); err != nil {
-			return wrap(op, err)
-		}
-		out = next.user()
-		return nil
-	})
-	return out, err
+	return updateTx(ctx, s, fmt.Sprintf("update user %d", id), fn,
+		func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("id = ?", id) },
+		(*userRow).user,
+		func(r *userRow, u storage.User) { u.ID = r.ID; *r = newUserRow(u) })
 }
 
 // DeleteUser deletes the user; its group memberships go with it.
@@ -139,6 +134,9 @@ func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 
 // ListUsers returns a page of users by ID and how many match in all.
 func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, int, error) {
+	if err := checkText("list users", q.Search); err != nil {
+		return nil, 0, err
+	}
 	var rows []userRow
 	sel := s.r.NewSelect().Model(&rows)
 	if q.Search != "" {
@@ -146,7 +144,7 @@ func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.U
 	}
 	total, err := sel.Count(ctx)
 	if err != nil {
-		return nil, 0, wrap("count users", err)
+		return nil, 0, translate("count users", err)
 	}
 	sel = sel.Order("id").Offset(int64(max(q.Offset, 0)))
 	switch {
@@ -156,7 +154,7 @@ func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.U
 		sel = sel.Limit(math.MaxInt64) // SQLite allows no OFFSET without LIMIT
 	}
 	if err := sel.Scan(ctx); err != nil {
-		return nil, 0, wrap("list users", err)
+		return nil, 0, translate("list users", err)
 	}
 	users := make([]storage.User, len(rows))
 	for i := range rows {
@@ -175,7 +173,7 @@ func escapeLike(s string) string {
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	n, err := s.r.NewSelect().Model((*userRow)(nil)).Count(ctx)
 	if err != nil {
-		return 0, wrap("count users", err)
+		return 0, translate("count users", err)
 	}
 	return int(n), nil
 }

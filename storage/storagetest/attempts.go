@@ -22,7 +22,21 @@ func RunAttempts(t *testing.T, open func(t *testing.T) storage.Attempts) {
 		{"ResetForgetsOnlyThatKey", testAttemptsReset},
 		{"StatesComeInTheOrderOfTheKeys", testAttemptsOrder},
 		{"ConcurrentFailuresAreAllCounted", testAttemptsConcurrent},
+		{"AKeyWithANULByteOrNotUTF8IsRefusedAndFoundNowhere", testAttemptsInvalidText},
 	})
+}
+
+func testAttemptsInvalidText(t *testing.T, s storage.Attempts) {
+	ctx := t.Context()
+	now := base()
+	fail(t, s, "k", attemptLimit, now)
+	for _, bad := range invalidTexts {
+		_, err := s.FailAttempt(ctx, bad, attemptLimit, now)
+		wantInvalid(t, fmt.Sprintf("FailAttempt with %q", bad), err)
+		equal(t, "states", states(t, s, now, bad, "k"), []storage.AttemptState{{}, {Failures: 1}})
+		must(t, s.ResetAttempts(ctx, bad))
+	}
+	equal(t, "state", state(t, s, "k", now), storage.AttemptState{Failures: 1})
 }
 
 // attemptLimit is the limit most cases use: 3 failures, then 1s, 2s, 4s, 5s.

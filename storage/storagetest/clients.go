@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -19,7 +20,38 @@ func RunClients(t *testing.T, open func(t *testing.T) storage.Clients) {
 		{"an updater error aborts without writing", testClientUpdateAborts},
 		{"every call on a missing client reports not found", testClientMissing},
 		{"delete removes the client", testClientDelete},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testClientInvalidText},
 	})
+}
+
+func testClientInvalidText(t *testing.T, s storage.Clients) {
+	ctx := t.Context()
+	c := sampleClient("web")
+	createClient(t, s, c)
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.GetClient(ctx, bad)
+		wantNotFound(t, what("GetClient"), err)
+		_, err = s.UpdateClient(ctx, bad, func(*storage.Client) error { return nil })
+		wantNotFound(t, what("UpdateClient"), err)
+		wantNotFound(t, what("DeleteClient"), s.DeleteClient(ctx, bad))
+
+		for _, change := range []func(*storage.Client){
+			func(c *storage.Client) { c.Name = bad },
+			func(c *storage.Client) { c.Scope = bad },
+			func(c *storage.Client) { c.RedirectURIs = []string{"https://app.example/cb", bad} },
+		} {
+			fresh := sampleClient("cli")
+			change(&fresh)
+			wantInvalid(t, what("CreateClient"), s.CreateClient(ctx, fresh))
+			_, err := s.UpdateClient(ctx, "web", func(c *storage.Client) error { change(c); return nil })
+			wantInvalid(t, what("UpdateClient"), err)
+		}
+		wantInvalid(t, what("CreateClient"), s.CreateClient(ctx, sampleClient(bad)))
+	}
+	list, err := s.ListClients(ctx)
+	must(t, err)
+	equal(t, "ListClients", list, []storage.Client{c})
 }
 
 func sampleClient(id string) storage.Client {

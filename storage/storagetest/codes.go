@@ -21,7 +21,29 @@ func RunCodes(t *testing.T, open func(t *testing.T) storage.Codes) {
 		{"a code is not found from its expiry on, used or not", testCodeExpiry},
 		{"codes are independent of each other", testCodeIndependent},
 		{"purge removes expired codes and keeps live ones", testCodePurge},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testCodeInvalidText},
 	})
+}
+
+func testCodeInvalidText(t *testing.T, s storage.Codes) {
+	ctx := t.Context()
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.ConsumeCode(ctx, bad, base())
+		wantNotFound(t, what("ConsumeCode"), err)
+		for _, change := range []func(*storage.Code){
+			func(c *storage.Code) { c.RedirectURI = bad },
+			func(c *storage.Code) { c.Nonce = bad },
+			func(c *storage.Code) { c.Claims = map[string]any{"acr": bad} },
+		} {
+			c := sampleCode("h1")
+			change(&c)
+			wantInvalid(t, what("CreateCode"), s.CreateCode(ctx, c))
+		}
+		wantInvalid(t, what("CreateCode"), s.CreateCode(ctx, sampleCode(bad)))
+	}
+	_, err := s.ConsumeCode(ctx, "h1", base())
+	wantErr(t, err, storage.ErrNotFound)
 }
 
 func sampleCode(hash string) storage.Code {

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/latchkey-auth/latchkey/storage"
@@ -28,7 +29,42 @@ func RunGroups(t *testing.T, open func(t *testing.T) GroupsAndUsers) {
 		{"set user groups of a missing user reports not found", testGroupSetMissingUser},
 		{"deleting a user removes its memberships", testGroupDeleteUser},
 		{"deleting a group removes its memberships", testGroupDeleteGroup},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testGroupInvalidText},
 	})
+}
+
+// The paths of GET /admin/groups/{name}/ and its siblings.
+func testGroupInvalidText(t *testing.T, s GroupsAndUsers) {
+	ctx := t.Context()
+	g := sampleGroup("editors", "blog.add_post")
+	createGroup(t, s, g)
+	uid := member(t, s, "ada", "editors")
+	keep := func(*storage.Group) error { return nil }
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.GetGroup(ctx, bad)
+		wantNotFound(t, what("GetGroup"), err)
+		_, err = s.Members(ctx, bad)
+		wantNotFound(t, what("Members"), err)
+		_, err = s.UpdateGroup(ctx, bad, keep)
+		wantNotFound(t, what("UpdateGroup"), err)
+		wantNotFound(t, what("DeleteGroup"), s.DeleteGroup(ctx, bad))
+		wantNotFound(t, what("AddMember"), s.AddMember(ctx, bad, uid))
+		wantNotFound(t, what("RemoveMember"), s.RemoveMember(ctx, bad, uid))
+		wantNotFound(t, what("SetUserGroups"), s.SetUserGroups(ctx, uid, []string{"editors", bad}))
+
+		wantInvalid(t, what("CreateGroup"), s.CreateGroup(ctx, sampleGroup(bad)))
+		wantInvalid(t, what("CreateGroup"), s.CreateGroup(ctx, sampleGroup("writers", "ok", bad)))
+		_, err = s.UpdateGroup(ctx, "editors", func(g *storage.Group) error {
+			g.Permissions = append(g.Permissions, bad)
+			return nil
+		})
+		wantInvalid(t, what("UpdateGroup"), err)
+	}
+	gs, err := s.ListGroups(ctx)
+	must(t, err)
+	equal(t, "ListGroups", gs, []storage.Group{g})
+	equal(t, "user groups", groupNames(t, s, uid), []string{"editors"})
 }
 
 func sampleGroup(name string, perms ...string) storage.Group {

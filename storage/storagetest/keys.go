@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,7 +19,23 @@ func RunKeys(t *testing.T, open func(t *testing.T) storage.Keys) {
 		{"a clashing key ID conflicts and changes nothing", testKeyConflict},
 		{"list keys is oldest first", testKeyListOrder},
 		{"delete expired keys removes only retired keys past their expiry", testKeyDeleteExpired},
+		{"a key ID or algorithm with a NUL byte or not UTF-8 is refused", testKeyInvalidText},
 	})
+}
+
+// The private key is binary (sampleKey's holds a NUL and 0xff): only the
+// text fields are checked.
+func testKeyInvalidText(t *testing.T, s storage.Keys) {
+	k := sampleKey("k1", base())
+	rotate(t, s, k)
+	later := base().Add(time.Hour)
+	for _, bad := range invalidTexts {
+		for _, next := range []storage.SigningKey{sampleKey(bad, later), {ID: "k2", Algorithm: bad, CreatedAt: later}} {
+			_, err := s.RotateKey(t.Context(), next, later, later.Add(time.Hour), time.Time{})
+			wantInvalid(t, fmt.Sprintf("RotateKey with %q", bad), err)
+		}
+	}
+	equal(t, "keys", listKeys(t, s), []storage.SigningKey{k})
 }
 
 func sampleKey(id string, created time.Time) storage.SigningKey {

@@ -23,7 +23,40 @@ func RunLoginSessions(t *testing.T, open func(t *testing.T) storage.LoginSession
 		{"concurrent updates lose nothing", testLoginUpdateConcurrent},
 		{"delete removes the session", testLoginDelete},
 		{"purge removes expired sessions and keeps live ones", testLoginPurge},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testLoginInvalidText},
 	})
+}
+
+func testLoginInvalidText(t *testing.T, s storage.LoginSessions) {
+	ctx := t.Context()
+	l := sampleLogin("s1")
+	must(t, s.CreateLogin(ctx, l))
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.GetLogin(ctx, bad, base())
+		wantNotFound(t, what("GetLogin"), err)
+		_, err = s.UpdateLogin(ctx, bad, base(), func(*storage.LoginSession) error { return nil })
+		wantNotFound(t, what("UpdateLogin"), err)
+		wantNotFound(t, what("DeleteLogin"), s.DeleteLogin(ctx, bad))
+		for _, change := range []func(*storage.LoginSession){
+			func(l *storage.LoginSession) { l.State = bad },
+			func(l *storage.LoginSession) { l.UserAgent = bad },
+			func(l *storage.LoginSession) { l.Data = map[string]string{"prompt": bad} },
+			func(l *storage.LoginSession) { l.Data = map[string]string{bad: "x"} },
+		} {
+			fresh := sampleLogin("s2")
+			change(&fresh)
+			wantInvalid(t, what("CreateLogin"), s.CreateLogin(ctx, fresh))
+			_, err := s.UpdateLogin(ctx, "s1", base(), func(l *storage.LoginSession) error { change(l); return nil })
+			wantInvalid(t, what("UpdateLogin"), err)
+		}
+		wantInvalid(t, what("CreateLogin"), s.CreateLogin(ctx, sampleLogin(bad)))
+	}
+	_, err := s.GetLogin(ctx, "s2", base())
+	wantErr(t, err, storage.ErrNotFound)
+	got, err := s.GetLogin(ctx, "s1", base())
+	must(t, err)
+	equal(t, "GetLogin after refused updates", got, l)
 }
 
 func sampleLogin(id string) storage.LoginSession {

@@ -28,7 +28,37 @@ func RunPersonalTokens(t *testing.T, open func(t *testing.T) PersonalTokensAndUs
 		{"delete by user and kind removes only those", testPATDeleteUserKind},
 		{"deleting the user deletes the tokens", testPATDeleteUser},
 		{"purge deletes expired tokens only", testPATPurge},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testPATInvalidText},
 	})
+}
+
+func testPATInvalidText(t *testing.T, s PersonalTokensAndUsers) {
+	ctx := t.Context()
+	u := createUser(t, s, userNamed("alice"))
+	tok := samplePAT(u.ID, storage.TokenKindPersonal, base(), time.Hour)
+	must(t, s.CreatePersonalToken(ctx, tok))
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.PersonalToken(ctx, bad, base())
+		wantNotFound(t, what("PersonalToken"), err)
+		wantNotFound(t, what("DeletePersonalToken"), s.DeletePersonalToken(ctx, u.ID, bad))
+		n, err := s.DeleteUserPersonalTokens(ctx, u.ID, bad)
+		if err != nil || n != 0 {
+			t.Errorf("%s: %d, %v; want 0", what("DeleteUserPersonalTokens"), n, err)
+		}
+		for _, change := range []func(*storage.PersonalToken){
+			func(p *storage.PersonalToken) { p.Name = bad },
+			func(p *storage.PersonalToken) { p.Hash = bad },
+			func(p *storage.PersonalToken) { p.ID = bad },
+		} {
+			p := samplePAT(u.ID, storage.TokenKindPersonal, base(), time.Hour)
+			change(&p)
+			wantInvalid(t, what("CreatePersonalToken"), s.CreatePersonalToken(ctx, p))
+		}
+	}
+	list, err := s.ListPersonalTokens(ctx, u.ID, base())
+	must(t, err)
+	equal(t, "ListPersonalTokens", list, []storage.PersonalToken{tok})
 }
 
 var patSeq int

@@ -66,3 +66,26 @@ func equal[T any](t *testing.T, what string, got, want T) {
 		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
 }
+
+// invalidTexts are strings no store keeps (storage.ValidText): one with a
+// NUL byte, which Postgres refuses and SQLite cannot take in a statement,
+// and one that is not UTF-8.
+var invalidTexts = []string{"nul\x00byte", "not\xffutf8"}
+
+// wantInvalid checks that a write of text that is not valid was refused as
+// the caller's mistake, not as an outage.
+func wantInvalid(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, storage.ErrInvalidInput) || errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("%s: %v, want ErrInvalidInput", what, err)
+	}
+}
+
+// wantNotFound checks that a lookup by a key that is not valid text found
+// nothing, and said so as a missing record, not as an outage.
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("%s: %v, want ErrNotFound", what, err)
+	}
+}

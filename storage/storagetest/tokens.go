@@ -44,7 +44,69 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"marking a subject again keeps the later time", testSubjectMarkKeepsLater},
 		{"a subject mark no longer counts from its keepUntil", testSubjectMarkExpiry},
 		{"purge removes subject marks past their keepUntil", testSubjectMarkPurge},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testTokensInvalidText},
 	})
+}
+
+// Lookups by such a key find nothing: ErrNotFound where a missing record
+// is an error (the path of DELETE /auth/users/me/sessions/{id}/ is
+// GetFamily), no families, no revocation where it is not.
+func testTokensInvalidText(t *testing.T, s storage.Tokens) {
+	ctx := t.Context()
+	now := base()
+	first := createFamily(t, s, sampleFamily("fam"))
+	must(t, s.CreateAccessToken(ctx, sampleAccessToken("h1", "jti-1")))
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.GetFamily(ctx, bad)
+		wantNotFound(t, what("GetFamily"), err)
+		wantNotFound(t, what("RevokeFamily"), s.RevokeFamily(ctx, bad, now))
+		for _, r := range []storage.TokenRef{ref(bad, 0, "fam-0"), ref("fam", 0, bad)} {
+			_, _, err = s.RefreshToken(ctx, r, now)
+			wantNotFound(t, what("RefreshToken"), err)
+			_, err = s.Rotate(ctx, r, "", refreshToken("next", "", now), now)
+			wantNotFound(t, what("Rotate"), err)
+		}
+		_, err = s.Rotate(ctx, refOf(first), bad, refreshToken("next", "", now), now)
+		wantNotFound(t, what("Rotate by client"), err)
+		_, err = s.AccessToken(ctx, bad, now)
+		wantNotFound(t, what("AccessToken"), err)
+		fams, err := s.ListFamilies(ctx, bad, now)
+		if err != nil || len(fams) != 0 {
+			t.Errorf("%s: %v, %v; want none", what("ListFamilies"), fams, err)
+		}
+		n, err := s.RevokeSubject(ctx, bad, now)
+		if err != nil || n != 0 {
+			t.Errorf("%s: %d, %v; want 0", what("RevokeSubject"), n, err)
+		}
+		r, err := s.Revoked(ctx, storage.RevocationCheck{JTI: bad, FamilyID: bad, Subject: bad, IssuedAt: now}, now)
+		if err != nil || r {
+			t.Errorf("%s: %v, %v; want false", what("Revoked"), r, err)
+		}
+
+		f := sampleFamily("other")
+		f.UserAgent = bad
+		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, f, refreshToken("other-0", "", now)))
+		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, sampleFamily("other"), refreshToken(bad, "", now)))
+		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, sampleFamily(bad), refreshToken("x-0", "", now)))
+		_, err = s.Rotate(ctx, refOf(first), "", refreshToken(bad, "", now), now)
+		wantInvalid(t, what("Rotate"), err)
+		at := sampleAccessToken("h2", "jti-2")
+		at.Claims = map[string]any{"roles": []any{"a", bad}}
+		wantInvalid(t, what("CreateAccessToken"), s.CreateAccessToken(ctx, at))
+		wantInvalid(t, what("CreateAccessToken"), s.CreateAccessToken(ctx, sampleAccessToken("h3", bad)))
+		wantInvalid(t, what("RevokeAccessToken"), s.RevokeAccessToken(ctx, bad, now.Add(time.Hour)))
+		wantInvalid(t, what("RevokeSubjectTokensBefore"), s.RevokeSubjectTokensBefore(ctx, bad, now, now.Add(time.Hour)))
+	}
+	_, err := s.GetFamily(ctx, "other")
+	wantErr(t, err, storage.ErrNotFound)
+	for _, h := range []string{"h2", "h3"} {
+		_, err = s.AccessToken(ctx, h, now)
+		wantErr(t, err, storage.ErrNotFound)
+	}
+	// The live token was not rotated away.
+	_, _, err = s.RefreshToken(ctx, refOf(first), now)
+	must(t, err)
 }
 
 func sampleFamily(id string) storage.Family {

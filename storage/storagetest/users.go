@@ -31,7 +31,44 @@ func RunUsers(t *testing.T, open func(t *testing.T) storage.Users) {
 		{"list users searches username email and names ignoring case", testUserListSearch},
 		{"list users takes wildcards in the search literally", testUserListWildcards},
 		{"count users counts every user", testUserCount},
+		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testUserInvalidText},
 	})
+}
+
+func testUserInvalidText(t *testing.T, s storage.Users) {
+	ctx := t.Context()
+	u := createUser(t, s, sampleUser())
+	for _, bad := range invalidTexts {
+		what := func(call string) string { return fmt.Sprintf("%s with %q", call, bad) }
+		_, err := s.UserByUsername(ctx, bad)
+		wantNotFound(t, what("UserByUsername"), err)
+		_, err = s.UserByEmail(ctx, bad)
+		wantNotFound(t, what("UserByEmail"), err)
+		_, _, err = s.ListUsers(ctx, storage.UserQuery{Search: bad})
+		wantInvalid(t, what("ListUsers"), err)
+
+		for _, change := range []func(*storage.User){
+			func(v *storage.User) { v.Username = bad },
+			func(v *storage.User) { v.Email = bad + "@example.org" },
+			func(v *storage.User) { v.FirstName = bad },
+			func(v *storage.User) { v.PasswordHash = bad },
+			func(v *storage.User) { v.Profile = map[string]any{"bio": bad} },
+			func(v *storage.User) { v.Profile = map[string]any{bad: "x"} },
+			func(v *storage.User) { v.Profile = map[string]any{"tags": []any{"ok", bad}} },
+		} {
+			v := userNamed("fresh")
+			change(&v)
+			wantInvalid(t, what("CreateUser"), s.CreateUser(ctx, &v))
+			_, err := s.UpdateUser(ctx, u.ID, func(v *storage.User) error { change(v); return nil })
+			wantInvalid(t, what("UpdateUser"), err)
+		}
+	}
+	n, err := s.CountUsers(ctx)
+	must(t, err)
+	equal(t, "CountUsers", n, 1)
+	got, err := s.GetUser(ctx, u.ID)
+	must(t, err)
+	equal(t, "GetUser after refused updates", got, u)
 }
 
 func sampleUser() storage.User {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latchkey-auth/latchkey/storage/storagetest"
 )
 
 // Cluster starts a three-master Redis Cluster of the test's own
@@ -23,13 +24,7 @@ import (
 // when LATCHKEY_TEST_REQUIRE_SERVICES=1 and is skipped otherwise.
 func Cluster(tb testing.TB) []string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			tb.Fatal("LATCHKEY_TEST_REQUIRE_SERVICES=1 but redis-server is not installed")
-		}
-		tb.Skip("*** SKIPPED: redis-server is not installed; the Cluster suite needs it ***")
-	}
+	bin := storagetest.RequireProgram(tb, "the Redis Cluster suite", "redis-server")
 	ctx := context.Background()
 	const nodes = 3
 	addrs := make([]string, nodes)
