@@ -241,6 +241,7 @@ var (
 	ErrForbidden        = &Error{Status: http.StatusForbidden, Detail: "You do not have permission to perform this action."}
 	ErrNotFound         = &Error{Status: http.StatusNotFound, Detail: "Not found."}
 	ErrUnavailable      = &Error{Status: http.StatusServiceUnavailable, Detail: "Service temporarily unavailable, try again later."}
+	ErrInvalidInput     = &Error{Status: http.StatusBadRequest, Detail: "The request holds text that is not valid (a NUL character or bytes that are not UTF-8)."}
 )
 
 func (e *Error) withCause(err error) *Error { c := *e; c.cause = err; return &c }
@@ -260,11 +261,14 @@ const NonField = "non_field_errors"
 
 func fieldError(field, msg string) FieldErrors { return FieldErrors{field: {msg}} }
 
-// storeErr classifies a store failure: not found is ErrNotFound, anything
-// else unavailable (503).
+// storeErr classifies a store failure: not found is ErrNotFound, input the
+// store refuses is ErrInvalidInput (400), anything else unavailable (503).
 func storeErr(op string, err error) error {
-	if errors.Is(err, storage.ErrNotFound) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return ErrNotFound
+	case errors.Is(err, storage.ErrInvalidInput):
+		return ErrInvalidInput.withCause(fmt.Errorf("accounts: %s: %w", op, err))
 	}
 	return ErrUnavailable.withCause(fmt.Errorf("accounts: %s: %w", op, err))
 }

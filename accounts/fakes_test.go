@@ -147,7 +147,7 @@ var (
 	// errBadLogin is AuthenticatePassword's answer to wrong credentials.
 	errBadLogin = provider.ErrInvalidGrant.WithDescription("invalid username or password")
 	// errStoreDown is a provider call failing on its store.
-	errStoreDown = errors.Join(provider.ErrStoreUnavailable, errors.New("dial tcp: connection refused"))
+	errStoreDown = fmt.Errorf("sqlstore: get user: %w", errors.Join(storage.ErrUnavailable, errors.New("dial tcp: connection refused")))
 )
 
 func throttled(seconds int) error {

@@ -178,9 +178,7 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, search string, of
 		}
 		return []User{v}, 1, nil
 	}
-	if len(search) > 150 {
-		search = search[:150]
-	}
+	search = cutText(search, 150)
 	list, total, err := s.opts.Store.ListUsers(ctx, storage.UserQuery{Search: search, Offset: offset, Limit: limit})
 	if err != nil {
 		return nil, 0, storeErr("list users", err)

@@ -56,7 +56,7 @@ func (c *clientCache) get(ctx context.Context, id string) (*storage.Client, erro
 	return c.cache.get(id, func() (*storage.Client, error) {
 		cl, err := c.store.GetClient(ctx, id)
 		if err != nil {
-			return nil, storeError(err)
+			return nil, err
 		}
 		return &cl, nil
 	})

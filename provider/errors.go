@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -72,28 +73,13 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	if errors.Is(err, storage.ErrUnavailable) || IsUnavailable(err) {
+	// A store that cannot answer, or the request's own deadline spent
+	// waiting for one.
+	if errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return ErrTemporarilyUnavailable.WithCause(err)
 	}
 	if errors.Is(err, storage.ErrInvalidInput) {
 		return ErrInvalidRequest.WithDescription("a parameter holds a value that cannot be stored").WithCause(err)
 	}
 	return ErrServerError.WithCause(err)
-}
-
-// ErrStoreUnavailable marks a failure of a store: the request may succeed
-// later, so it is answered with 503.
-var ErrStoreUnavailable = errors.New("store unavailable")
-
-// storeError classifies an error from a store. ErrNotFound, ErrConflict and
-// ErrReused are results, not failures, and are returned unchanged.
-func storeError(err error) error {
-	switch {
-	case err == nil,
-		errors.Is(err, storage.ErrNotFound),
-		errors.Is(err, storage.ErrConflict),
-		errors.Is(err, storage.ErrReused):
-		return err
-	}
-	return errors.Join(ErrStoreUnavailable, err)
 }

@@ -26,7 +26,7 @@ func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error 
 		return nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("first-party client: %w", storeError(err))
+		return fmt.Errorf("first-party client: %w", err)
 	}
 	now := p.now()
 	err = p.store.CreateClient(ctx, storage.Client{
@@ -39,7 +39,7 @@ func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error 
 		return nil // another instance won the race
 	}
 	if err != nil {
-		return fmt.Errorf("first-party client: %w", storeError(err))
+		return fmt.Errorf("first-party client: %w", err)
 	}
 	return nil
 }
@@ -78,7 +78,7 @@ func (p *Provider) firstParty(ctx context.Context, clientID, grant string) (*sto
 		cl, err = p.clients.get(ctx, clientID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("first-party client %q: %w", clientID, storeError(err))
+		return nil, fmt.Errorf("first-party client %q: %w", clientID, err)
 	}
 	if !allowsGrant(cl, grant) {
 		return nil, ErrUnauthorizedClient.WithDescription("the first-party client is not registered for the " + grant + " grant")
@@ -123,7 +123,7 @@ func (p *Provider) VerifyUserToken(ctx context.Context, raw string) error {
 			return ErrInvalidToken
 		}
 		if err != nil {
-			return fmt.Errorf("look up refresh token: %w", storeError(err))
+			return fmt.Errorf("look up refresh token: %w", err)
 		}
 		return nil
 	}
@@ -144,10 +144,10 @@ func (p *Provider) RevokeRefreshToken(ctx context.Context, raw string) error {
 		return ErrInvalidToken
 	}
 	if err != nil {
-		return fmt.Errorf("look up refresh token: %w", storeError(err))
+		return fmt.Errorf("look up refresh token: %w", err)
 	}
 	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
-		return fmt.Errorf("revoke session: %w", storeError(err))
+		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 				return nil, err
 			}
 		case err != nil && !errors.Is(err, storage.ErrNotFound):
-			return nil, fmt.Errorf("look up refresh token: %w", storeError(err))
+			return nil, fmt.Errorf("look up refresh token: %w", err)
 		}
 	}
 	// One atomic step checks the client, spends the token and stores the
@@ -66,7 +66,7 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errBadRefresh
 	case err != nil:
-		return nil, fmt.Errorf("rotate refresh token: %w", storeError(err))
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return g.issue(ctx, req, fam, scope, nextRaw)
 }

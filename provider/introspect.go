@@ -83,7 +83,7 @@ func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storag
 		return inactive, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up refresh token: %w", storeError(err))
+		return nil, fmt.Errorf("look up refresh token: %w", err)
 	}
 	return &Introspection{Active: true, TokenType: "refresh_token", AccessClaims: AccessClaims{
 		Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject,
@@ -104,7 +104,7 @@ func (p *Provider) inspectAccess(ctx context.Context, raw string) (*Introspectio
 			return nil, errBadToken
 		}
 		if err != nil {
-			return nil, fmt.Errorf("look up access token: %w", storeError(err))
+			return nil, fmt.Errorf("look up access token: %w", err)
 		}
 		info = opaqueIntrospection(rec, p.issuer, p.audience)
 	} else {
@@ -116,7 +116,7 @@ func (p *Provider) inspectAccess(ctx context.Context, raw string) (*Introspectio
 	}
 	revoked, err := p.tokens.Revoked(ctx, revocationCheck(info), now)
 	if err != nil {
-		return nil, fmt.Errorf("check revocation: %w", storeError(err))
+		return nil, fmt.Errorf("check revocation: %w", err)
 	}
 	if revoked {
 		return nil, errBadToken

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -71,11 +72,11 @@ func (p *Provider) readUser(ctx context.Context, userID int64) (subject, error) 
 		return subject{}, ErrInvalidGrant.WithDescription("the user is not active")
 	}
 	if err != nil {
-		return subject{}, fmt.Errorf("load user: %w", storeError(err))
+		return subject{}, fmt.Errorf("load user: %w", err)
 	}
 	groups, err := p.store.UserGroups(ctx, userID)
 	if err != nil {
-		return subject{}, fmt.Errorf("load groups: %w", storeError(err))
+		return subject{}, fmt.Errorf("load groups: %w", err)
 	}
 	s := subject{
 		ID: strconv.FormatInt(u.ID, 10), UserID: u.ID, Username: u.Username,
@@ -124,7 +125,7 @@ func (p *Provider) newFamily(ctx context.Context, req *TokenRequest, sub subject
 		ExpiresAt: minTime(now.Add(p.refreshTTL(req.Client)), fam.ExpiresAt),
 	}
 	if err := p.tokens.CreateFamily(ctx, *fam, first); err != nil {
-		return nil, "", fmt.Errorf("create session: %w", storeError(err))
+		return nil, "", fmt.Errorf("create session: %w", err)
 	}
 	return fam, raw, nil
 }
@@ -178,7 +179,7 @@ func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, t
 		Claims: map[string]any{"username": claims.Username, "groups": claims.Groups, "permissions": claims.Permissions},
 	}
 	if err := p.tokens.CreateAccessToken(ctx, rec); err != nil {
-		return "", fmt.Errorf("store access token: %w", storeError(err))
+		return "", fmt.Errorf("store access token: %w", err)
 	}
 	return raw, nil
 }
@@ -289,9 +290,16 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+// truncate makes s valid UTF-8 (a User-Agent may hold Latin-1 bytes) and
+// at most n bytes long, never splitting a character: stores refuse text
+// that is not UTF-8.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

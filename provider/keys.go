@@ -126,7 +126,7 @@ func (k *KeyRing) Rotate(ctx context.Context) (KeyInfo, error) {
 	}
 	now := k.now()
 	if _, err := k.store.RotateKey(ctx, next, now, now.Add(k.keepAfter), time.Time{}); err != nil {
-		return KeyInfo{}, fmt.Errorf("rotate key: %w", storeError(err))
+		return KeyInfo{}, fmt.Errorf("rotate key: %w", err)
 	}
 	if err := k.reload(ctx); err != nil {
 		return KeyInfo{}, err
@@ -203,7 +203,7 @@ func (k *KeyRing) publicKey(ctx context.Context, kid string) (jose.JSONWebKey, b
 func (k *KeyRing) reload(ctx context.Context) error {
 	keys, err := k.store.ListKeys(ctx)
 	if err != nil {
-		return fmt.Errorf("list keys: %w", storeError(err))
+		return fmt.Errorf("list keys: %w", err)
 	}
 	rotated, err := k.rotateIfDue(ctx, keys)
 	if err != nil {
@@ -211,7 +211,7 @@ func (k *KeyRing) reload(ctx context.Context) error {
 	}
 	if rotated {
 		if keys, err = k.store.ListKeys(ctx); err != nil {
-			return fmt.Errorf("list keys: %w", storeError(err))
+			return fmt.Errorf("list keys: %w", err)
 		}
 	}
 	s, err := k.build(keys)
@@ -246,7 +246,7 @@ func (k *KeyRing) rotateIfDue(ctx context.Context, keys []storage.SigningKey) (b
 	}
 	ok, err := k.store.RotateKey(ctx, next, now, now.Add(k.keepAfter), cutoff)
 	if err != nil {
-		return false, fmt.Errorf("rotate key: %w", storeError(err))
+		return false, fmt.Errorf("rotate key: %w", err)
 	}
 	if ok {
 		k.log.InfoContext(ctx, "signing key created", "kid", next.ID, "alg", next.Algorithm)

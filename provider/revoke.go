@@ -52,12 +52,12 @@ func (p *Provider) revokeRefresh(ctx context.Context, raw, clientID string) erro
 	case errors.Is(err, storage.ErrNotFound):
 		return nil
 	case err != nil:
-		return fmt.Errorf("look up refresh token: %w", storeError(err))
+		return fmt.Errorf("look up refresh token: %w", err)
 	case clientID != "" && fam.ClientID != clientID:
 		return errNotYourToken
 	}
 	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
-		return fmt.Errorf("revoke session: %w", storeError(err))
+		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (p *Provider) revokeAccess(ctx context.Context, raw, clientID string) error
 		return errNotYourToken
 	}
 	if err := p.tokens.RevokeAccessToken(ctx, info.ID, time.Unix(info.Expiry, 0)); err != nil {
-		return fmt.Errorf("revoke access token: %w", storeError(err))
+		return fmt.Errorf("revoke access token: %w", err)
 	}
 	return nil
 }
@@ -83,7 +83,7 @@ func (p *Provider) revokeAccess(ctx context.Context, raw, clientID string) error
 // RevokeSession ends one session (refresh-token family) by ID.
 func (p *Provider) RevokeSession(ctx context.Context, id string) error {
 	if err := p.tokens.RevokeFamily(ctx, id, p.now()); err != nil {
-		return fmt.Errorf("revoke session: %w", storeError(err))
+		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func (p *Provider) RevokeSubjectAccessTokens(ctx context.Context, subject string
 	// Every token the mark revokes has expired by keepUntil.
 	keepUntil := before.Add(p.maxAccessTTL())
 	if err := p.tokens.RevokeSubjectTokensBefore(ctx, subject, before, keepUntil); err != nil {
-		return fmt.Errorf("revoke access tokens: %w", storeError(err))
+		return fmt.Errorf("revoke access tokens: %w", err)
 	}
 	if wait := before.Sub(now); wait > 0 {
 		t := time.NewTimer(min(wait, time.Second))

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -154,7 +156,8 @@ func TestAsError(t *testing.T) {
 		{"our errors pass through", ErrInvalidScope, "invalid_scope", 400},
 		{"a store that reports itself unavailable is 503", fmt.Errorf("get user: %w", errors.Join(storage.ErrUnavailable, errors.New("dial tcp: refused"))), "temporarily_unavailable", 503},
 		{"input a store refuses is invalid_request", fmt.Errorf("get group: %w", storage.ErrInvalidInput), "invalid_request", 400},
-		{"a store failure is 503", storeError(errors.New("connection refused")), "temporarily_unavailable", 503},
+		{"an error a store did not classify is not an outage", errors.New("connection refused"), "server_error", 500},
+		{"the request's deadline spent waiting is 503", fmt.Errorf("get user: %w", context.DeadlineExceeded), "temporarily_unavailable", 503},
 		{"anything else is server_error", errors.New("boom"), "server_error", 500},
 		{"a wrapped error of ours keeps its code", errors.Join(errors.New("ctx"), ErrInvalidClient), "invalid_client", 401},
 	}
@@ -166,8 +169,17 @@ func TestAsError(t *testing.T) {
 			}
 		})
 	}
-	if storeError(storage.ErrNotFound) != storage.ErrNotFound {
-		t.Fatal("ErrNotFound must not be classified as a store failure")
+	for _, err := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrReused} {
+		if e := AsError(err); e.Status == 503 {
+			t.Errorf("%v is a result, not an outage", err)
+		}
+	}
+	down := AsError(fmt.Errorf("redisstore: rotate: %w", errors.Join(storage.ErrUnavailable, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused (redis)"))))
+	if down.Status != 503 || strings.Contains(down.Description, "redis") || strings.Contains(down.Description, "127.0.0.1") {
+		t.Errorf("an outage answers %d %q: 503 without internals wanted", down.Status, down.Description)
+	}
+	if down.Unwrap() == nil {
+		t.Error("the outage's cause is lost for the log")
 	}
 	if e := ErrInvalidGrant.WithDescription("x"); ErrInvalidGrant.Description != "" || e.Description != "x" {
 		t.Fatal("WithDescription must not mutate the sentinel")
@@ -231,6 +243,18 @@ func TestTypeMatches(t *testing.T) {
 	}{{"at+jwt", true}, {"AT+JWT", true}, {"application/at+jwt", true}, {"JWT", false}, {"", false}} {
 		if typeMatches(tc.got, "at+jwt") != tc.want {
 			t.Errorf("typeMatches(%q) != %v", tc.got, tc.want)
+		}
+	}
+}
+
+func TestTruncateGivesValidUTF8(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"curl/8.5", "curl/8.5"},
+		{"Mozilla \xe9t\xe9", "Mozilla \uFFFDt\uFFFD"},         // Latin-1 bytes are replaced
+		{strings.Repeat("a", 9) + "é", strings.Repeat("a", 9)}, // no half character at the cut
+	} {
+		if got := truncate(tc.in, 10); got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("truncate(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/storage/storagetest"
 )
 
 // redisProcess is a redis-server of the test's own, on a free port, with
@@ -49,10 +50,7 @@ func startRedisProcess(t *testing.T, extra ...string) *redisProcess {
 
 func newRedisProcess(t *testing.T) *redisProcess {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		serviceMissing(t, "redis-server is not installed", "install it to run the Redis fault tests")
-	}
+	bin := storagetest.RequireProgram(t, "the Redis fault tests", "redis-server")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

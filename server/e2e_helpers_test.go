@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +31,7 @@ import (
 	"github.com/latchkey-auth/latchkey/server"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/storage/sqlstore"
+	"github.com/latchkey-auth/latchkey/storage/storagetest"
 )
 
 // Credentials the bootstrap creates in every test server.
@@ -52,25 +52,12 @@ var fastArgon2 = local.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 // serviceMissing stops a test that needs an outside service it lacks
 // (Postgres, Redis, the redis-server binary): a loud skip on a laptop, a
 // failure when LATCHKEY_TEST_REQUIRE_SERVICES=1, as CI sets, so that CI
-// always runs it. missing says what is missing, hint how to provide it.
-func serviceMissing(t testing.TB, missing, hint string) {
-	t.Helper()
-	if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatalf("LATCHKEY_TEST_REQUIRE_SERVICES=1 but %s", missing)
-	}
-	t.Skipf("!!! SKIPPING: %s; %s !!!", missing, hint)
-}
-
-// serviceEnv returns the environment variable name that points at an
-// outside service, or stops the test with serviceMissing when it is unset;
-// what names the tests that need it.
+// serviceEnv returns the value of the environment variable that points at
+// an outside service, or skips the test with a loud notice (fails when
+// LATCHKEY_TEST_REQUIRE_SERVICES=1): the storage suites' one gate.
 func serviceEnv(t testing.TB, name, what string) string {
 	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		serviceMissing(t, name+" is not set", "set it to run "+what)
-	}
-	return v
+	return storagetest.RequireService(t, what, name)
 }
 
 // testClock is the server's injectable clock; tests move it forward instead

@@ -53,6 +53,7 @@ type Options struct {
 type Server struct {
 	cfg      config.Config
 	log      *slog.Logger
+	now      func() time.Time
 	store    Durable
 	redis    Redis    // storage.redis, when anything lives there; else nil
 	hot      hotStore // tokens, revocations, codes, login state: redis or store
@@ -91,7 +92,7 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		store.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, store: store, redis: rdb, metrics: m}
+	s := &Server{cfg: cfg, log: opts.Logger, now: opts.Now, store: store, redis: rdb, metrics: m}
 	s.hot = s.pickHot(cfg)
 	if err := s.build(ctx, opts); err != nil {
 		_ = s.Close()
@@ -341,13 +342,14 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := s.store.Purge(ctx, time.Now())
-			if m, perr := s.purgeHot(ctx, time.Now()); err == nil {
+			now := s.now()
+			n, err := s.store.Purge(ctx, now)
+			if m, perr := s.purgeHot(ctx, now); err == nil {
 				n, err = n+m, perr
 			}
 			if err == nil {
 				var pats int
-				pats, err = s.store.PurgePersonalTokens(ctx, time.Now())
+				pats, err = s.store.PurgePersonalTokens(ctx, now)
 				n += pats
 			}
 			if err != nil {
@@ -355,7 +357,7 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Info("purged expired records", "count", n)
 			}
-			if n, err := s.purgeAttempts(ctx, time.Now()); err != nil {
+			if n, err := s.purgeAttempts(ctx, now); err != nil {
 				s.log.Warn("purge of rate-limit counters failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("purged forgotten rate-limit counters", "count", n)
