@@ -248,13 +248,17 @@ func TestTypeMatches(t *testing.T) {
 }
 
 func TestTruncateGivesValidUTF8(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"curl/8.5", "curl/8.5"},
-		{"Mozilla \xe9t\xe9", "Mozilla \uFFFDt\uFFFD"},         // Latin-1 bytes are replaced
-		{strings.Repeat("a", 9) + "é", strings.Repeat("a", 9)}, // no half character at the cut
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"curl/8.5", 10, "curl/8.5"},
+		{"Mozilla \xe9t\xe9", 20, "Mozilla \uFFFDt\uFFFD"},         // Latin-1 bytes are replaced
+		{strings.Repeat("a", 9) + "é", 10, strings.Repeat("a", 9)}, // no half character at the cut
 	} {
-		if got := truncate(tc.in, 10); got != tc.want || !utf8.ValidString(got) {
-			t.Errorf("truncate(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := truncate(tc.in, tc.n); got != tc.want || !utf8.ValidString(got) {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
 }
