@@ -95,7 +95,7 @@ func notFound(op string) error {
 // gave up on a lock, a deadlock or a serialization conflict.
 func unavailable(err error) bool {
 	if netfail.Is(err) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, errClosed) || pgconn.Timeout(err) || dbClosed(err) {
+		errors.Is(err, errClosed) || errors.Is(err, pgconn.ErrConnClosed) || pgconn.Timeout(err) || dbClosed(err) {
 		return true
 	}
 	if code, ok := sqliteCode(err); ok {

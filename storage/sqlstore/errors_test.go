@@ -54,6 +54,7 @@ func TestTranslate(t *testing.T) {
 		{"a connection already returned", sql.ErrConnDone, storage.ErrUnavailable},
 		{"a closed database", errors.New("sql: database is closed"), storage.ErrUnavailable},
 		{"a closed store's rotation", errClosed, storage.ErrUnavailable},
+		{"pgx's connection closed under a query", fmt.Errorf("rotate: %w", pgconn.ErrConnClosed), storage.ErrUnavailable},
 		{"Postgres shutting down", pgErr("57P01"), storage.ErrUnavailable},
 		{"Postgres starting up", pgErr("57P03"), storage.ErrUnavailable},
 		{"Postgres out of connections", pgErr("53300"), storage.ErrUnavailable},
