@@ -15,22 +15,28 @@ import (
 // the engine leaves this file: callers get our types and our *Error values.
 
 // engine is go-oauth2's server configured for latchkey's authorization
-// endpoint: response_type=code only, PKCE forced, S256 only (RFC 9700
-// §2.1.1: plain is refused). It validates requests; it has no manager and
-// never issues or stores anything.
-type engine struct{ srv *server.Server }
+// endpoint: response_type=code only, PKCE with S256 only (RFC 9700 §2.1.1:
+// plain is refused). It validates requests; it has no manager and never
+// issues or stores anything. pkce forces PKCE; plain is used only for a
+// request that sent no PKCE parameter at all, by a client that may leave
+// PKCE out (the engine takes a missing method for plain and would refuse
+// it).
+type engine struct{ pkce, plain *server.Server }
 
 func newEngine() engine {
-	cfg := server.NewConfig()
-	cfg.AllowedResponseTypes = []oauth2.ResponseType{oauth2.Code}
-	cfg.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256}
-	cfg.ForcePKCE = true
-	return engine{srv: server.NewServer(cfg, nil)}
+	pkce := server.NewConfig()
+	pkce.AllowedResponseTypes = []oauth2.ResponseType{oauth2.Code}
+	pkce.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256}
+	pkce.ForcePKCE = true
+	plain := server.NewConfig()
+	plain.AllowedResponseTypes = []oauth2.ResponseType{oauth2.Code}
+	plain.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256, oauth2.CodeChallengePlain}
+	return engine{pkce: server.NewServer(pkce, nil), plain: server.NewServer(plain, nil)}
 }
 
-// authorizeParams are the protocol parameters of a valid authorization
-// request (RFC 6749 §4.1.1, RFC 7636 §4.3).
-type authorizeParams struct {
+// engineAuthorize are the protocol parameters of an authorization request
+// the engine found valid (RFC 6749 §4.1.1, RFC 7636 §4.3).
+type engineAuthorize struct {
 	ClientID            string
 	RedirectURI         string
 	ResponseType        string
@@ -41,14 +47,23 @@ type authorizeParams struct {
 }
 
 // validateAuthorize checks an authorization request's response type and
-// PKCE parameters. The client and its redirect URI are not checked here:
-// they decide whether an error may be sent back to the client at all.
-func (e engine) validateAuthorize(r *http.Request) (authorizeParams, error) {
-	req, err := e.srv.ValidationAuthorizeRequest(r)
-	if err != nil {
-		return authorizeParams{}, fromEngine(err)
+// PKCE parameters; requirePKCE is false only for a confidential client
+// that sent no PKCE parameter. The client and its redirect URI are not
+// checked here: they decide whether an error may be sent back to the
+// client at all.
+func (e engine) validateAuthorize(r *http.Request, requirePKCE bool) (engineAuthorize, error) {
+	srv := e.pkce
+	if !requirePKCE {
+		srv = e.plain
 	}
-	return authorizeParams{
+	req, err := srv.ValidationAuthorizeRequest(r)
+	if err != nil {
+		return engineAuthorize{}, fromEngine(err)
+	}
+	if !requirePKCE {
+		req.CodeChallengeMethod = ""
+	}
+	return engineAuthorize{
 		ClientID: req.ClientID, RedirectURI: req.RedirectURI, ResponseType: string(req.ResponseType),
 		State: req.State, Scope: req.Scope,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),

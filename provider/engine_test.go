@@ -48,7 +48,7 @@ func TestEngineValidatesAuthorizeRequests(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/oauth2/authorize?"+tc.query.Encode(), nil)
-			got, err := e.validateAuthorize(r)
+			got, err := e.validateAuthorize(r, true)
 			if tc.wantCode == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -41,11 +41,10 @@ func (g *echoGrant) Token(ctx context.Context, req *TokenRequest) (*TokenRespons
 	})
 }
 
-// newTestProvider builds a provider on SQLite with an extra grant (when
-// extra is not nil)
-// and a confidential client "app" (secret "app-secret") registered for
-// grantTypes.
-func newTestProvider(t *testing.T, now time.Time, grantTypes []string, extra func(*Provider) Grant) *Provider {
+// newTestProvider builds a provider on SQLite, on the clock now, with an
+// extra grant (when extra is not nil) and a confidential client "app"
+// (secret "app-secret") registered for grantTypes.
+func newTestProvider(t *testing.T, clock func() time.Time, grantTypes []string, extra func(*Provider) Grant) *Provider {
 	t.Helper()
 	store, err := sqlstore.Open(t.Context(), sqlstore.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "lk.db")})
 	if err != nil {
@@ -57,9 +56,9 @@ func newTestProvider(t *testing.T, now time.Time, grantTypes []string, extra fun
 	}
 	secrets := refreshSecrets(t, 3)
 	opts := Options{
-		Issuer: "https://issuer.example", Store: store, Tokens: store, Secrets: secrets,
+		Issuer: "https://issuer.example", Store: store, Tokens: store, Codes: store, Secrets: secrets,
 		Lifetimes: Lifetimes{Access: time.Minute, Refresh: time.Hour, RefreshMax: 2 * time.Hour, IDToken: time.Minute},
-		Now:       func() time.Time { return now },
+		Now:       clock,
 	}
 	if extra != nil {
 		opts.Grants = []func(*Provider) Grant{extra}
@@ -68,6 +67,7 @@ func newTestProvider(t *testing.T, now time.Time, grantTypes []string, extra fun
 	if err := p.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	now := clock()
 	if err := store.CreateClient(t.Context(), storage.Client{
 		ID: "app", SecretHash: secrets.Hash("app-secret"), GrantTypes: grantTypes,
 		TokenEndpointAuthMethod: AuthSecretBasic, Scope: "read write", AccessTokenFormat: "jwt",
@@ -90,7 +90,7 @@ func tokenRequest(t *testing.T, p *Provider, form url.Values, secret string) (*T
 func TestANewGrantIsOneTypeAndOneRegistration(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	echo := &echoGrant{}
-	p := newTestProvider(t, now, []string{grantEcho}, func(p *Provider) Grant { echo.p = p; return echo })
+	p := newTestProvider(t, func() time.Time { return now }, []string{grantEcho}, func(p *Provider) Grant { echo.p = p; return echo })
 
 	t.Run("the endpoint calls it with the authenticated client and the request's values", func(t *testing.T) {
 		resp, err := tokenRequest(t, p, url.Values{"grant_type": {grantEcho}, "echo": {"read"}}, "app-secret")
@@ -140,7 +140,7 @@ func TestANewGrantIsOneTypeAndOneRegistration(t *testing.T) {
 
 func TestTokenEndpointDispatch(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	p := newTestProvider(t, now, []string{GrantClientCredentials}, nil)
+	p := newTestProvider(t, func() time.Time { return now }, []string{GrantClientCredentials}, nil)
 	tests := []struct {
 		name string
 		form url.Values

@@ -37,6 +37,8 @@ type grantSpec struct {
 	family   *storage.Family // the session; nil when no refresh token goes with it
 	refresh  string          // the new refresh token, if any
 	now      time.Time       // the request's time: iat, exp
+	nonce    string          // OIDC nonce of the authorization request
+	amr      []string        // authentication methods of the login (RFC 8176)
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -112,10 +114,15 @@ func userIDOf(sub string) (int64, bool) {
 
 // newFamily starts a session for a login.
 func (p *Provider) newFamily(ctx context.Context, req *TokenRequest, sub subject, scope string) (*storage.Family, string, error) {
+	return p.newFamilyWithID(ctx, req, newID(), sub, scope, req.Time)
+}
+
+// newFamilyWithID starts the session id, for a login at authTime.
+func (p *Provider) newFamilyWithID(ctx context.Context, req *TokenRequest, id string, sub subject, scope string, authTime time.Time) (*storage.Family, string, error) {
 	now := req.Time
 	fam := &storage.Family{
-		ID: newID(), ClientID: req.Client.ID, Subject: sub.ID, Scope: scope,
-		AuthTime: now, CreatedAt: now, LastUsedAt: now,
+		ID: id, ClientID: req.Client.ID, Subject: sub.ID, Scope: scope,
+		AuthTime: authTime, CreatedAt: now, LastUsedAt: now,
 		ExpiresAt: now.Add(p.lifetimes.RefreshMax),
 		IP:        req.IP, UserAgent: truncate(req.UserAgent, 256),
 	}
@@ -144,7 +151,7 @@ func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error
 		Scope: g.scope, RefreshToken: g.refresh,
 	}
 	if g.subject.UserID != 0 && hasScope(g.scope, "openid") {
-		if resp.IDToken, err = p.mintIDToken(ctx, g, now); err != nil {
+		if resp.IDToken, err = p.mintIDToken(ctx, g, now, access); err != nil {
 			return nil, err
 		}
 	}
@@ -207,13 +214,16 @@ type IDClaims struct {
 	Nonce           string   `json:"nonce,omitempty"`
 	AuthorizedParty string   `json:"azp,omitempty"`
 	SessionID       string   `json:"sid,omitempty"`
+	AMR             []string `json:"amr,omitempty"`
+	AccessTokenHash string   `json:"at_hash,omitempty"`
 	ProfileClaims
 }
 
-func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time) (string, error) {
+func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time, access string) (string, error) {
 	c := IDClaims{
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: Audience{g.client.ID},
 		IssuedAt: now.Unix(), Expiry: now.Add(p.lifetimes.IDToken).Unix(), AuthorizedParty: g.client.ID,
+		Nonce: g.nonce, AMR: g.amr,
 	}
 	if !g.authTime.IsZero() {
 		c.AuthTime = g.authTime.Unix()
@@ -222,7 +232,10 @@ func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time) 
 		c.SessionID = g.family.ID
 	}
 	c.ProfileClaims = profileClaims(g.subject, g.scope)
-	tok, err := p.keys.signID(ctx, c)
+	tok, err := p.keys.signID(ctx, func(alg string) any {
+		c.AccessTokenHash = halfHash(alg, access)
+		return c
+	})
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
 	}

@@ -79,13 +79,14 @@ func (k *KeyRing) signAccess(ctx context.Context, claims any) (string, error) {
 	return signCompact(s.atSigner, claims)
 }
 
-// signID signs ID-token claims with the current key, typ JWT.
-func (k *KeyRing) signID(ctx context.Context, claims any) (string, error) {
+// signID signs ID-token claims with the current key, typ JWT. claims is
+// given the key's algorithm, which claims such as at_hash depend on.
+func (k *KeyRing) signID(ctx context.Context, claims func(alg string) any) (string, error) {
 	s, err := k.snapshot(ctx)
 	if err != nil {
 		return "", err
 	}
-	return signCompact(s.idSigner, claims)
+	return signCompact(s.idSigner, claims(string(s.alg)))
 }
 
 func signCompact(signer *compactSigner, claims any) (string, error) {

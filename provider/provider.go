@@ -85,10 +85,12 @@ type Lifetimes struct {
 
 // Options configures a Provider.
 type Options struct {
-	Issuer    string
-	Audience  []string // of access tokens; default the issuer
-	Store     Store
-	Tokens    storage.Tokens
+	Issuer   string
+	Audience []string // of access tokens; default the issuer
+	Store    Store
+	Tokens   storage.Tokens
+	// Codes stores authorization codes (the authorization code flow).
+	Codes     storage.Codes
 	Secrets   *Secrets
 	Keys      KeyRingOptions
 	Lifetimes Lifetimes
@@ -116,6 +118,8 @@ type Provider struct {
 	audience  Audience
 	store     Store
 	tokens    storage.Tokens
+	codes     storage.Codes
+	engine    engine
 	secrets   *Secrets
 	keys      *KeyRing
 	clients   *clientCache
@@ -157,7 +161,7 @@ func New(opts Options) *Provider {
 	}
 	p := &Provider{
 		issuer: opts.Issuer, audience: opts.Audience,
-		store: opts.Store, tokens: opts.Tokens, secrets: opts.Secrets,
+		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, secrets: opts.Secrets, engine: newEngine(),
 		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
 		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
 		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),

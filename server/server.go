@@ -118,7 +118,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	s.hasher = hasher
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
-		Store: s.store, Tokens: s.hot, Secrets: secrets,
+		Store: s.store, Tokens: s.hot, Codes: s.hot, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
 		},
