@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/handlers/pages"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/usertokens"
 )
@@ -80,12 +82,25 @@ func userRoutes(cfg config.Config) handlers.UserRoutes {
 	return r
 }
 
-// links are the e-mails' link patterns and names.
+// links are the e-mails' link patterns and names. Without a front-end
+// (users.frontend_url, users.domain) the activation and password-reset links
+// open the hosted pages under the issuer; a pattern that is already an
+// absolute URL is kept as it is.
 func links(cfg config.Config) accounts.Links {
 	u := cfg.Users.API
 	protocol, domain := cfg.UserAPIDomain()
-	return accounts.Links{
+	l := accounts.Links{
 		ActivationURL: u.ActivationURL, PasswordResetURL: u.PasswordResetURL, UsernameResetURL: u.UsernameResetURL,
 		SiteName: u.SiteName, Domain: domain, Protocol: protocol, TokenTTL: u.ResetTokenTTL,
 	}
+	if cfg.HostedMailLinks() {
+		issuer := strings.TrimRight(cfg.Issuer, "/")
+		if !strings.Contains(l.ActivationURL, "://") {
+			l.ActivationURL = issuer + pages.ActivatePath
+		}
+		if !strings.Contains(l.PasswordResetURL, "://") {
+			l.PasswordResetURL = issuer + pages.ResetPath
+		}
+	}
+	return l
 }
