@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/latchkey-auth/latchkey/accounts"
@@ -103,4 +104,21 @@ func links(cfg config.Config) accounts.Links {
 		}
 	}
 	return l
+}
+
+// openPages builds the hosted pages from ui.*: a template that does not
+// parse stops the start.
+func openPages(cfg config.Config, users *accounts.Service, master []byte, log *slog.Logger) (*pages.Pages, error) {
+	key, err := pages.DeriveCSRFKey(master)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pages.New(pages.Options{
+		Accounts: users, CSRF: pages.NewCSRF(key, strings.HasPrefix(cfg.Issuer, "https://")),
+		ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL, Templates: cfg.UI.Templates, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hosted pages: %w", err)
+	}
+	return p, nil
 }
