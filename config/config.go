@@ -33,6 +33,7 @@ type Config struct {
 	Log            Log       `yaml:"log"`
 	HTTP           HTTP      `yaml:"http"`
 	Mail           Mail      `yaml:"mail"`
+	UI             UI        `yaml:"ui"`
 }
 
 // TLS serves HTTPS directly when both files are set.
@@ -168,6 +169,7 @@ func Default() Config {
 		Backends:  []Backend{{ID: "local", Type: "local"}},
 		RateLimit: defaultRateLimit(),
 		Mail:      defaultMail(),
+		UI:        defaultUI(),
 		Log:       Log{Level: "info", Format: "json"},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,

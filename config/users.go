@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"strings"
 	"time"
 )
@@ -30,6 +31,11 @@ type UserAPI struct {
 	ProfileSchemaFile string `yaml:"profile_schema_file"`
 	// Password is the password policy of new passwords.
 	Password PasswordPolicy `yaml:"password"`
+	// FrontendURL is the front-end that serves the e-mails' links (djoser's
+	// DOMAIN): with it (or Domain) set, the links are ActivationURL, ... under
+	// it; with neither, the activation and password-reset links open the
+	// hosted pages under the issuer (handlers/pages).
+	FrontendURL string `yaml:"frontend_url"`
 	// ActivationURL, PasswordResetURL and UsernameResetURL are the links of
 	// the e-mails, relative to protocol://domain/, with {uid} and {token}.
 	ActivationURL    string `yaml:"activation_url"`
@@ -136,6 +142,12 @@ func (c *Config) validateUserAPI(p *problems) {
 	if u.Protocol != "" {
 		oneOf(p, "users.protocol", u.Protocol, "http", "https")
 	}
+	if u.FrontendURL != "" {
+		f, err := url.Parse(u.FrontendURL)
+		if err != nil || (f.Scheme != "http" && f.Scheme != "https") || f.Host == "" || f.User != nil || f.RawQuery != "" || f.Fragment != "" || strings.HasSuffix(u.FrontendURL, "#") {
+			p.add("users.frontend_url", "must be an http(s) URL without query or fragment, such as https://app.example.com, got %q", u.FrontendURL)
+		}
+	}
 	positive(p, "users.reset_token_ttl", u.ResetTokenTTL)
 	positive(p, "users.login_token_ttl", u.LoginTokenTTL)
 	positive(p, "users.personal_token_ttl", u.PersonalTokenTTL)
@@ -159,11 +171,15 @@ func checkPrefix(p *problems, key, v string, emptyOK bool) {
 	}
 }
 
-// UserAPIDomain returns users.domain and users.protocol, defaulting to the
-// issuer's host and scheme.
+// UserAPIDomain returns users.domain and users.protocol, defaulting to
+// users.frontend_url's host (and path) and scheme, else the issuer's.
 func (c *Config) UserAPIDomain() (protocol, domain string) {
 	protocol, domain = c.Users.API.Protocol, c.Users.API.Domain
-	scheme, rest, ok := strings.Cut(c.Issuer, "://")
+	base := c.Issuer
+	if c.Users.API.FrontendURL != "" {
+		base = strings.TrimRight(c.Users.API.FrontendURL, "/")
+	}
+	scheme, rest, ok := strings.Cut(base, "://")
 	if !ok {
 		return protocol, domain
 	}
@@ -171,7 +187,17 @@ func (c *Config) UserAPIDomain() (protocol, domain string) {
 		protocol = scheme
 	}
 	if domain == "" {
-		domain, _, _ = strings.Cut(rest, "/")
+		domain = rest
+		if c.Users.API.FrontendURL == "" {
+			domain, _, _ = strings.Cut(rest, "/")
+		}
 	}
 	return protocol, domain
+}
+
+// HostedMailLinks reports whether the activation and password-reset e-mails
+// link to the hosted pages under the issuer: no front-end is configured
+// (users.frontend_url and users.domain are empty).
+func (c *Config) HostedMailLinks() bool {
+	return c.Users.API.FrontendURL == "" && c.Users.API.Domain == ""
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/clients"
+	"github.com/latchkey-auth/latchkey/handlers/pages"
 	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
 )
@@ -30,6 +31,9 @@ type Deps struct {
 	// Accounts serves the user API and authenticates /auth/ and /admin/.
 	Accounts   *accounts.Service
 	UserRoutes UserRoutes
+	// Pages serves the hosted pages (activation, password reset); nil
+	// serves none.
+	Pages *pages.Pages
 	// Ready reports whether the stores answer (/readyz).
 	Ready func(ctx context.Context) error
 	// Metrics counts every request and serves /metrics; nil makes a
@@ -101,6 +105,9 @@ func New(d Deps, routes Routes) (http.Handler, error) {
 	if routes != RoutesAdmin {
 		a.protocolRoutes(r)
 		a.userRoutes(r)
+		if d.Pages != nil {
+			d.Pages.Register(r)
+		}
 	}
 	if routes != RoutesPublic {
 		a.adminRoutes(r)

@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/handlers/pages"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/usertokens"
 )
@@ -80,12 +83,42 @@ func userRoutes(cfg config.Config) handlers.UserRoutes {
 	return r
 }
 
-// links are the e-mails' link patterns and names.
+// links are the e-mails' link patterns and names. Without a front-end
+// (users.frontend_url, users.domain) the activation and password-reset links
+// open the hosted pages under the issuer; a pattern that is already an
+// absolute URL is kept as it is.
 func links(cfg config.Config) accounts.Links {
 	u := cfg.Users.API
 	protocol, domain := cfg.UserAPIDomain()
-	return accounts.Links{
+	l := accounts.Links{
 		ActivationURL: u.ActivationURL, PasswordResetURL: u.PasswordResetURL, UsernameResetURL: u.UsernameResetURL,
 		SiteName: u.SiteName, Domain: domain, Protocol: protocol, TokenTTL: u.ResetTokenTTL,
 	}
+	if cfg.HostedMailLinks() {
+		issuer := strings.TrimRight(cfg.Issuer, "/")
+		if !strings.Contains(l.ActivationURL, "://") {
+			l.ActivationURL = issuer + pages.ActivatePath
+		}
+		if !strings.Contains(l.PasswordResetURL, "://") {
+			l.PasswordResetURL = issuer + pages.ResetPath
+		}
+	}
+	return l
+}
+
+// openPages builds the hosted pages from ui.*: a template that does not
+// parse stops the start.
+func openPages(cfg config.Config, users *accounts.Service, master []byte, log *slog.Logger) (*pages.Pages, error) {
+	key, err := pages.DeriveCSRFKey(master)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pages.New(pages.Options{
+		Accounts: users, CSRF: pages.NewCSRF(key, strings.HasPrefix(cfg.Issuer, "https://")),
+		ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL, Templates: cfg.UI.Templates, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hosted pages: %w", err)
+	}
+	return p, nil
 }

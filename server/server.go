@@ -143,8 +143,12 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	hosted, err := openPages(cfg, users, master, opts.Logger)
+	if err != nil {
+		return err
+	}
 	deps := handlers.Deps{
-		Provider: s.provider, Clients: s.clients, Accounts: users, UserRoutes: userRoutes(cfg), Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Clients: s.clients, Accounts: users, UserRoutes: userRoutes(cfg), Pages: hosted, Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
