@@ -23,7 +23,20 @@ func (v *Verifier) introspect(ctx context.Context, token string, jwt *Principal)
 			return activeOrNot(e.p)
 		}
 	}
+	if v.beforeFlight != nil {
+		v.beforeFlight()
+	}
 	res, err, _ := v.flight.Do(token, func() (any, error) {
+		// A flight that ended between the look-up above and here has
+		// filled the cache: do not ask twice.
+		if in.CacheTTL > 0 {
+			v.cacheMu.RLock()
+			e, ok := v.cache[token]
+			v.cacheMu.RUnlock()
+			if ok && now.Before(e.expires) {
+				return e.p, nil
+			}
+		}
 		p, err := v.ask(ctx, token, jwt)
 		if err != nil {
 			return nil, err
@@ -34,7 +47,8 @@ func (v *Verifier) introspect(ctx context.Context, token string, jwt *Principal)
 	if err != nil {
 		return nil, err
 	}
-	return activeOrNot(res.(*Principal))
+	p, _ := res.(*Principal)
+	return activeOrNot(p)
 }
 
 func activeOrNot(p *Principal) (*Principal, error) {

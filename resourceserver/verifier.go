@@ -103,6 +103,8 @@ type Verifier struct {
 
 	cacheMu sync.RWMutex
 	cache   map[string]cached
+
+	beforeFlight func() // tests: called before an introspection joins its flight
 }
 
 type cached struct {
