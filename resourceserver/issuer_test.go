@@ -20,7 +20,7 @@ import (
 // JWKS of keys it can rotate, and an introspection endpoint whose answers
 // the test sets. (The example's tests run against a real latchkey.)
 type testIssuer struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu         sync.Mutex
@@ -33,7 +33,7 @@ type testIssuer struct {
 	introArriv chan struct{}
 }
 
-func newTestIssuer(t *testing.T) *testIssuer {
+func newTestIssuer(t testing.TB) *testIssuer {
 	t.Helper()
 	is := &testIssuer{t: t, active: map[string]map[string]any{}, introArriv: make(chan struct{}, 100)}
 	mux := http.NewServeMux()
