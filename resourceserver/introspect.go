@@ -37,7 +37,9 @@ func (v *Verifier) introspect(ctx context.Context, token string, jwt *Principal)
 				return e.p, nil
 			}
 		}
-		p, err := v.ask(ctx, token, jwt)
+		// The flight answers every waiting request: one request going away
+		// must not fail the others (the HTTP client's timeout still holds).
+		p, err := v.ask(context.WithoutCancel(ctx), token, jwt)
 		if err != nil {
 			return nil, err
 		}

@@ -320,7 +320,7 @@ func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, error)
 func (v *Verifier) fetchKeys(ctx context.Context) error {
 	_, err, _ := v.flight.Do("\x00jwks", func() (any, error) {
 		var set jose.JSONWebKeySet
-		if err := v.getJSON(ctx, v.jwksURL, &set); err != nil {
+		if err := v.getJSON(context.WithoutCancel(ctx), v.jwksURL, &set); err != nil {
 			return nil, fmt.Errorf("jwks: %w", err)
 		}
 		keys := make(map[string]jose.JSONWebKey, len(set.Keys))
