@@ -280,9 +280,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// key returns the published key with kid. An unknown kid refetches the key
-// set, at most once per JWKSRefreshInterval; a key set older than
-// JWKSMaxAge is refetched first.
+// key returns the published key with kid. An unknown kid, or a key set
+// older than JWKSMaxAge, refetches the key set — at most once per
+// JWKSRefreshInterval, so neither forged kids nor an issuer that is down
+// make a request per token. A failed refetch keeps the keys there are.
 func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, error) {
 	now := v.now()
 	v.keysMu.RLock()
@@ -292,23 +293,20 @@ func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, error)
 	if ok && !stale {
 		return k, nil
 	}
-	if !ok && !stale {
-		v.keysMu.Lock()
-		limited := now.Sub(v.triedAt) < v.cfg.JWKSRefreshInterval
-		if !limited {
-			v.triedAt = now
-		}
-		v.keysMu.Unlock()
-		if limited {
-			return k, fmt.Errorf("%w: unknown key %q", ErrInvalidToken, kid)
-		}
+	v.keysMu.Lock()
+	allowed := now.Sub(v.triedAt) >= v.cfg.JWKSRefreshInterval
+	if allowed {
+		v.triedAt = now
 	}
-	if err := v.fetchKeys(ctx); err != nil && !ok {
-		return k, fmt.Errorf("%w: unknown key %q and %w", ErrInvalidToken, kid, err)
+	v.keysMu.Unlock()
+	if allowed {
+		if err := v.fetchKeys(ctx); err != nil && !ok {
+			return k, fmt.Errorf("%w: unknown key %q and %w", ErrInvalidToken, kid, err)
+		}
+		v.keysMu.RLock()
+		k, ok = v.keys[kid]
+		v.keysMu.RUnlock()
 	}
-	v.keysMu.RLock()
-	k, ok = v.keys[kid]
-	v.keysMu.RUnlock()
 	if !ok {
 		return k, fmt.Errorf("%w: unknown key %q", ErrInvalidToken, kid)
 	}

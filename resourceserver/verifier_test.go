@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -140,6 +142,39 @@ func TestJWKSMaxAge(t *testing.T) {
 		t.Fatalf("removed key after max age: %v", err)
 	}
 }
+
+// TestJWKSIssuerDown: with the issuer down, a stale key set keeps
+// verifying with the keys it has, and refetches are rate limited.
+func TestJWKSIssuerDown(t *testing.T) {
+	is := newTestIssuer(t)
+	clk := newClock()
+	var attempts atomic.Int32
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		attempts.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	v := is.verifier(func(c *Config) { c.Now = clk.Now; c.Leeway = time.Hour; c.HTTPClient = client })
+	tok := is.sign(is.claims(), "at+jwt")
+	is.srv.Close()
+	before := attempts.Load()
+	clk.Advance(11 * time.Minute)
+	for range 5 {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatalf("stale set, issuer down: %v", err)
+		}
+	}
+	if got := attempts.Load() - before; got != 1 {
+		t.Fatalf("%d refetch attempts for 5 tokens, want 1", got)
+	}
+	clk.Advance(11 * time.Second)
+	if _, err := v.Verify(context.Background(), tok); err != nil || attempts.Load()-before != 2 {
+		t.Fatalf("after the interval: %v, %d attempts", err, attempts.Load()-before)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func introspecting(c *Config) {
 	c.Introspection = &Introspection{ClientID: "rs", ClientSecret: "rs-secret", IntrospectJWTs: true}
