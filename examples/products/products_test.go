@@ -116,7 +116,7 @@ func call(t *testing.T, method, url, bearer string, body any, out any) (int, htt
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -246,7 +246,7 @@ func TestRevokedTokenRefused(t *testing.T) {
 	req, _ := http.NewRequest("POST", lk.URL+"/oauth2/revoke", strings.NewReader(url.Values{"token": {alice}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("demo", demoSecret)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("revoke: %v %v", resp, err)
 	}
