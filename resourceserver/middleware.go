@@ -92,8 +92,11 @@ func WriteError(w http.ResponseWriter, err error) {
 		writeDetail(w, http.StatusServiceUnavailable, "Service temporarily unavailable, try again later.")
 		return
 	}
-	desc := strings.TrimPrefix(err.Error(), ErrInvalidToken.Error()+": ")
-	w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token", error_description="`+quotable(desc)+`"`)
+	desc := quotable(strings.TrimPrefix(err.Error(), ErrInvalidToken.Error()+": "))
+	if len(desc) > 200 { // it may quote the token's own claims
+		desc = desc[:200]
+	}
+	w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token", error_description="`+desc+`"`)
 	writeDetail(w, http.StatusUnauthorized, MsgAuthenticationFailed)
 }
 

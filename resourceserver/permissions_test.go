@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -117,6 +118,8 @@ func TestMiddlewareAnswers(t *testing.T) {
 			`Bearer realm="api", error="invalid_token", error_description="empty or too long"`},
 		{"expired", "Bearer " + is.sign(expired, "at+jwt"), IsAuthenticated, 401, MsgAuthenticationFailed,
 			`Bearer realm="api", error="invalid_token", error_description="expired"`},
+		{"long claim in the description", "Bearer " + is.sign(map[string]any{"iss": strings.Repeat("\"x", 500)}, "at+jwt"), AllowAny, 401,
+			MsgAuthenticationFailed, `Bearer realm="api", error="invalid_token", error_description="issuer ` + strings.Repeat("x", 193) + `"`},
 		{"missing scope", "Bearer " + good, HasScope("products:write"), 403, MsgPermissionDenied,
 			`Bearer realm="api", error="insufficient_scope", scope="products:write"`},
 		{"missing permission", "Bearer " + good, HasPermission("store.delete_product"), 403, MsgPermissionDenied, ""},
