@@ -38,7 +38,7 @@ bench-embedded:
 
 # Micro-benchmarks (go test -bench).
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./provider/ ./storage/... ./backends/...
+	$(GO) test -run '^$$' -bench . -benchmem ./provider/ ./storage/... ./backends/... ./resourceserver/
 
 # Start PostgreSQL and Redis locally if they are down (Debian).
 services:
