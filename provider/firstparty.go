@@ -149,6 +149,7 @@ func (p *Provider) RevokeRefreshToken(ctx context.Context, raw string) error {
 	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	p.auditRevoked(ctx, "refresh_token", fam.Subject, fam.ClientID, fam.ID)
 	return nil
 }
 
