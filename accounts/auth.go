@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
@@ -308,6 +309,9 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	if err := s.opts.Tokens.RevokeSubjectAccessTokens(ctx, subjectOf(p.User.ID)); err != nil {
 		return storeErr("revoke access tokens", err)
 	}
+	s.opts.Audit.Record(ctx, audit.Event{
+		Type: audit.TypeSessionRevoked, Subject: subjectOf(p.User.ID), Detail: map[string]string{"session": "all"},
+	})
 	return nil
 }
 
