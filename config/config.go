@@ -33,6 +33,13 @@ type Config struct {
 	Log            Log       `yaml:"log"`
 	HTTP           HTTP      `yaml:"http"`
 	Mail           Mail      `yaml:"mail"`
+	Audit          Audit     `yaml:"audit"`
+}
+
+// Audit configures the audit events (docs/operations.md).
+type Audit struct {
+	// Retention is how long stored events are kept; older ones are purged.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // TLS serves HTTPS directly when both files are set.
@@ -169,6 +176,7 @@ func Default() Config {
 		RateLimit: defaultRateLimit(),
 		Mail:      defaultMail(),
 		Log:       Log{Level: "info", Format: "json"},
+		Audit:     Audit{Retention: 90 * 24 * time.Hour},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,
 			ReadTimeout:     10 * time.Second,
