@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -209,6 +210,10 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 					}
 					return err
 				}
+				s.Audit().Record(c.ctx, audit.Event{
+					Type: audit.TypeUserCreated, Subject: strconv.FormatInt(u.ID, 10),
+					Detail: map[string]string{"username": u.Username, "superuser": strconv.FormatBool(super)},
+				})
 				fmt.Fprintf(c.stdout, "created user %s (id %d)\n", u.Username, u.ID)
 				return nil
 			})
