@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -106,6 +107,9 @@ func TestAdminAPIKeys(t *testing.T) {
 	events := ts.events(bearer(adminTok), "")
 	if e := findEvent(events, "admin_key.revoked"); e == nil || e["actor"] != "key:"+id {
 		t.Errorf("admin_key.revoked: %v", e)
+	}
+	if raw, _ := json.Marshal(events); strings.Contains(string(raw), key[len("lk_ak_"):]) {
+		t.Error("an audit event contains the admin key")
 	}
 	if strings.Contains(ts.Logs.String(), key) || strings.Contains(ts.Logs.String(), key[len("lk_ak_"):]) {
 		t.Error("the log contains the admin key")
