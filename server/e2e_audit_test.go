@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/accounts"
 	"github.com/latchkey-auth/latchkey/config"
 )
 
@@ -232,4 +233,28 @@ func TestAuditEventsRecordEveryFlowWithoutSecrets(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A password reset by e-mailed link is a user.password_reset event of the
+// user, with neither the link's token nor the new password in it.
+func TestAuditPasswordResetEvent(t *testing.T) {
+	mb := &mailbox{}
+	ts := startMailServer(t, mb, nil)
+	u := ts.createUser("rita", "rita-pass-1234", false)
+	if res := ts.call(http.MethodPost, "/auth/users/reset_password/", "", map[string]any{"email": "rita@example.com"}); res.Status != http.StatusNoContent {
+		t.Fatalf("reset_password: %s", res)
+	}
+	uid, token := linkParts(t, onlyMail(t, mb, accounts.MailPasswordReset, "rita@example.com"))
+	const next = "rita-next-pass-5678"
+	if res := ts.call(http.MethodPost, "/auth/users/reset_password_confirm/", "", map[string]any{"uid": uid, "token": token, "new_password": next}); res.Status != http.StatusNoContent {
+		t.Fatalf("reset_password_confirm: %s", res)
+	}
+	events := ts.events(bearer(ts.adminToken()), "type=user.password_reset")
+	if len(events) != 1 || events[0]["subject"] != strconv.FormatInt(u.ID, 10) {
+		t.Fatalf("user.password_reset events: %v", events)
+	}
+	raw, _ := json.Marshal(events)
+	if strings.Contains(string(raw), token) || strings.Contains(string(raw), next) || strings.Contains(ts.Logs.String(), next) {
+		t.Error("the reset's token or new password is in an event or the log")
+	}
 }
