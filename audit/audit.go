@@ -31,30 +31,39 @@ import (
 // Event is one audit event (see storage.AuditEvent for the fields).
 type Event = storage.AuditEvent
 
-// Event types (contract §5).
+// Event types (contract §5; admin_key.* are latchkey's own).
 const (
-	TypeLoginSucceeded        = "login.succeeded"
-	TypeLoginFailed           = "login.failed"
-	TypeLoginLocked           = "login.locked"
-	TypeRefreshReuseDetected  = "token.refresh_reuse_detected"
-	TypeTokenRevoked          = "token.revoked"
-	TypeUserCreated           = "user.created"
-	TypeUserUpdated           = "user.updated"
-	TypeUserDeleted           = "user.deleted"
-	TypeUserPasswordChanged   = "user.password_changed"
-	TypeUserPasswordReset     = "user.password_reset"
-	TypeClientCreated         = "client.created"
-	TypeClientUpdated         = "client.updated"
-	TypeClientDeleted         = "client.deleted"
-	TypeClientSecretRotated   = "client.secret_rotated"
-	TypeKeyRotated            = "key.rotated"
-	TypeSessionRevoked        = "session.revoked"
-	TypeAdminKeyCreated       = "admin_key.created"
-	TypeAdminKeyRevoked       = "admin_key.revoked"
-	OutcomeSuccess            = "success"
-	OutcomeFailure            = "failure"
-	maxText                   = 512
-	defaultStoreWriteDuration = 2 * time.Second
+	TypeLoginSucceeded       = "login.succeeded"
+	TypeLoginFailed          = "login.failed"
+	TypeLoginLocked          = "login.locked"
+	TypeRefreshReuseDetected = "token.refresh_reuse_detected"
+	TypeTokenRevoked         = "token.revoked"
+	TypeUserCreated          = "user.created"
+	TypeUserUpdated          = "user.updated"
+	TypeUserDeleted          = "user.deleted"
+	TypeUserPasswordChanged  = "user.password_changed"
+	TypeUserPasswordReset    = "user.password_reset"
+	TypeClientCreated        = "client.created"
+	TypeClientUpdated        = "client.updated"
+	TypeClientDeleted        = "client.deleted"
+	TypeClientSecretRotated  = "client.secret_rotated"
+	TypeKeyRotated           = "key.rotated"
+	TypeSessionRevoked       = "session.revoked"
+	TypeAdminKeyCreated      = "admin_key.created"
+	TypeAdminKeyRevoked      = "admin_key.revoked"
+)
+
+// Outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+)
+
+const (
+	// maxText bounds every text field of an event, in bytes.
+	maxText = 512
+	// storeTimeout bounds the store write of one event.
+	storeTimeout = 2 * time.Second
 )
 
 // Store is where events are kept.
@@ -78,7 +87,7 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{store: store, log: log, now: now, timeout: defaultStoreWriteDuration}
+	return &Recorder{store: store, log: log, now: now, timeout: storeTimeout}
 }
 
 // Record completes e (ID, time, outcome, and the actor, client and
