@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/passwordpolicy"
 	"github.com/latchkey-auth/latchkey/provider"
@@ -92,6 +93,21 @@ type MailLimiter interface {
 	CountMail(ctx context.Context, recipient string) error
 }
 
+// Auditor records audit events (user changes, revoked sessions);
+// *audit.Recorder implements it. Record never fails the request.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event)
+}
+
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, audit.Event) {}
+
+// auditUser records an event about a user's account.
+func (s *Service) auditUser(ctx context.Context, typ string, userID int64, detail map[string]string) {
+	s.opts.Audit.Record(ctx, audit.Event{Type: typ, Subject: subjectOf(userID), Detail: detail})
+}
+
 // Registration modes (users.registration).
 const (
 	RegistrationOpen       = "open"
@@ -137,6 +153,11 @@ type Options struct {
 	SyncMail bool
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Audit records audit events; nil records none.
+	Audit Auditor
+	// AdminKeys stores admin API keys (lk_ak_), which authorize /admin/
+	// and nothing else; nil turns them off.
+	AdminKeys storage.AdminKeys
 }
 
 // Retype are djoser's *_RETYPE settings.
@@ -168,6 +189,9 @@ func New(opts Options) *Service {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Audit == nil {
+		opts.Audit = nopAuditor{}
 	}
 	if opts.Passwords == nil {
 		opts.Passwords = passwordpolicy.ForUsers(passwordpolicy.New(passwordpolicy.Default()))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
@@ -29,6 +30,17 @@ type Principal struct {
 	// token never makes another that can do more or live longer.
 	TokenScope  string
 	TokenExpiry time.Time
+	// AdminKey is the admin API key used (Method "admin_key"); User is then
+	// a stand-in superuser with ID 0.
+	AdminKey *storage.AdminKey
+}
+
+// Actor names the principal in audit events: the user or the admin key.
+func (p *Principal) Actor() string {
+	if p.AdminKey != nil {
+		return audit.KeyActor(p.AdminKey.ID)
+	}
+	return audit.UserActor(p.User.ID)
 }
 
 // Staff reports whether the principal may use the admin API.
@@ -42,6 +54,10 @@ func (s *Service) Authenticate(ctx context.Context, header string) (*Principal, 
 	cred = strings.TrimSpace(cred)
 	switch {
 	case strings.EqualFold(scheme, "Bearer") && cred != "":
+		if provider.IsAdminKey(cred) {
+			// Admin API keys authorize /admin/ (AuthenticateAdmin) only.
+			return nil, ErrTokenNotValid
+		}
 		if provider.IsPersonalToken(cred) {
 			return s.authPersonal(ctx, cred, ErrTokenNotValid)
 		}
@@ -308,6 +324,9 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	if err := s.opts.Tokens.RevokeSubjectAccessTokens(ctx, subjectOf(p.User.ID)); err != nil {
 		return storeErr("revoke access tokens", err)
 	}
+	s.opts.Audit.Record(ctx, audit.Event{
+		Type: audit.TypeSessionRevoked, Subject: subjectOf(p.User.ID), Detail: map[string]string{"session": "all"},
+	})
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/usertokens"
 )
@@ -237,6 +238,7 @@ func (s *Service) ResetPasswordConfirm(ctx context.Context, in Input, newField, 
 	if err := s.setPasswordIf(ctx, u, pw, newField, func(x storage.User) bool { return x.PasswordHash == u.PasswordHash }); err != nil {
 		return err
 	}
+	s.auditUser(ctx, audit.TypeUserPasswordReset, u.ID, nil)
 	if err := s.endEverything(ctx, u.ID); err != nil {
 		return err
 	}

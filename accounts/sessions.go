@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -84,6 +85,9 @@ func (s *Service) revokeSessionOf(ctx context.Context, userID int64, id string) 
 	if err := s.opts.Sessions.RevokeFamily(ctx, id, s.now()); err != nil {
 		return storeErr("revoke session", err)
 	}
+	s.opts.Audit.Record(ctx, audit.Event{
+		Type: audit.TypeSessionRevoked, Subject: f.Subject, ClientID: f.ClientID, Detail: map[string]string{"session": id},
+	})
 	return nil
 }
 

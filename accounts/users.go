@@ -3,10 +3,12 @@ package accounts
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -123,6 +125,7 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 		}
 		s.send(ctx, MailActivation, stored, purposeActivation, s.opts.Links.ActivationURL)
 	}
+	s.auditUser(ctx, audit.TypeUserCreated, u.ID, map[string]string{"username": u.Username})
 	return s.view(ctx, u)
 }
 
@@ -355,6 +358,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 		}
 	}
 	s.opts.Tokens.ForgetUser(cur.ID)
+	s.auditUser(ctx, audit.TypeUserUpdated, cur.ID, changedFields(cur, saved, setGroups))
 	if cur.IsActive && !saved.IsActive {
 		// A deactivated account keeps no session and no token.
 		if err := s.endEverything(ctx, cur.ID); err != nil {
@@ -426,6 +430,7 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id int64, in Inp
 		return storeErr("delete user", err)
 	}
 	s.opts.Tokens.ForgetUser(u.ID)
+	s.auditUser(ctx, audit.TypeUserDeleted, u.ID, map[string]string{"username": u.Username})
 	return nil
 }
 
@@ -450,6 +455,7 @@ func (s *Service) SetPassword(ctx context.Context, p *Principal, in Input, newFi
 	if err := s.setPassword(ctx, p.User, pw, newField); err != nil {
 		return err
 	}
+	s.auditUser(ctx, audit.TypeUserPasswordChanged, p.User.ID, nil)
 	if s.opts.RevokeSessionsOnPasswordChange {
 		return s.revokeOtherSessions(ctx, p)
 	}
@@ -511,6 +517,7 @@ func (s *Service) AdminSetPassword(ctx context.Context, p *Principal, id int64, 
 	if err := s.setPassword(ctx, u, pw, "new_password"); err != nil {
 		return err
 	}
+	s.auditUser(ctx, audit.TypeUserPasswordChanged, u.ID, map[string]string{"by": "staff"})
 	if u.ID == p.User.ID {
 		return s.revokeOtherSessions(ctx, p)
 	}
@@ -541,7 +548,11 @@ func (s *Service) SetUsername(ctx context.Context, p *Principal, in Input) error
 	if hasRetype && retype != v {
 		return fieldError(NonField, "The two username fields didn't match.")
 	}
-	return s.saveField(ctx, p.User.ID, func(u *storage.User) { u.Username = v })
+	if err := s.saveField(ctx, p.User.ID, func(u *storage.User) { u.Username = v }); err != nil {
+		return err
+	}
+	s.auditUser(ctx, audit.TypeUserUpdated, p.User.ID, map[string]string{"fields": "username"})
+	return nil
 }
 
 // SetEmail is set_email: current_password and new_email. The new address
@@ -568,12 +579,17 @@ func (s *Service) SetEmail(ctx context.Context, p *Principal, in Input) error {
 	if hasRetype && retype != v {
 		return fieldError(NonField, "The two email fields didn't match.")
 	}
-	return s.saveField(ctx, p.User.ID, func(u *storage.User) {
+	err := s.saveField(ctx, p.User.ID, func(u *storage.User) {
 		if !strings.EqualFold(u.Email, v) {
 			u.EmailVerified = false
 		}
 		u.Email = v
 	})
+	if err != nil {
+		return err
+	}
+	s.auditUser(ctx, audit.TypeUserUpdated, p.User.ID, map[string]string{"fields": "email"})
+	return nil
 }
 
 func (s *Service) saveField(ctx context.Context, id int64, fn func(*storage.User)) error {
@@ -606,4 +622,25 @@ func (s *Service) taken(ctx context.Context, value string, self int64) (bool, er
 		}
 	}
 	return false, nil
+}
+
+// changedFields names, for the audit event, the fields an update changed
+// (never their values: a profile may hold anything).
+func changedFields(cur, next storage.User, groups bool) map[string]string {
+	var f []string
+	for _, c := range []struct {
+		name    string
+		changed bool
+	}{
+		{"username", cur.Username != next.Username}, {"email", cur.Email != next.Email},
+		{"first_name", cur.FirstName != next.FirstName}, {"last_name", cur.LastName != next.LastName},
+		{"is_active", cur.IsActive != next.IsActive}, {"is_staff", cur.IsStaff != next.IsStaff},
+		{"is_superuser", cur.IsSuperuser != next.IsSuperuser}, {"profile", !reflect.DeepEqual(cur.Profile, next.Profile)},
+		{"groups", groups},
+	} {
+		if c.changed {
+			f = append(f, c.name)
+		}
+	}
+	return map[string]string{"fields": strings.Join(f, ",")}
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -47,6 +48,29 @@ type Admin struct {
 	store    Store
 	provider Provider
 	now      func() time.Time
+	audit    Auditor
+}
+
+// Auditor records audit events (client.created, …); *audit.Recorder
+// implements it. Record never fails the request.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event)
+}
+
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, audit.Event) {}
+
+// WithAudit makes a record events to r and returns a.
+func (a *Admin) WithAudit(r Auditor) *Admin {
+	if r != nil {
+		a.audit = r
+	}
+	return a
+}
+
+func (a *Admin) record(ctx context.Context, typ, clientID string) {
+	a.audit.Record(ctx, audit.Event{Type: typ, ClientID: clientID})
 }
 
 // New returns the client administration over store; now defaults to
@@ -55,7 +79,7 @@ func New(store Store, p Provider, now func() time.Time) *Admin {
 	if now == nil {
 		now = time.Now
 	}
-	return &Admin{store: store, provider: p, now: now}
+	return &Admin{store: store, provider: p, now: now, audit: nopAuditor{}}
 }
 
 // Metadata is a client as the admin API and the CLI show it, with RFC 7591
@@ -259,6 +283,7 @@ func (a *Admin) CreateClient(ctx context.Context, m Metadata, secret string) (Me
 		}
 		return Metadata{}, fmt.Errorf("create client: %w", err)
 	}
+	a.record(ctx, audit.TypeClientCreated, rec.ID)
 	out := metadataOf(rec)
 	if rec.SecretHash != "" {
 		out.ClientSecret = secret
@@ -316,6 +341,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, m Metadata) (Metada
 		return Metadata{}, clientError(err)
 	}
 	a.provider.ForgetClient(id)
+	a.record(ctx, audit.TypeClientUpdated, id)
 	return metadataOf(c), nil
 }
 
@@ -328,6 +354,7 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 		return clientError(err)
 	}
 	a.provider.ForgetClient(id)
+	a.record(ctx, audit.TypeClientDeleted, id)
 	return nil
 }
 
@@ -350,6 +377,7 @@ func (a *Admin) RotateClientSecret(ctx context.Context, id string) (Metadata, er
 		return Metadata{}, clientError(err)
 	}
 	a.provider.ForgetClient(id)
+	a.record(ctx, audit.TypeClientSecretRotated, id)
 	out := metadataOf(c)
 	out.ClientSecret = secret
 	out.ClientSecretExpiresAt = new(int64)

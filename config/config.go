@@ -34,6 +34,13 @@ type Config struct {
 	HTTP           HTTP      `yaml:"http"`
 	Mail           Mail      `yaml:"mail"`
 	UI             UI        `yaml:"ui"`
+	Audit          Audit     `yaml:"audit"`
+}
+
+// Audit configures the audit events (docs/operations.md).
+type Audit struct {
+	// Retention is how long stored events are kept; older ones are purged.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // TLS serves HTTPS directly when both files are set.
@@ -171,6 +178,7 @@ func Default() Config {
 		Mail:      defaultMail(),
 		UI:        defaultUI(),
 		Log:       Log{Level: "info", Format: "json"},
+		Audit:     Audit{Retention: 90 * 24 * time.Hour},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,
 			ReadTimeout:     10 * time.Second,

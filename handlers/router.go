@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/latchkey-auth/latchkey/accounts"
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/handlers/pages"
 	"github.com/latchkey-auth/latchkey/metrics"
@@ -29,7 +30,9 @@ type Deps struct {
 	// Clients administers clients (/admin/clients/).
 	Clients *clients.Admin
 	// Accounts serves the user API and authenticates /auth/ and /admin/.
-	Accounts   *accounts.Service
+	Accounts *accounts.Service
+	// Events lists audit events (/admin/events/); nil lists none.
+	Events     AuditEvents
 	UserRoutes UserRoutes
 	// Pages serves the hosted pages (activation, password reset); nil
 	// serves none.
@@ -136,6 +139,10 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	both(admin, http.MethodPost, "/clients/:id/rotate-secret", a.rotateClientSecret)
 	both(admin, http.MethodGet, "/keys", a.listKeys)
 	both(admin, http.MethodPost, "/keys/rotate", a.rotateKey)
+	both(admin, http.MethodGet, "/api-keys", a.listAdminKeys)
+	both(admin, http.MethodPost, "/api-keys", a.createAdminKey)
+	both(admin, http.MethodDelete, "/api-keys/:id", a.revokeAdminKey)
+	both(admin, http.MethodGet, "/events", a.listEvents)
 	a.adminGroupRoutes(admin)
 }
 
@@ -158,6 +165,7 @@ func (a *api) requestContext(c *gin.Context) {
 	c.Header("X-Request-Id", id)
 	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
 	ctx = provider.WithClientIP(ctx, c.ClientIP())
+	ctx = audit.WithRequest(ctx, c.ClientIP(), c.Request.UserAgent())
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
 }

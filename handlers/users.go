@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/latchkey-auth/latchkey/accounts"
+	"github.com/latchkey-auth/latchkey/audit"
 )
 
 // This file is the DRF side of the user API: bodies in, DRF answers out.
@@ -65,22 +66,21 @@ func (a *api) authenticate(required bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(principalKey, p)
+		c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), p.Actor()))
 		c.Next()
 	}
 }
 
-// requireStaff admits staff and superusers, authenticated as on /auth/.
+// requireStaff admits staff and superusers, authenticated as on /auth/,
+// and admin API keys (accounts.Service.AuthenticateAdmin).
 func (a *api) requireStaff(c *gin.Context) {
-	p, err := a.Accounts.Authenticate(c.Request.Context(), c.GetHeader("Authorization"))
+	p, err := a.Accounts.AuthenticateAdmin(c.Request.Context(), c.GetHeader("Authorization"))
 	if err != nil {
 		a.writeDRF(c, err)
 		return
 	}
-	if !p.Staff() {
-		a.writeDRF(c, accounts.ErrForbidden)
-		return
-	}
 	c.Set(principalKey, p)
+	c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), p.Actor()))
 	c.Next()
 }
 

@@ -149,6 +149,7 @@ func (p *Provider) RevokeRefreshToken(ctx context.Context, raw string) error {
 	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	p.auditRevoked(ctx, "refresh_token", fam.Subject, fam.ClientID, fam.ID)
 	return nil
 }
 
@@ -162,3 +163,6 @@ func (p *Provider) ForgetUser(userID int64) { p.users.evict(userID) }
 // IsPersonalToken reports whether raw looks like one of latchkey's opaque
 // personal tokens.
 func IsPersonalToken(raw string) bool { return strings.HasPrefix(raw, PrefixPAT) }
+
+// IsAdminKey reports whether raw looks like an admin API key (lk_ak_).
+func IsAdminKey(raw string) bool { return strings.HasPrefix(raw, PrefixAdminKey) }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/throttle"
@@ -29,6 +30,7 @@ func (g passwordGrant) Token(ctx context.Context, req *TokenRequest) (*TokenResp
 	if login == "" || password == "" {
 		return nil, ErrInvalidRequest.WithDescription("username and password are required")
 	}
+	ctx = audit.WithClient(ctx, req.Client.ID)
 	id, err := g.p.AuthenticatePassword(ctx, login, password)
 	if err != nil {
 		return nil, err
@@ -55,7 +57,11 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	// same whether or not the account exists.
 	att, err := p.limiter.Begin(ctx, throttle.KindPassword, login, clientIP(ctx))
 	if err != nil {
-		return backends.Identity{}, throttleErr(err)
+		err = throttleErr(err)
+		if errors.Is(err, ErrRateLimited) {
+			p.auditLogin(ctx, audit.TypeLoginLocked, login, backends.Identity{})
+		}
+		return backends.Identity{}, err
 	}
 	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
 	// a burst of logins queues instead of exhausting memory.
@@ -75,14 +81,29 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 				id.Backend = b.ID
 			}
 			att.Succeeded(ctx)
+			p.auditLogin(ctx, audit.TypeLoginSucceeded, login, id)
 			return id, nil
 		}
 		p.obs.LoginFailed(b.ID)
 	}
+	p.auditLogin(ctx, audit.TypeLoginFailed, login, backends.Identity{})
 	if err := att.Failed(ctx); err != nil {
 		return backends.Identity{}, throttleErr(err)
 	}
 	return backends.Identity{}, errBadLogin
+}
+
+// auditLogin records a password login. The login as typed is kept for
+// failures (it names the account attacked); the password never is.
+func (p *Provider) auditLogin(ctx context.Context, typ, login string, id backends.Identity) {
+	e := audit.Event{Type: typ, Backend: id.Backend}
+	if typ == audit.TypeLoginSucceeded {
+		e.Subject = identitySubject(id)
+	} else {
+		e.Outcome = audit.OutcomeFailure
+		e.Detail = map[string]string{"login": login}
+	}
+	p.audit.Record(ctx, e)
 }
 
 // IsBadLogin reports whether err is AuthenticatePassword's answer to wrong

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -62,6 +64,10 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 	switch {
 	case errors.Is(err, storage.ErrReused):
 		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", req.Client.ID)
+		p.audit.Record(ctx, audit.Event{
+			Type: audit.TypeRefreshReuseDetected, Outcome: audit.OutcomeFailure, ClientID: req.Client.ID,
+			Detail: map[string]string{"session": ref.FamilyID, "generation": strconv.FormatInt(ref.Generation, 10)},
+		})
 		return nil, errBadRefresh
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, errBadRefresh

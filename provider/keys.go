@@ -20,6 +20,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -68,6 +69,7 @@ type KeyRing struct {
 	keepAfter time.Duration // how long a retired key still verifies
 	now       func() time.Time
 	log       *slog.Logger
+	audit     Auditor
 
 	// verified caches the claims of access tokens whose signature verified.
 	verified *ttlCache[string, *AccessClaims]
@@ -96,7 +98,7 @@ func NewKeyRing(store keyStore, secrets *Secrets, opts KeyRingOptions, now func(
 		store: store, secrets: secrets, alg: opts.Algorithm,
 		ttl: opts.CacheTTL, period: opts.RotationPeriod,
 		keepAfter: opts.MaxTokenTTL + opts.CacheTTL,
-		now:       now, log: log,
+		now:       now, log: log, audit: nopAuditor{},
 		verified: newTTLCache[string, *AccessClaims](verifiedTTL, maxVerified, now),
 	}
 }
@@ -128,6 +130,9 @@ func (k *KeyRing) Rotate(ctx context.Context) (KeyInfo, error) {
 	if _, err := k.store.RotateKey(ctx, next, now, now.Add(k.keepAfter), time.Time{}); err != nil {
 		return KeyInfo{}, fmt.Errorf("rotate key: %w", err)
 	}
+	k.audit.Record(ctx, audit.Event{Type: audit.TypeKeyRotated, Detail: map[string]string{
+		"kid": next.ID, "alg": next.Algorithm, "reason": "manual",
+	}})
 	if err := k.reload(ctx); err != nil {
 		return KeyInfo{}, err
 	}
@@ -250,6 +255,13 @@ func (k *KeyRing) rotateIfDue(ctx context.Context, keys []storage.SigningKey) (b
 	}
 	if ok {
 		k.log.InfoContext(ctx, "signing key created", "kid", next.ID, "alg", next.Algorithm)
+		reason := "scheduled"
+		if signing == nil {
+			reason = "first"
+		}
+		k.audit.Record(ctx, audit.Event{Type: audit.TypeKeyRotated, Detail: map[string]string{
+			"kid": next.ID, "alg": next.Algorithm, "reason": reason,
+		}})
 	}
 	return true, nil
 }

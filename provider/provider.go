@@ -37,6 +37,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/throttle"
@@ -69,6 +70,16 @@ type Observer interface {
 }
 
 type nopObserver struct{}
+
+// Auditor records audit events (logins, revocations, key rotations);
+// *audit.Recorder implements it. Record never fails the request.
+type Auditor interface {
+	Record(ctx context.Context, e audit.Event)
+}
+
+type nopAuditor struct{}
+
+func (nopAuditor) Record(context.Context, audit.Event) {}
 
 func (nopObserver) TokenIssued(string) {}
 func (nopObserver) LoginFailed(string) {}
@@ -103,6 +114,8 @@ type Options struct {
 	Now          func() time.Time
 	Logger       *slog.Logger
 	Observer     Observer
+	// Audit records audit events; nil records none.
+	Audit Auditor
 
 	// RateLimits protects every credential check; a nil Store turns it off.
 	RateLimits RateLimits
@@ -131,6 +144,7 @@ type Provider struct {
 	now           func() time.Time
 	log           *slog.Logger
 	obs           Observer
+	audit         Auditor
 	grants        grantRegistry
 
 	// limiter limits failed credential checks and e-mail requests; nil
@@ -153,6 +167,9 @@ func New(opts Options) *Provider {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	if opts.Audit == nil {
+		opts.Audit = nopAuditor{}
+	}
 	if len(opts.Audience) == 0 {
 		opts.Audience = []string{opts.Issuer}
 	}
@@ -167,8 +184,9 @@ func New(opts Options) *Provider {
 		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
 		passwordSlots: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
-		now:           opts.Now, log: opts.Logger, obs: opts.Observer,
+		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
 	}
+	p.keys.audit = opts.Audit
 	p.limiter = newLimiter(opts)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -59,7 +60,17 @@ func (p *Provider) revokeRefresh(ctx context.Context, raw, clientID string) erro
 	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	p.auditRevoked(ctx, "refresh_token", fam.Subject, fam.ClientID, fam.ID)
 	return nil
+}
+
+// auditRevoked records a revoked token: its kind, owner, client and session.
+func (p *Provider) auditRevoked(ctx context.Context, kind, subject, clientID, session string) {
+	d := map[string]string{"token_type": kind}
+	if session != "" {
+		d["session"] = session
+	}
+	p.audit.Record(ctx, audit.Event{Type: audit.TypeTokenRevoked, Subject: subject, ClientID: clientID, Detail: d})
 }
 
 // revokeAccess denies an access token's jti until it expires.
@@ -77,6 +88,7 @@ func (p *Provider) revokeAccess(ctx context.Context, raw, clientID string) error
 	if err := p.tokens.RevokeAccessToken(ctx, info.ID, time.Unix(info.Expiry, 0)); err != nil {
 		return fmt.Errorf("revoke access token: %w", err)
 	}
+	p.auditRevoked(ctx, "access_token", info.Subject, info.ClientID, info.SessionID)
 	return nil
 }
 
@@ -85,6 +97,7 @@ func (p *Provider) RevokeSession(ctx context.Context, id string) error {
 	if err := p.tokens.RevokeFamily(ctx, id, p.now()); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	p.audit.Record(ctx, audit.Event{Type: audit.TypeSessionRevoked, Detail: map[string]string{"session": id}})
 	return nil
 }
 

@@ -22,6 +22,7 @@ const (
 	PrefixAccessToken  = "lk_at_"
 	PrefixPAT          = "lk_pat_"
 	PrefixClientSecret = "lk_cs_"
+	PrefixAdminKey     = "lk_ak_"
 )
 
 // secretBytes is the randomness of every secret: 256 bits.

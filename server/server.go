@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey-auth/latchkey/accounts"
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/config"
@@ -64,6 +65,10 @@ type Server struct {
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
 	// hasher hashes new passwords (bootstrap, user API, CLI).
 	hasher backends.PasswordHasher
+	// audit records audit events to the log and the durable store.
+	audit *audit.Recorder
+	// accounts is the user API's service (admin keys for the CLI).
+	accounts *accounts.Service
 }
 
 // Open opens storage (migrating it), the backends and the provider, and
@@ -116,6 +121,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.hasher = hasher
+	s.audit = audit.New(s.store, opts.Logger, opts.Now)
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
 		Store: s.store, Tokens: s.hot, Codes: s.hot, Secrets: secrets,
@@ -128,9 +134,9 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
-		RateLimits: s.rateLimits(cfg),
+		RateLimits: s.rateLimits(cfg), Audit: s.audit,
 	})
-	s.clients = clients.New(s.store, s.provider, opts.Now)
+	s.clients = clients.New(s.store, s.provider, opts.Now).WithAudit(s.audit)
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -147,8 +153,9 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	s.accounts = users
 	deps := handlers.Deps{
-		Provider: s.provider, Clients: s.clients, Accounts: users, UserRoutes: userRoutes(cfg), Pages: hosted, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Clients: s.clients, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -245,6 +252,12 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 
 // Clients returns the client administration (for the CLI).
 func (s *Server) Clients() *clients.Admin { return s.clients }
+
+// Accounts is the user API's service (admin API keys, for the CLI).
+func (s *Server) Accounts() *accounts.Service { return s.accounts }
+
+// Audit records audit events (for the CLI's own changes).
+func (s *Server) Audit() *audit.Recorder { return s.audit }
 
 // Store is the durable store.
 func (s *Server) Store() Durable { return s.store }
@@ -361,12 +374,26 @@ func (s *Server) purgeLoop(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Info("purged expired records", "count", n)
 			}
+			s.purgeAudit(ctx, now)
 			if n, err := s.purgeAttempts(ctx, now); err != nil {
 				s.log.Warn("purge of rate-limit counters failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("purged forgotten rate-limit counters", "count", n)
 			}
 		}
+	}
+}
+
+// purgeAudit deletes stored audit events older than audit.retention (none
+// when it is not set, as in a hand-made Config).
+func (s *Server) purgeAudit(ctx context.Context, now time.Time) {
+	if s.cfg.Audit.Retention <= 0 {
+		return
+	}
+	if n, err := s.store.PurgeAuditEvents(ctx, now.Add(-s.cfg.Audit.Retention)); err != nil {
+		s.log.Warn("purge of audit events failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged audit events past audit.retention", "count", n)
 	}
 }
 

@@ -290,6 +290,8 @@ type Store interface {
 	Keys
 	Tokens
 	PersonalTokens
+	AuditEvents
+	AdminKeys
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
@@ -50,7 +52,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.usersCmd(), c.clientsCmd(), c.keysCmd(), c.configCmd(), c.versionCmd())
+	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.usersCmd(), c.clientsCmd(), c.keysCmd(), c.adminCmd(), c.eventsCmd(), c.configCmd(), c.versionCmd())
 	return root.ExecuteContext(ctx)
 }
 
@@ -88,6 +90,8 @@ func (c *cli) withServer(fn func(*server.Server) error) error {
 		return err
 	}
 	defer s.Close()
+	// Changes made by a command are the CLI's in the audit events.
+	c.ctx = audit.WithActor(c.ctx, cliActor)
 	return fn(s)
 }
 
@@ -206,6 +210,10 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 					}
 					return err
 				}
+				s.Audit().Record(c.ctx, audit.Event{
+					Type: audit.TypeUserCreated, Subject: strconv.FormatInt(u.ID, 10),
+					Detail: map[string]string{"username": u.Username, "superuser": strconv.FormatBool(super)},
+				})
 				fmt.Fprintf(c.stdout, "created user %s (id %d)\n", u.Username, u.ID)
 				return nil
 			})

@@ -40,6 +40,7 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20251130000031", "codes_and_login_sessions", schemaCodesUp, schemaCodesDown))
 	ms.Add(goMigration(pg, "20251130000041", "subject_revocations", schemaSubjectRevocationsUp, schemaSubjectRevocationsDown))
 	ms.Add(goMigration(pg, "20251205000001", "consents", schemaConsentsUp, schemaConsentsDown))
+	ms.Add(goMigration(pg, "20261205000001", "audit_events_and_admin_keys", schemaAuditUp, schemaAuditDown))
 	return ms
 }
 

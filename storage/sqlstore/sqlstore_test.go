@@ -128,6 +128,12 @@ func runSuites(t *testing.T, open opener) {
 	t.Run("Consents", func(t *testing.T) {
 		storagetest.RunConsents(t, func(t *testing.T) storagetest.ConsentsAndClients { return o(t) })
 	})
+	t.Run("AuditEvents", func(t *testing.T) {
+		storagetest.RunAuditEvents(t, func(t *testing.T) storage.AuditEvents { return o(t) })
+	})
+	t.Run("AdminKeys", func(t *testing.T) {
+		storagetest.RunAdminKeys(t, func(t *testing.T) storage.AdminKeys { return o(t) })
+	})
 }
 
 func TestSQLite(t *testing.T) { runSuites(t, openSQLite) }
