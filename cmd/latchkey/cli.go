@@ -54,8 +54,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return root.ExecuteContext(ctx)
 }
 
+// loadConfig loads and checks the whole configuration: config.Load, then
+// server.CheckConfig against this binary's backends. Every command, serve
+// and config check alike, goes through it, so they are exactly as strict.
 func (c *cli) loadConfig() (config.Config, error) {
-	return config.Load(c.configPath, c.environ)
+	cfg, err := config.Load(c.configPath, c.environ)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if err := server.CheckConfig(cfg, backendTypes()); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
 }
 
 func (c *cli) logger(cfg config.Config) *slog.Logger {
@@ -301,7 +311,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 	create.Flags().StringVar(&m.ClientID, "id", "", "client_id (default: generated)")
 	create.Flags().StringVar(&m.ClientName, "name", "", "client_name")
 	create.Flags().StringSliceVar(&m.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable)")
-	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable; default authorization_code,refresh_token)")
+	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable), one the server serves: "+strings.Join(servedGrants(), ", ")+" (default: client_credentials, or password and refresh_token with --public)")
 	create.Flags().StringVar(&m.Scope, "scope", "", "space-separated scopes the client may get (default: "+clients.DefaultScope+")")
 	create.Flags().StringVar(&m.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post or none")
 	create.Flags().BoolVar(&public, "public", false, "a public client (no secret; same as --auth-method none)")
@@ -426,6 +436,12 @@ func (c *cli) versionCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// servedGrants are the grant types this binary's token endpoint serves (its
+// grant registry), for the help of clients create.
+func servedGrants() []string {
+	return provider.BuiltinGrantTypes()
 }
 
 // group is a command that only holds subcommands. Run with an argument that
