@@ -44,6 +44,16 @@ func RequireProgram(tb testing.TB, name, program string) string {
 	return path
 }
 
+// Require skips (or, with LATCHKEY_TEST_REQUIRE_SERVICES=1, fails) the
+// test when ok is false, as RequireService does; why says what is missing
+// ("the test runs as root").
+func Require(tb testing.TB, name string, ok bool, why string) {
+	tb.Helper()
+	if !ok {
+		missing(tb, name, why)
+	}
+}
+
 func missing(tb testing.TB, name, why string) {
 	tb.Helper()
 	if os.Getenv(RequireServicesEnv) == "1" {
