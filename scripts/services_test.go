@@ -24,6 +24,8 @@ import (
 type scramCluster struct {
 	version, name, confRoot string
 	port                    int
+	// root is the cluster's temporary folder, readable by everyone.
+	root string
 }
 
 func newScramCluster(t *testing.T) *scramCluster {
@@ -46,7 +48,7 @@ func newScramCluster(t *testing.T) *scramCluster {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := &scramCluster{version: version, name: "lktest", confRoot: filepath.Join(root, "etc"), port: freePort(t)}
+	c := &scramCluster{version: version, name: "lktest", confRoot: filepath.Join(root, "etc"), port: freePort(t), root: root}
 	if err := os.Mkdir(c.confRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +104,14 @@ func TestServicesScriptOnAFreshScramCluster(t *testing.T) {
 	if c.connects("postgres") {
 		t.Fatal("the fresh cluster lets postgres in without a password: not the scram setup under test")
 	}
-	script, err := filepath.Abs("services.sh")
+	// A copy anyone can read: the checkout may sit in a folder only root
+	// enters, and the script also runs as nobody below.
+	src, err := os.ReadFile("services.sh")
 	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(c.root, "services.sh")
+	if err := os.WriteFile(script, src, 0o755); err != nil {
 		t.Fatal(err)
 	}
 
@@ -112,6 +120,7 @@ func TestServicesScriptOnAFreshScramCluster(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cmd := c.cmd(ctx, "runuser", "-u", "nobody", "--", "bash", script, "postgres")
+		cmd.Dir = c.root
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err == nil {
