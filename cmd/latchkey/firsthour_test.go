@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs the CLI with environ and returns stdout and the error.
@@ -136,5 +140,67 @@ func TestClientsCreateRefusesGrantsTheServerDoesNotServe(t *testing.T) {
 	out = e.run(t, false, "", "clients", "create", "--name", "spa", "--public")
 	if !strings.Contains(out, `"password"`) || !strings.Contains(out, `"refresh_token"`) {
 		t.Fatalf("a public client's default grants: %s", out)
+	}
+}
+
+// Without an issuer, `LATCHKEY_LISTEN=127.0.0.1:PORT latchkey serve`
+// answers as http://localhost:PORT: in discovery, in the tokens' iss, in the
+// printed curl and in the log line that says which issuer is in force.
+func TestServeDerivesTheIssuerFromTheListenAddress(t *testing.T) {
+	e := newCLIEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	env := append(append([]string{}, e.environ...), "LATCHKEY_LISTEN=127.0.0.1:"+strconv.Itoa(port), "LATCHKEY_LOG__LEVEL=info")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), &out, &errOut, env) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	want := "http://localhost:" + strconv.Itoa(port)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	ready := false
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == http.StatusOK
+		}
+	}
+	if !ready {
+		t.Fatal("serve did not become ready")
+	}
+	resp, err := http.Get(base + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disc struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&disc)
+	resp.Body.Close()
+	if err != nil || disc.Issuer != want || disc.TokenEndpoint != want+"/oauth2/token" {
+		t.Fatalf("discovery: %+v (%v), want issuer %s", disc, err, want)
+	}
+	stop()
+	logs := errOut.String()
+	if !strings.Contains(logs, want+"/oauth2/token") {
+		t.Errorf("the printed curl does not use %s:\n%s", want, logs)
+	}
+	if !strings.Contains(logs, `"msg":"issuer derived from the listen address`) || !strings.Contains(logs, `"issuer":"`+want+`"`) {
+		t.Errorf("the issuer in force is not logged:\n%s", logs)
 	}
 }
