@@ -81,13 +81,14 @@ free_port() {
 # curl is the documented curl, made strict: a failed request or an answer
 # that is not 2xx fails the run. The body is printed as curl would.
 curl() {
-  local body status
+  local body status shown
   body=$(mktemp "$work/body.XXXXXX")
-  status=$(command curl -o "$body" -w '%{http_code}' "$@") || fail "curl $*: request failed"
+  shown=$(sed -E 's/Bearer [^ ]+/Bearer …/g; s/(token|refresh_token)=[^ ]+/\1=…/g' <<<"$*")
+  status=$(command curl -o "$body" -w '%{http_code}' "$@") || fail "curl $shown: request failed"
   cat "$body"
   case $status in
     2??) ;;
-    *) fail "curl $*: HTTP $status: $(cat "$body")" ;;
+    *) fail "curl $shown: HTTP $status: $(cat "$body")" ;;
   esac
 }
 
