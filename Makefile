@@ -5,16 +5,23 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test test-short check bench bench-embedded bench-go services fmt
+.PHONY: run build test test-short check smoke bench bench-embedded bench-go services fmt
 
+# Builds into bin/ (saying so: the first build downloads the modules and
+# compiles for a minute or two, silently) and serves.
 run:
-	$(GO) run ./cmd/latchkey serve
+	@echo "latchkey: building bin/latchkey (the first build downloads modules and compiles: a minute or two)..."
+	@$(GO) build -o bin/latchkey ./cmd/latchkey
+	@echo "latchkey: starting bin/latchkey serve"
+	./bin/latchkey serve
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/latchkey ./cmd/latchkey
 
+# go test -race -count=1 ./..., then a list of the suites that skipped
+# for want of a service (scripts/test.sh).
 test:
-	$(GO) test -race -count=1 -timeout 30m ./...
+	GO=$(GO) bash scripts/test.sh
 
 test-short:
 	$(GO) test -count=1 ./...
@@ -23,6 +30,11 @@ check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# Runs the README's quick-start and production commands, as written, on a
+# fresh data directory in a temporary folder (scripts/readme-smoke.sh).
+smoke:
+	GO=$(GO) bash scripts/readme-smoke.sh
 
 # Load benchmark: Gin baseline vs latchkey endpoints, req/s and p50/p99, on
 # the embedded default and in the production shape (Postgres + Redis; a

@@ -82,17 +82,45 @@ type Backend struct {
 // ErrUnknownType is returned by Open for a type the registry lacks.
 var ErrUnknownType = errors.New("backends: unknown type")
 
-// Open opens one backend instance.
-func (r Registry) Open(spec Spec, deps Deps) (Backend, error) {
+// Validator is implemented by a Config that can check itself without
+// opening anything, so `latchkey config check` and `serve` refuse a bad
+// block before any store is touched.
+type Validator interface {
+	Validate() error
+}
+
+// Check decodes and validates one instance's config block without opening
+// it: an unknown type, a key the type does not have, a value of the wrong
+// type, or what the Config's Validate refuses.
+func (r Registry) Check(spec Spec) error {
+	_, err := r.decode(spec)
+	return err
+}
+
+func (r Registry) decode(spec Spec) (Config, error) {
 	newConfig, ok := r[spec.Type]
 	if !ok {
-		return Backend{}, fmt.Errorf("backend %q: %w %q (known: %v)", spec.ID, ErrUnknownType, spec.Type, r.Types())
+		return nil, fmt.Errorf("backend %q: %w %q (known: %v)", spec.ID, ErrUnknownType, spec.Type, r.Types())
 	}
 	cfg := newConfig()
 	if spec.Decode != nil {
 		if err := spec.Decode(cfg); err != nil {
-			return Backend{}, fmt.Errorf("backend %q: config: %w", spec.ID, err)
+			return nil, fmt.Errorf("backend %q: config: %w", spec.ID, err)
 		}
+	}
+	if v, ok := cfg.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("backend %q: config: %w", spec.ID, err)
+		}
+	}
+	return cfg, nil
+}
+
+// Open opens one backend instance (after Check's decoding and validation).
+func (r Registry) Open(spec Spec, deps Deps) (Backend, error) {
+	cfg, err := r.decode(spec)
+	if err != nil {
+		return Backend{}, err
 	}
 	if deps.Logger != nil {
 		deps.Logger = deps.Logger.With("backend", spec.ID)

@@ -36,11 +36,13 @@ type Store interface {
 }
 
 // Provider is what the administration needs of the protocol core: the
-// keyed hash secrets are stored under, and dropping a changed client from
-// its cache.
+// keyed hash secrets are stored under, dropping a changed client from its
+// cache, and the grant types the token endpoint serves (its grant
+// registry), the only ones a client may be registered for.
 type Provider interface {
 	HashSecret(secret string) string
 	ForgetClient(id string)
+	GrantTypes() []string
 }
 
 // Admin administers clients. Its methods are safe for concurrent use.
@@ -115,8 +117,31 @@ const DefaultScope = "openid profile email offline_access groups"
 var (
 	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
 	scopePattern    = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,128}$`) // RFC 6749 §3.3 scope-token
-	knownGrants     = []string{provider.GrantAuthorizationCode, provider.GrantPassword, provider.GrantRefreshToken, provider.GrantClientCredentials, provider.GrantTokenExchange}
 )
+
+// DefaultGrantTypes is what a client registering no grant_types gets:
+// RFC 7591 §2's default, authorization_code (with refresh_token), when the
+// server serves it; until then client_credentials for a confidential client
+// and password with refresh_token for a public one (a first-party app with
+// its own login form). Only served grants are ever returned.
+func DefaultGrantTypes(served []string, public bool) []string {
+	var want []string
+	switch {
+	case slices.Contains(served, provider.GrantAuthorizationCode):
+		want = []string{provider.GrantAuthorizationCode, provider.GrantRefreshToken}
+	case public:
+		want = []string{provider.GrantPassword, provider.GrantRefreshToken}
+	default:
+		want = []string{provider.GrantClientCredentials}
+	}
+	out := make([]string, 0, len(want))
+	for _, g := range want {
+		if slices.Contains(served, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
 
 // validClientID reports whether id may name a client. All-digit IDs are
 // refused: a client_credentials token's sub is the client ID, and numeric
@@ -135,8 +160,9 @@ func newClientID() string {
 	return "c" + hex.EncodeToString(b[:])
 }
 
-// normalize fills defaults and validates the metadata.
-func (m *Metadata) normalize() error {
+// normalize fills defaults and validates the metadata; served are the grant
+// types the token endpoint serves.
+func (m *Metadata) normalize(served []string) error {
 	if m.ClientID != "" && !validClientID(m.ClientID) {
 		return ErrInvalidMetadata.WithDescription("client_id: use 1 to 128 letters, digits, '.', '_', '~' or '-', starting with a letter or digit and not all digits (those are user IDs)")
 	}
@@ -147,11 +173,12 @@ func (m *Metadata) normalize() error {
 		return ErrInvalidMetadata.WithDescription("token_endpoint_auth_method: must be client_secret_basic, client_secret_post or none")
 	}
 	if len(m.GrantTypes) == 0 {
-		m.GrantTypes = []string{provider.GrantAuthorizationCode, provider.GrantRefreshToken}
+		m.GrantTypes = DefaultGrantTypes(served, m.TokenEndpointAuthMethod == provider.AuthNone)
 	}
 	for _, g := range m.GrantTypes {
-		if !slices.Contains(knownGrants, g) {
-			return ErrInvalidMetadata.WithDescription("grant_types: unknown grant type " + strconv.Quote(truncate(g, 64)))
+		if !slices.Contains(served, g) {
+			return ErrInvalidMetadata.WithDescription("grant_types: " + strconv.Quote(truncate(g, 64)) +
+				" is not a grant type this server serves (it serves " + strings.Join(served, ", ") + ")")
 		}
 	}
 	if m.TokenEndpointAuthMethod == provider.AuthNone && slices.Contains(m.GrantTypes, provider.GrantClientCredentials) {
@@ -262,7 +289,7 @@ func nonNil(s []string) []string {
 // confidential client gets a secret, returned only here. secret, when not
 // empty, is used instead of a generated one (bootstrap, tests).
 func (a *Admin) CreateClient(ctx context.Context, m Metadata, secret string) (Metadata, error) {
-	if err := m.normalize(); err != nil {
+	if err := m.normalize(a.provider.GrantTypes()); err != nil {
 		return Metadata{}, err
 	}
 	if m.ClientID == "" {
@@ -325,7 +352,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, m Metadata) (Metada
 		return Metadata{}, ErrNotFound
 	}
 	m.ClientID = ""
-	if err := m.normalize(); err != nil {
+	if err := m.normalize(a.provider.GrantTypes()); err != nil {
 		return Metadata{}, err
 	}
 	m.ClientID = id

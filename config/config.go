@@ -14,8 +14,11 @@ import (
 type Config struct {
 	// Listen is the address of the HTTP listener.
 	Listen string `yaml:"listen"`
-	// Issuer is the public base URL: the `iss` of every token.
+	// Issuer is the public base URL: the `iss` of every token. Load derives
+	// it from Listen when it is not set (IssuerFromListen).
 	Issuer string `yaml:"issuer"`
+	// IssuerDerived is true when Load derived the issuer from Listen.
+	IssuerDerived bool `yaml:"-"`
 	// InsecureHTTP allows an issuer that is neither https nor loopback.
 	InsecureHTTP bool `yaml:"insecure_http"`
 	// DataDir holds the embedded database and the master key.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,17 @@ func applyEnv(target any, environ []string) error {
 		if !ok || !strings.HasPrefix(name, EnvPrefix) || isReservedEnv(name) {
 			continue
 		}
+		if strings.HasPrefix(name, EnvBootstrapPrefix) {
+			errs = append(errs, fmt.Errorf("%s: not a bootstrap variable (%s)", name, strings.Join(BootstrapEnv, ", ")))
+			continue
+		}
+		if canonical, ok := envAliases[name]; ok {
+			if other, set := lookupEnv(environ, canonical); set && other != value {
+				errs = append(errs, fmt.Errorf("%s and %s are both set, to different values; set one", name, canonical))
+				continue
+			}
+			name = canonical
+		}
 		if err := setFromEnv(root.Elem(), name, value); err != nil {
 			errs = append(errs, err)
 		}
@@ -33,9 +45,11 @@ func applyEnv(target any, environ []string) error {
 	return errors.Join(errs...)
 }
 
-// isReservedEnv reports whether a LATCHKEY_ variable is not a config key.
+// isReservedEnv reports whether a LATCHKEY_ variable is not a config key
+// and is known: the config file's name, a bootstrap variable, or one of the
+// test suite's.
 func isReservedEnv(name string) bool {
-	return name == EnvConfig || strings.HasPrefix(name, EnvBootstrapPrefix) || strings.HasPrefix(name, EnvTestPrefix)
+	return name == EnvConfig || slices.Contains(BootstrapEnv, name) || strings.HasPrefix(name, EnvTestPrefix)
 }
 
 // envKey is the part of a variable name that stands for one YAML key.

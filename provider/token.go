@@ -43,6 +43,17 @@ func builtinGrants(p *Provider) []Grant {
 	}
 }
 
+// BuiltinGrantTypes lists the grant types of builtinGrants, in order,
+// without a Provider: what a server built by New serves (with no test-only
+// Options.Grants). The CLI's help uses it.
+func BuiltinGrantTypes() []string {
+	var out []string
+	for _, g := range builtinGrants(nil) {
+		out = append(out, g.Type())
+	}
+	return out
+}
+
 // TokenRequest is one token request after client authentication: all a
 // grant is given. Nothing about the request travels in the context.
 type TokenRequest struct {

@@ -10,24 +10,19 @@ import (
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/clients"
+	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // Bootstrap settings (contract §5), read from the environment.
 const (
-	envAdminUsername = "LATCHKEY_BOOTSTRAP_ADMIN_USERNAME"
-	envAdminEmail    = "LATCHKEY_BOOTSTRAP_ADMIN_EMAIL"
-	envAdminPassword = "LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD"
-	envClientID      = "LATCHKEY_BOOTSTRAP_CLIENT_ID"
-	envClientSecret  = "LATCHKEY_BOOTSTRAP_CLIENT_SECRET"
+	envAdminUsername = config.EnvBootstrapAdminUsername
+	envAdminEmail    = config.EnvBootstrapAdminEmail
+	envAdminPassword = config.EnvBootstrapAdminPassword
+	envClientID      = config.EnvBootstrapClientID
+	envClientSecret  = config.EnvBootstrapClientSecret
 )
-
-// DemoGrants are every grant the demo client may use.
-var DemoGrants = []string{
-	provider.GrantAuthorizationCode, provider.GrantPassword, provider.GrantRefreshToken,
-	provider.GrantClientCredentials, provider.GrantTokenExchange,
-}
 
 // bootstrapStore is what bootstrapping needs from storage.
 type bootstrapStore interface {
@@ -36,17 +31,21 @@ type bootstrapStore interface {
 }
 
 // bootstrap runs on the first start with an empty database: it creates the
-// admin user (a superuser) and the confidential demo client, and prints
-// their credentials once, with a curl that gets a token.
-func bootstrap(ctx context.Context, store bootstrapStore, hasher backends.PasswordHasher, cl *clients.Admin, opts Options) error {
+// admin user (a superuser) and the confidential demo client, registered for
+// every grant the server serves (grants), and prints their credentials
+// once, with a curl that gets a token. On a database bootstrapped before,
+// bootstrap variables that are set have no effect: it warns once, saying
+// how to do what they were probably meant for.
+func bootstrap(ctx context.Context, store bootstrapStore, hasher backends.PasswordHasher, cl *clients.Admin, grants []string, opts Options) error {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("count users: %w", err)
 	}
+	env := envMap(opts.Environ)
 	if n > 0 {
+		warnBootstrapIgnored(opts, env)
 		return nil
 	}
-	env := envMap(opts.Environ)
 	password, generated := env[envAdminPassword], false
 	if password == "" {
 		password, generated = provider.NewSecret("")[:24], true
@@ -73,7 +72,7 @@ func bootstrap(ctx context.Context, store bootstrapStore, hasher backends.Passwo
 		ClientID:                orDefault(env[envClientID], "demo"),
 		ClientName:              "Demo client",
 		RedirectURIs:            []string{"http://localhost:8080/callback", "http://127.0.0.1/callback"},
-		GrantTypes:              DemoGrants,
+		GrantTypes:              grants,
 		TokenEndpointAuthMethod: provider.AuthSecretBasic,
 		// The demo client is the operator's own: its tokens may use the
 		// user and admin APIs (see provider.ScopeAPI).
@@ -87,6 +86,26 @@ func bootstrap(ctx context.Context, store bootstrapStore, hasher backends.Passwo
 	}
 	printBanner(opts.Out, opts.Config.Issuer, admin.Username, password, generated, client, env[envClientSecret] == "")
 	return nil
+}
+
+// warnBootstrapIgnored logs one warning naming the bootstrap variables
+// that are set (never their values) on an already bootstrapped database.
+func warnBootstrapIgnored(opts Options, env map[string]string) {
+	var set []string
+	for _, name := range config.BootstrapEnv {
+		if env[name] != "" {
+			set = append(set, name)
+		}
+	}
+	if len(set) == 0 {
+		return
+	}
+	clientID := orDefault(env[envClientID], "demo")
+	opts.Logger.Warn("bootstrap variables have no effect: the database is already bootstrapped "+
+		"(they are read on the first start with an empty database only). "+
+		"To change the admin password: latchkey users set-password --username "+orDefault(env[envAdminUsername], "admin")+" --password-stdin; "+
+		"to give the demo client a new secret: latchkey clients rotate-secret "+clientID,
+		"variables", strings.Join(set, ","))
 }
 
 func printBanner(w io.Writer, issuer, username, password string, generatedPassword bool, client clients.Metadata, generatedSecret bool) {
@@ -125,7 +144,7 @@ func shellQuote(s string) string {
 func envMap(environ []string) map[string]string {
 	m := make(map[string]string)
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "LATCHKEY_BOOTSTRAP_") {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.EnvBootstrapPrefix) {
 			m[k] = v
 		}
 	}

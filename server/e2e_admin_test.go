@@ -269,10 +269,10 @@ func TestAdminClientsAPIRejectsInvalidMetadata(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"an http redirect URI on a public host", `{"client_name":"x","grant_types":["authorization_code"],"redirect_uris":["http://example.com/cb"]}`, 400, "invalid_redirect_uri"},
-		{"a redirect URI with a fragment", `{"client_name":"x","grant_types":["authorization_code"],"redirect_uris":["https://example.com/cb#x"]}`, 400, "invalid_redirect_uri"},
-		{"a relative redirect URI", `{"client_name":"x","grant_types":["authorization_code"],"redirect_uris":["/cb"]}`, 400, "invalid_redirect_uri"},
-		{"authorization_code without redirect URIs", `{"client_name":"x","grant_types":["authorization_code"]}`, 400, "invalid_redirect_uri"},
+		{"an http redirect URI on a public host", `{"client_name":"x","grant_types":["password"],"redirect_uris":["http://example.com/cb"]}`, 400, "invalid_redirect_uri"},
+		{"a redirect URI with a fragment", `{"client_name":"x","grant_types":["password"],"redirect_uris":["https://example.com/cb#x"]}`, 400, "invalid_redirect_uri"},
+		{"a relative redirect URI", `{"client_name":"x","grant_types":["password"],"redirect_uris":["/cb"]}`, 400, "invalid_redirect_uri"},
+		{"a grant type the server does not serve yet", `{"client_name":"x","grant_types":["authorization_code"],"redirect_uris":["https://example.com/cb"]}`, 400, "invalid_client_metadata"},
 		{"an unknown grant type", `{"client_name":"x","grant_types":["implicit"]}`, 400, "invalid_client_metadata"},
 		{"an unknown token endpoint auth method", `{"client_name":"x","token_endpoint_auth_method":"private_key_jwt","grant_types":["client_credentials"]}`, 400, "invalid_client_metadata"},
 		{"a public client with client_credentials", `{"client_name":"x","token_endpoint_auth_method":"none","grant_types":["client_credentials"]}`, 400, "invalid_client_metadata"},
@@ -304,7 +304,7 @@ func TestAdminClientsAPIRejectsInvalidMetadata(t *testing.T) {
 	})
 	t.Run("a loopback http redirect URI with any port is fine", func(t *testing.T) {
 		ts.createClient(adminTok, map[string]any{
-			"client_name": "cli", "grant_types": []string{"authorization_code"}, "token_endpoint_auth_method": "none",
+			"client_name": "cli", "grant_types": []string{"password", "refresh_token"}, "token_endpoint_auth_method": "none",
 			"redirect_uris": []string{"http://127.0.0.1:53682/callback", "http://localhost/cb", "http://[::1]:8080/cb"},
 		})
 	})

@@ -87,6 +87,11 @@ func Open(ctx context.Context, opts Options) (*Server, error) {
 		return nil, errors.New("server: Options.Stores is nil")
 	}
 	cfg := opts.Config
+	// Nothing is created or migrated before the whole configuration is
+	// known to be good.
+	if err := CheckConfig(cfg, opts.Backends); err != nil {
+		return nil, err
+	}
 	store, err := opts.Stores.OpenDurable(ctx, cfg, opts.Logger)
 	if err != nil {
 		return nil, err
@@ -141,7 +146,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	if !opts.SkipBootstrap {
-		if err := bootstrap(ctx, s.store, s.hasher, s.clients, opts); err != nil {
+		if err := bootstrap(ctx, s.store, s.hasher, s.clients, s.provider.GrantTypes(), opts); err != nil {
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 	}
@@ -311,6 +316,12 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 			}
 		}()
 		s.log.Info("latchkey listening", "addr", listeners[i].Addr().String(), "issuer", s.cfg.Issuer, "tls", tlsOn, "admin_only", i == 1)
+	}
+	if s.cfg.IssuerDerived {
+		s.log.Info("issuer derived from the listen address; set issuer (LATCHKEY_ISSUER) to the public URL clients use",
+			"issuer", s.cfg.Issuer, "listen", s.cfg.Listen)
+	} else {
+		s.log.Info("issuer set by the configuration", "issuer", s.cfg.Issuer)
 	}
 	select {
 	case err := <-errc:

@@ -27,7 +27,15 @@ type Config struct {
 	Argon2 Params `yaml:"argon2"`
 }
 
-var _ backends.Config = Config{}
+var (
+	_ backends.Config    = Config{}
+	_ backends.Validator = Config{}
+)
+
+// Validate checks the argon2 parameters (with their defaults filled in).
+func (c Config) Validate() error {
+	return c.Argon2.withDefaults().Validate()
+}
 
 // Login fields a backends.Deps may name.
 const (

@@ -56,8 +56,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return root.ExecuteContext(ctx)
 }
 
+// loadConfig loads and checks the whole configuration: config.Load, then
+// server.CheckConfig against this binary's backends. Every command, serve
+// and config check alike, goes through it, so they are exactly as strict.
 func (c *cli) loadConfig() (config.Config, error) {
-	return config.Load(c.configPath, c.environ)
+	cfg, err := config.Load(c.configPath, c.environ)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if err := server.CheckConfig(cfg, backendTypes()); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
 }
 
 func (c *cli) logger(cfg config.Config) *slog.Logger {
@@ -168,8 +178,8 @@ func (c *cli) migrateCmd() *cobra.Command {
 }
 
 func (c *cli) usersCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "users", Short: "Manage users"}
-	cmd.AddCommand(c.userCreateCmd("create", false), c.userCreateCmd("createsuperuser", true))
+	cmd := group("users", "Manage users")
+	cmd.AddCommand(c.userCreateCmd("create", false), c.userCreateCmd("createsuperuser", true), c.userSetPasswordCmd())
 	return cmd
 }
 
@@ -184,15 +194,9 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 			if username == "" {
 				return errors.New("--username is required")
 			}
-			if passwordStdin {
-				line, err := bufio.NewReader(c.stdin).ReadString('\n')
-				if err != nil && !errors.Is(err, io.EOF) {
-					return fmt.Errorf("read password: %w", err)
-				}
-				password = strings.TrimRight(line, "\r\n")
-			}
-			if len(password) < 8 {
-				return errors.New("a password of at least 8 characters is required (--password or --password-stdin)")
+			password, err := c.readPassword(password, passwordStdin)
+			if err != nil {
+				return err
 			}
 			return c.withServer(func(s *server.Server) error {
 				hash, err := s.HashPassword(c.ctx, password)
@@ -229,8 +233,70 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 	return cmd
 }
 
+// readPassword returns --password, or the first line of stdin with
+// --password-stdin, and refuses one shorter than 8 characters.
+func (c *cli) readPassword(password string, fromStdin bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(c.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	if len(password) < 8 {
+		return "", errors.New("a password of at least 8 characters is required (--password or --password-stdin)")
+	}
+	return password, nil
+}
+
+// userSetPasswordCmd changes a user's password: how an operator changes the
+// bootstrap admin's password once the database is bootstrapped.
+func (c *cli) userSetPasswordCmd() *cobra.Command {
+	var username, password string
+	var passwordStdin bool
+	cmd := &cobra.Command{
+		Use:   "set-password",
+		Short: "Set a user's password",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if username == "" {
+				return errors.New("--username is required")
+			}
+			password, err := c.readPassword(password, passwordStdin)
+			if err != nil {
+				return err
+			}
+			return c.withServer(func(s *server.Server) error {
+				u, err := s.Store().UserByUsername(c.ctx, username)
+				if errors.Is(err, storage.ErrNotFound) {
+					return fmt.Errorf("no user %q", username)
+				}
+				if err != nil {
+					return err
+				}
+				hash, err := s.HashPassword(c.ctx, password)
+				if err != nil {
+					return err
+				}
+				if _, err := s.Store().UpdateUser(c.ctx, u.ID, func(u *storage.User) error {
+					u.PasswordHash, u.PasswordChangedAt = hash, time.Now()
+					return nil
+				}); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "password of user %s changed\n", u.Username)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&username, "username", "", "username (required)")
+	cmd.Flags().StringVar(&password, "password", "", "new password (prefer --password-stdin: flags show in ps)")
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	return cmd
+}
+
 func (c *cli) clientsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth2 clients"}
+	cmd := group("clients", "Manage OAuth2 clients")
 	var m clients.Metadata
 	var public bool
 	create := &cobra.Command{
@@ -253,7 +319,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 	create.Flags().StringVar(&m.ClientID, "id", "", "client_id (default: generated)")
 	create.Flags().StringVar(&m.ClientName, "name", "", "client_name")
 	create.Flags().StringSliceVar(&m.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable)")
-	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable; default authorization_code,refresh_token)")
+	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable), one the server serves: "+strings.Join(servedGrants(), ", ")+" (default: client_credentials, or password and refresh_token with --public)")
 	create.Flags().StringVar(&m.Scope, "scope", "", "space-separated scopes the client may get (default: "+clients.DefaultScope+")")
 	create.Flags().StringVar(&m.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post or none")
 	create.Flags().BoolVar(&public, "public", false, "a public client (no secret; same as --auth-method none)")
@@ -284,7 +350,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			return c.withServer(func(s *server.Server) error {
 				if err := s.Clients().DeleteClient(c.ctx, args[0]); err != nil {
-					return err
+					return clientError(args[0], err)
 				}
 				fmt.Fprintf(c.stdout, "deleted client %s\n", args[0])
 				return nil
@@ -297,7 +363,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 			return c.withServer(func(s *server.Server) error {
 				out, err := s.Clients().RotateClientSecret(c.ctx, args[0])
 				if err != nil {
-					return err
+					return clientError(args[0], err)
 				}
 				return c.printJSON(out)
 			})
@@ -308,7 +374,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 }
 
 func (c *cli) keysCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
+	cmd := group("keys", "Manage signing keys")
 	list := &cobra.Command{
 		Use: "list", Short: "List published signing keys", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
@@ -348,7 +414,7 @@ func (c *cli) keysCmd() *cobra.Command {
 }
 
 func (c *cli) configCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Check or print the configuration"}
+	cmd := group("config", "Check or print the configuration")
 	check := &cobra.Command{
 		Use: "check", Short: "Load and validate the configuration", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
@@ -378,6 +444,38 @@ func (c *cli) versionCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// servedGrants are the grant types this binary's token endpoint serves (its
+// grant registry), for the help of clients create.
+func servedGrants() []string {
+	return provider.BuiltinGrantTypes()
+}
+
+// group is a command that only holds subcommands. Run with an argument that
+// names none of them it fails, as cobra does at the root: `latchkey users
+// import x.csv` must not print the help and exit 0 as if it had worked.
+func group(name, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   name,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q\nRun '%s --help' for usage", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
+}
+
+// clientError words a client administration error for the command line:
+// a missing client is named.
+func clientError(id string, err error) error {
+	if errors.Is(err, clients.ErrNotFound) {
+		return fmt.Errorf("no client %q", id)
+	}
+	return err
 }
 
 func (c *cli) printJSON(v any) error {
