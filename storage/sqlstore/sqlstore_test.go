@@ -125,6 +125,9 @@ func runSuites(t *testing.T, open opener) {
 	t.Run("Attempts", func(t *testing.T) {
 		storagetest.RunAttempts(t, func(t *testing.T) storage.Attempts { return o(t) })
 	})
+	t.Run("Import", func(t *testing.T) {
+		storagetest.RunImport(t, func(t *testing.T) storagetest.ImportStore { return o(t) })
+	})
 }
 
 func TestSQLite(t *testing.T) { runSuites(t, openSQLite) }
