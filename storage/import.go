@@ -23,6 +23,9 @@ type ImportBatch struct {
 	// without Update it stays as it is (ImportSkipped). Either way a
 	// stored user equal to the batch's is ImportUnchanged.
 	Update bool
+	// DryRun rolls the transaction back: the outcome says what would have
+	// been written, and nothing is.
+	DryRun bool
 }
 
 // ImportResult says what an import did with one user.

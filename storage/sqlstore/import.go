@@ -17,6 +17,9 @@ import (
 
 var _ storage.UserImporter = (*Store)(nil)
 
+// errDryRun rolls back the transaction of a dry run.
+var errDryRun = errors.New("sqlstore: dry run")
+
 // ImportUsers writes a batch of users, groups and memberships in one
 // transaction, with one query per kind of change rather than one per user.
 func (s *Store) ImportUsers(ctx context.Context, b storage.ImportBatch) (storage.ImportOutcome, error) {
@@ -38,8 +41,17 @@ func (s *Store) ImportUsers(ctx context.Context, b storage.ImportBatch) (storage
 		if err != nil {
 			return err
 		}
-		return s.importUsers(ctx, tx, b, known, &out)
+		if err := s.importUsers(ctx, tx, b, known, &out); err != nil {
+			return err
+		}
+		if b.DryRun {
+			return errDryRun
+		}
+		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		return out, nil
+	}
 	var rec *storage.ImportRecordError
 	if errors.As(err, &rec) {
 		return storage.ImportOutcome{}, err

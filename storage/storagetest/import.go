@@ -25,6 +25,7 @@ func RunImport(t *testing.T, open func(t *testing.T) ImportStore) {
 		{"a refused user names its index and nothing of the batch is written", testImportRecordRefused},
 		{"an unknown group and invalid text are refused records", testImportRefusals},
 		{"many users in one batch", testImportMany},
+		{"a dry run reports and writes nothing", testImportDryRun},
 	})
 }
 
@@ -192,4 +193,18 @@ func testImportMany(t *testing.T, s ImportStore) {
 	ids, err := s.Members(t.Context(), "staff")
 	must(t, err)
 	equal(t, "members", len(ids), 500)
+}
+
+func testImportDryRun(t *testing.T, s ImportStore) {
+	b := importBatch()
+	b.DryRun = true
+	out := runImport(t, s, b)
+	equal(t, "results", out.Users, []storage.ImportResult{storage.ImportCreated, storage.ImportCreated})
+	equal(t, "groups created", out.GroupsCreated, 2)
+	n, err := s.CountUsers(t.Context())
+	must(t, err)
+	equal(t, "users after a dry run", n, 0)
+	groups, err := s.ListGroups(t.Context())
+	must(t, err)
+	equal(t, "groups after a dry run", len(groups), 0)
 }
