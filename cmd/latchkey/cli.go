@@ -165,7 +165,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 
 func (c *cli) usersCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage users"}
-	cmd.AddCommand(c.userCreateCmd("create", false), c.userCreateCmd("createsuperuser", true))
+	cmd.AddCommand(c.userCreateCmd("create", false), c.userCreateCmd("createsuperuser", true), c.usersImportCmd(), c.usersExportCmd())
 	return cmd
 }
 
