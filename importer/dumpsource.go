@@ -19,10 +19,10 @@ type dumpSource struct {
 	userModel string
 	fieldMap  map[string]string
 
-	contentTypes map[string]string   // pk → app_label
+	contentTypes map[string]string    // pk → app_label
 	permissions  map[string][2]string // pk → content type pk, codename
-	groupPKs     map[string]string   // pk → name
-	groupPerms   map[string][]ref    // name → permission refs
+	groupPKs     map[string]string    // pk → name
+	groupPerms   map[string][]ref     // name → permission refs
 	groupList    []storage.Group
 }
 
@@ -65,7 +65,7 @@ func (s *dumpSource) scan(r io.Reader) (int, error) {
 		return 0, err
 	}
 	users := 0
-	var groupOrder []string
+	var groupOrder, models []string
 	for {
 		obj, err := dr.next()
 		if errors.Is(err, io.EOF) {
@@ -75,6 +75,9 @@ func (s *dumpSource) scan(r io.Reader) (int, error) {
 			return 0, err
 		}
 		pk := pkString(obj.PK)
+		if !slices.Contains(models, obj.Model) && len(models) < 20 {
+			models = append(models, obj.Model)
+		}
 		switch obj.Model {
 		case s.userModel:
 			users++
@@ -121,8 +124,9 @@ func (s *dumpSource) scan(r io.Reader) (int, error) {
 		}
 		s.groupList = append(s.groupList, storage.Group{Name: name, Permissions: perms})
 	}
-	if users == 0 && len(s.groupList) == 0 {
-		return 0, fmt.Errorf("no %s records: is the user model right (--user-model app_label.ModelName)?", s.userModel)
+	if users == 0 {
+		return 0, fmt.Errorf("no %s records (the file has %s): is the user model right (--user-model app_label.ModelName)?",
+			s.userModel, strings.Join(models, ", "))
 	}
 	return users, nil
 }
@@ -193,26 +197,37 @@ func (s *dumpSource) user(obj dumpObject) (storage.User, []string, error) {
 	if obj.Fields == nil {
 		return u, nil, errors.New("no fields")
 	}
+	// A standard field goes to its place, and also where --map sends it
+	// (email=username: the login is the address); --map FIELD= drops it.
 	for field, raw := range obj.Fields {
-		target, mapped := s.fieldMap[field]
-		if !mapped {
-			target = standardFields[field]
-		}
-		if field == "groups" || field == "user_permissions" || target == "" {
+		if field == "groups" || field == "user_permissions" {
 			continue
 		}
-		if key, ok := strings.CutPrefix(target, "profile."); ok {
-			var v any
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return u, nil, fmt.Errorf("field %s: %v", field, err)
+		mapped, isMapped := s.fieldMap[field]
+		targets := []string{standardFields[field]}
+		if isMapped {
+			targets = append(targets, mapped)
+			if mapped == "" {
+				targets = nil
 			}
-			if v != nil {
-				u.Profile[key] = v
-			}
-			continue
 		}
-		if err := setField(&u, target, obj.Fields, field); err != nil {
-			return u, nil, err
+		for _, target := range targets {
+			if target == "" {
+				continue
+			}
+			if key, ok := strings.CutPrefix(target, "profile."); ok {
+				var v any
+				if err := json.Unmarshal(raw, &v); err != nil {
+					return u, nil, fmt.Errorf("field %s: %v", field, err)
+				}
+				if v != nil {
+					u.Profile[key] = v
+				}
+				continue
+			}
+			if err := setField(&u, target, obj.Fields, field); err != nil {
+				return u, nil, err
+			}
 		}
 	}
 	if u.Username == "" {
