@@ -239,7 +239,7 @@ func (s *dumpSource) user(obj dumpObject) (storage.User, []string, error) {
 	}
 	var groups []string
 	for _, g := range refs {
-		name := g.pk
+		var name string
 		if len(g.natural) > 0 {
 			name = g.natural[0]
 		} else if name = s.groupPKs[g.pk]; name == "" {
