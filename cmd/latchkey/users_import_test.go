@@ -101,6 +101,9 @@ func TestUsersImportDjangoDumpThenLogInWithTheOldPasswords(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			e := newCLIEnv(t)
+			// Django's own cost for pbkdf2 (260,000 rounds) and argon2
+			// (100 MiB, 8 lanes) takes seconds under -race on a busy machine.
+			e.environ = append(e.environ, "LATCHKEY_STORAGE__TIMEOUT=2m")
 			if db == "postgres" {
 				withPostgres(t, e)
 			}
