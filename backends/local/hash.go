@@ -1,6 +1,7 @@
 package local
 
 import (
+	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
@@ -11,11 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/crypto/scrypt"
 )
 
 // MaxPasswordLength bounds the passwords HashPassword accepts and the backend
@@ -69,6 +72,9 @@ const (
 	minArgon2Key        = 4 // RFC 9106 §3.1
 	maxArgon2Key        = 1 << 10
 	maxPBKDF2Iterations = 1 << 27 // about 100x Django's current default
+	// scrypt needs 128*n*r bytes; 1 GiB is 64 times Django's default.
+	maxScryptMemory = 1 << 30
+	maxScryptP      = 1 << 8
 )
 
 func (p Params) withDefaults() Params {
@@ -168,6 +174,9 @@ const (
 	kindPBKDF2SHA1
 	kindBcrypt
 	kindBcryptSHA256
+	kindScrypt
+	kindSaltedSHA1 // also unsalted_sha1: "sha1$$<hex>"
+	kindSaltedMD5  // also unsalted_md5: "md5$$<hex>" or 32 bare hex digits
 )
 
 // parsedHash is a stored hash taken apart, so that parsing (which must never
@@ -180,7 +189,9 @@ type parsedHash struct {
 	salt  []byte // argon2 and pbkdf2
 	key   []byte // argon2 and pbkdf2
 
-	iterations int    // pbkdf2
+	iterations int    // pbkdf2; scrypt's n
+	blockSize  int    // scrypt's r
+	parallel   int    // scrypt's p
 	bcrypt     []byte // bcrypt: the whole $2b$... string
 }
 
@@ -192,6 +203,9 @@ const (
 	prefixDjangoPBKDF2SHA1   = "pbkdf2_sha1$"
 	prefixDjangoBcryptSHA256 = "bcrypt_sha256$"
 	prefixDjangoBcrypt       = "bcrypt$"
+	prefixDjangoScrypt       = "scrypt$"
+	prefixDjangoSHA1         = "sha1$"
+	prefixDjangoMD5          = "md5$"
 )
 
 func parseHash(encoded string) (parsedHash, error) {
@@ -208,6 +222,15 @@ func parseHash(encoded string) (parsedHash, error) {
 		return parseBcrypt(encoded[len(prefixDjangoBcryptSHA256):], kindBcryptSHA256)
 	case strings.HasPrefix(encoded, prefixDjangoBcrypt):
 		return parseBcrypt(encoded[len(prefixDjangoBcrypt):], kindBcrypt)
+	case strings.HasPrefix(encoded, prefixDjangoScrypt):
+		return parseScrypt(encoded[len(prefixDjangoScrypt):])
+	case strings.HasPrefix(encoded, prefixDjangoSHA1):
+		return parseSaltedDigest(encoded[len(prefixDjangoSHA1):], kindSaltedSHA1, sha1.Size)
+	case strings.HasPrefix(encoded, prefixDjangoMD5):
+		return parseSaltedDigest(encoded[len(prefixDjangoMD5):], kindSaltedMD5, md5.Size)
+	case len(encoded) == 2*md5.Size && isLowerHex(encoded):
+		// Django's UnsaltedMD5PasswordHasher writes the bare hex digest.
+		return parseSaltedDigest("$"+encoded, kindSaltedMD5, md5.Size)
 	}
 	// Not even the algorithm is quoted: a password stored in the clear by
 	// mistake would otherwise end up in a log.
@@ -321,6 +344,56 @@ func parseBcrypt(s string, kind hashKind) (parsedHash, error) {
 	return parsedHash{kind: kind, django: true, bcrypt: []byte(s)}, nil
 }
 
+// parseScrypt parses the part of Django's "scrypt$<n>$<salt>$<r>$<p>$<b64 key>"
+// after the algorithm (Django 4.0's ScryptPasswordHasher: a 64-byte key,
+// base64 with padding, the salt used as text).
+func parseScrypt(s string) (parsedHash, error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 5 {
+		return parsedHash{}, fmt.Errorf("%w: scrypt: want 5 fields", ErrMalformedHash)
+	}
+	n, errN := strconv.ParseUint(parts[0], 10, 32)
+	r, errR := strconv.ParseUint(parts[2], 10, 32)
+	p, errP := strconv.ParseUint(parts[3], 10, 32)
+	if errN != nil || errR != nil || errP != nil || n < 2 || n&(n-1) != 0 || r < 1 || p < 1 ||
+		p > maxScryptP || 128*n*r > maxScryptMemory {
+		return parsedHash{}, fmt.Errorf("%w: scrypt parameters", ErrMalformedHash)
+	}
+	if parts[1] == "" {
+		return parsedHash{}, fmt.Errorf("%w: scrypt salt", ErrMalformedHash)
+	}
+	key, err := base64.StdEncoding.Strict().DecodeString(parts[4])
+	if err != nil || len(key) < 16 || len(key) > 128 {
+		return parsedHash{}, fmt.Errorf("%w: scrypt key", ErrMalformedHash)
+	}
+	return parsedHash{kind: kindScrypt, django: true, iterations: int(n), blockSize: int(r), parallel: int(p),
+		salt: []byte(parts[1]), key: key}, nil
+}
+
+// parseSaltedDigest parses "<salt>$<hex digest>" of Django's SHA1 and MD5
+// hashers; an empty salt is the unsalted variant ("sha1$$<hex>"). The
+// digest is of salt followed by password.
+func parseSaltedDigest(s string, kind hashKind, size int) (parsedHash, error) {
+	salt, digest, ok := strings.Cut(s, "$")
+	if !ok || strings.Contains(digest, "$") || len(digest) != 2*size || !isLowerHex(digest) {
+		return parsedHash{}, fmt.Errorf("%w: salted digest", ErrMalformedHash)
+	}
+	key, err := hex.DecodeString(digest)
+	if err != nil {
+		return parsedHash{}, fmt.Errorf("%w: salted digest", ErrMalformedHash)
+	}
+	return parsedHash{kind: kind, django: true, salt: []byte(salt), key: key}, nil
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) && (s[i] < 'a' || s[i] > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func isBcryptBase64(c byte) bool {
@@ -355,6 +428,18 @@ func (h parsedHash) verify(password string) (bool, error) {
 		// of the password, so that long passwords are not truncated.
 		sum := sha256.Sum256([]byte(password))
 		return verifyBcrypt(h.bcrypt, []byte(hex.EncodeToString(sum[:])))
+	case kindScrypt:
+		key, err := scrypt.Key([]byte(password), h.salt, h.iterations, h.blockSize, h.parallel, len(h.key))
+		if err != nil {
+			return false, fmt.Errorf("%w: scrypt: %v", ErrMalformedHash, err)
+		}
+		return equal(key, h.key), nil
+	case kindSaltedSHA1:
+		sum := sha1.Sum(append(slices.Clip(h.salt), password...))
+		return equal(sum[:], h.key), nil
+	case kindSaltedMD5:
+		sum := md5.Sum(append(slices.Clip(h.salt), password...))
+		return equal(sum[:], h.key), nil
 	}
 	return false, fmt.Errorf("%w: kind %d", ErrUnsupportedHash, h.kind)
 }

@@ -111,8 +111,8 @@ var malformedHashes = []string{
 	"plain text password",
 	"!",
 	"!unusable-django-password",
-	"md5$seasalt$d3c5a4c3e6f4e1b0b0f6b0e7f0a0b0c0",
-	"sha1$seasalt$cff36ea83f5706ce9aa7454e63e431fc726b2dc8",
+	"md5$seasalt$d3c5a4c3e6f4e1b0b0f6b0e7f0a0b0c", // a digest one digit short
+	"sha1$seasalt$cff36ea83f5706ce9aa7454e63e431fc726b2dcX",
 	"scrypt$salt$16384$8$1$aGFzaA==",
 	"$argon2id$",
 	"$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ",

@@ -463,7 +463,7 @@ func TestStoreErrorsAreReturned(t *testing.T) {
 
 func TestUnreadableStoredHashRefusesTheLoginAndSaysWhy(t *testing.T) {
 	for _, encoded := range []string{
-		"sha1$seasalt$cff36ea83f5706ce9aa7454e63e431fc726b2dc8", // a Django hasher we do not take
+		"crypt$$seKX9.d3LX5Ds", // a Django hasher we do not take
 		"$argon2id$v=19$m=64,t=1,p=1$!!!!$!!!!",
 		"plaintext-seasalt-password",
 	} {
