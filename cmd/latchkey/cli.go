@@ -191,6 +191,10 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 				return errors.New("a password of at least 8 characters is required (--password or --password-stdin)")
 			}
 			return c.withServer(func(s *server.Server) error {
+				username, err := s.NewUsername(username)
+				if err != nil {
+					return err
+				}
 				hash, err := s.HashPassword(c.ctx, password)
 				if err != nil {
 					return err
