@@ -55,10 +55,10 @@ type Routes int
 
 // Route sets.
 const (
-	RoutesAll    Routes = iota // protocol, operations and admin
-	RoutesPublic               // protocol and operations, no admin API
-	RoutesAdmin                // admin API and operations
-	RoutesMetrics              // /metrics alone (metrics.listen)
+	RoutesAll     Routes = iota // protocol, operations and admin
+	RoutesPublic                // protocol and operations, no admin API
+	RoutesAdmin                 // admin API and operations
+	RoutesMetrics               // /metrics alone (metrics.listen)
 )
 
 type api struct {

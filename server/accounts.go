@@ -52,7 +52,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 		Store: s.store, Sessions: s.hot, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
 		AllowMixedScripts: cfg.Users.UsernameMixedScripts == "allow",
-		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
+		FirstPartyClient:  u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,
 		Retype: accounts.Retype{
 			UserCreatePassword: u.Retype.UserCreatePassword, SetPassword: u.Retype.SetPassword,
