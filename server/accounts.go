@@ -50,9 +50,8 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 	}
 	svc := accounts.New(accounts.Options{
 		Store: s.store, Sessions: s.hot, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
-		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
-		AllowMixedScripts: cfg.Users.UsernameMixedScripts == "allow",
-		FirstPartyClient:  u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
+		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration, AllowMixedScripts: cfg.Users.UsernameMixedScripts == "allow",
+		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,
 		Retype: accounts.Retype{
 			UserCreatePassword: u.Retype.UserCreatePassword, SetPassword: u.Retype.SetPassword,
