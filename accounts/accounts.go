@@ -128,6 +128,9 @@ type Options struct {
 	// LoginFields are users.login_fields: "username" and/or "email".
 	LoginFields  []string
 	Registration string
+	// AllowMixedScripts accepts new usernames that mix scripts
+	// (users.username_mixed_scripts: allow); by default they are refused.
+	AllowMixedScripts bool
 	// FirstPartyClient receives the tokens of /auth/jwt/* and /auth/token/login.
 	FirstPartyClient               string
 	RevokeSessionsOnPasswordChange bool

@@ -268,9 +268,11 @@ func (s *Service) ResetUsernameConfirm(ctx context.Context, in Input) error {
 	}
 	v, _ := r.str("new_username", true, false, 150)
 	retype, hasRetype := r.str("re_new_username", s.opts.Retype.UsernameResetConfirm, false, 150)
+	typed := v
 	if v != "" && r.errs["new_username"] == nil {
-		if !validUsername(v) {
-			r.errs.add("new_username", msgUsername)
+		var msg string
+		if v, msg = s.usernameProblem(v); msg != "" {
+			r.errs.add("new_username", msg)
 		} else if taken, err := s.taken(ctx, v, u.ID); err != nil {
 			return err
 		} else if taken {
@@ -283,7 +285,7 @@ func (s *Service) ResetUsernameConfirm(ctx context.Context, in Input) error {
 	if !s.opts.UserTokens.Check(purposeUsernameReset, u, token) {
 		return fieldError("token", msgInvalidToken)
 	}
-	if hasRetype && retype != v {
+	if hasRetype && retype != typed && NormalizeUsername(retype) != v {
 		return fieldError(NonField, "The two username fields didn't match.")
 	}
 	if err := s.saveField(ctx, u.ID, func(x *storage.User) { x.Username = v }); err != nil {

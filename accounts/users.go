@@ -90,7 +90,7 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 	password, _ := r.str(passwordField, true, false, 1024)
 	retype, hasRetype := r.str(retypeField, s.opts.Retype.UserCreatePassword || retypeRequired, false, 1024)
 	profile, hasProfile := r.object("profile")
-	if err := s.checkIdentity(ctx, r, u, 0); err != nil {
+	if err := s.checkIdentity(ctx, r, &u, 0, ""); err != nil {
 		return User{}, err
 	}
 	if hasProfile {
@@ -130,8 +130,17 @@ func (s *Service) Register(ctx context.Context, caller *Principal, in Input, pas
 }
 
 // checkIdentity validates username and e-mail (already read) and their
-// uniqueness against users other than self.
-func (s *Service) checkIdentity(ctx context.Context, r *reader, u storage.User, self int64) error {
+// uniqueness against users other than self. A username other than the
+// current one (cur) is normalised in u (NFKC) and must not mix scripts; the
+// current one is left as it is, so existing users are unaffected.
+func (s *Service) checkIdentity(ctx context.Context, r *reader, u *storage.User, self int64, cur string) error {
+	if u.Username != "" && u.Username != cur && !(u.Username == u.Email && validEmail(u.Email)) {
+		v, msg := s.usernameProblem(u.Username)
+		u.Username = v
+		if msg != "" && r.errs["username"] == nil {
+			r.errs.add("username", msg)
+		}
+	}
 	if u.Username != "" && r.errs["username"] == nil {
 		if !validUsername(u.Username) && !(u.Username == u.Email && validEmail(u.Email)) {
 			r.errs.add("username", msgUsername)
@@ -301,7 +310,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id int64, in Inp
 		if next.Email == "" && s.loginField("email") && !s.loginField("username") {
 			r.errs.add("email", "This field may not be blank.")
 		}
-		if err := s.checkIdentity(ctx, r, next, cur.ID); err != nil {
+		if err := s.checkIdentity(ctx, r, &next, cur.ID, cur.Username); err != nil {
 			return User{}, err
 		}
 	}
@@ -533,9 +542,11 @@ func (s *Service) SetUsername(ctx context.Context, p *Principal, in Input) error
 	}
 	v, _ := r.str("new_username", true, false, 150)
 	retype, hasRetype := r.str("re_new_username", s.opts.Retype.SetUsername, false, 150)
+	typed := v
 	if v != "" && r.errs["new_username"] == nil {
-		if !validUsername(v) {
-			r.errs.add("new_username", msgUsername)
+		var msg string
+		if v, msg = s.usernameProblem(v); msg != "" {
+			r.errs.add("new_username", msg)
 		} else if taken, err := s.taken(ctx, v, p.User.ID); err != nil {
 			return err
 		} else if taken {
@@ -545,7 +556,7 @@ func (s *Service) SetUsername(ctx context.Context, p *Principal, in Input) error
 	if err := r.done(); err != nil {
 		return err
 	}
-	if hasRetype && retype != v {
+	if hasRetype && retype != typed && NormalizeUsername(retype) != v {
 		return fieldError(NonField, "The two username fields didn't match.")
 	}
 	if err := s.saveField(ctx, p.User.ID, func(u *storage.User) { u.Username = v }); err != nil {

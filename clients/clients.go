@@ -213,35 +213,75 @@ func (m *Metadata) normalize(served []string) error {
 	if len(m.ClientName) > 200 {
 		return ErrInvalidMetadata.WithDescription("client_name: at most 200 characters")
 	}
-	if err := validateRedirects(m.RedirectURIs, slices.Contains(m.GrantTypes, provider.GrantAuthorizationCode)); err != nil {
+	if err := validateRedirects("redirect_uris", m.RedirectURIs, slices.Contains(m.GrantTypes, provider.GrantAuthorizationCode)); err != nil {
 		return err
 	}
-	return validateRedirects(m.PostLogoutRedirectURIs, false)
+	return validateRedirects("post_logout_redirect_uris", m.PostLogoutRedirectURIs, false)
 }
 
-// validateRedirects checks redirect URIs (RFC 6749 §3.1.2, RFC 8252 §7,
-// RFC 9700 §2.1): absolute, no fragment, and plain http only for loopback.
-func validateRedirects(uris []string, required bool) error {
+// validateRedirects checks the redirect URIs of one metadata field; the
+// error names the field, the URI and the rule it breaks.
+func validateRedirects(field string, uris []string, required bool) error {
 	if required && len(uris) == 0 {
-		return ErrInvalidRedirectURI.WithDescription("redirect_uris: required for the authorization_code grant")
+		return ErrInvalidRedirectURI.WithDescription(field + ": required for the authorization_code grant")
 	}
 	for _, raw := range uris {
-		u, err := url.Parse(raw)
-		if err != nil || !u.IsAbs() || u.Fragment != "" || len(raw) > 2000 {
-			return ErrInvalidRedirectURI.WithDescription("redirect_uris: must be absolute URIs without a fragment")
-		}
-		if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-			return ErrInvalidRedirectURI.WithDescription("redirect_uris: http is only allowed for loopback addresses; use https")
-		}
-		if (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
-			return ErrInvalidRedirectURI.WithDescription("redirect_uris: missing host")
+		if rule := redirectRule(raw); rule != "" {
+			return ErrInvalidRedirectURI.WithDescription(fmt.Sprintf("%s: %s is refused: %s", field, strconv.Quote(truncate(raw, 200)), rule))
 		}
 	}
 	return nil
 }
 
+// neverSchemes are schemes a browser would run or read locally instead of
+// navigating to a client.
+var neverSchemes = []string{"javascript", "data", "file", "vbscript"}
+
+// redirectRule returns the rule a redirect URI breaks, or "" when it is
+// acceptable (RFC 6749 §3.1.2, RFC 8252 §7, RFC 9700 §2.1 and §4.1): an
+// absolute URI without a fragment or userinfo whose scheme is https, http
+// on a loopback host (RFC 8252 §7.3), or a private-use scheme in
+// reverse-domain form for native apps (RFC 8252 §7.1); never a wildcard.
+func redirectRule(raw string) string {
+	if len(raw) > 2000 {
+		return "longer than 2000 characters"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return "not an absolute URI"
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if slices.Contains(neverSchemes, scheme) {
+		return "the " + scheme + ": scheme is never allowed"
+	}
+	if strings.Contains(raw, "#") {
+		return "a redirect URI must not have a fragment (RFC 6749 §3.1.2)"
+	}
+	if u.User != nil {
+		return "a redirect URI must not have userinfo (user:password@)"
+	}
+	if strings.Contains(u.Host, "*") || strings.Contains(u.Host, "%2a") || strings.Contains(u.Host, "%2A") {
+		return "wildcards are not allowed; register each redirect URI exactly"
+	}
+	switch scheme {
+	case "https":
+		if u.Host == "" || u.Hostname() == "" {
+			return "an https URI needs a host"
+		}
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return "http is only allowed on a loopback host (localhost, 127.0.0.1, [::1]; RFC 8252 §7.3); use https"
+		}
+	default:
+		if !strings.Contains(scheme, ".") {
+			return "the scheme must be https, http on a loopback host, or a private-use scheme in reverse-domain form such as com.example.app:/callback (RFC 8252 §7.1)"
+		}
+	}
+	return ""
+}
+
 func isLoopbackHost(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

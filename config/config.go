@@ -38,6 +38,19 @@ type Config struct {
 	Mail           Mail      `yaml:"mail"`
 	UI             UI        `yaml:"ui"`
 	Audit          Audit     `yaml:"audit"`
+	Metrics        Metrics   `yaml:"metrics"`
+}
+
+// Metrics configures /metrics.
+type Metrics struct {
+	// Listen serves /metrics on its own address and not on listen (nor on
+	// admin.listen); empty serves it beside the API.
+	Listen string `yaml:"listen"`
+	// Token, when set, is the bearer token /metrics requires
+	// (Authorization: Bearer <token>); TokenFile reads it from a file
+	// (trailing newline trimmed). Token wins.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // Audit configures the audit events (docs/operations.md).
@@ -126,6 +139,10 @@ type Users struct {
 	LoginFields []string `yaml:"login_fields"`
 	// Registration is open, activation or closed.
 	Registration string `yaml:"registration"`
+	// UsernameMixedScripts is "refuse" (default): a new or changed
+	// username mixing scripts (Latin with Cyrillic or Greek look-alikes)
+	// is refused; "allow" accepts it.
+	UsernameMixedScripts string `yaml:"username_mixed_scripts"`
 	// API configures the user API (config/users.go).
 	API UserAPI `yaml:",inline"`
 }
@@ -151,6 +168,27 @@ type HTTP struct {
 	ReadTimeout     time.Duration `yaml:"read_timeout"`
 	WriteTimeout    time.Duration `yaml:"write_timeout"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// CORS lets browser front-ends on other origins call the API.
+	CORS CORS `yaml:"cors"`
+	// HSTS is sent when the issuer is https.
+	HSTS HSTS `yaml:"hsts"`
+}
+
+// CORS configures cross-origin requests (with credentials) from browsers.
+type CORS struct {
+	// AllowedOrigins are exact origins (scheme://host[:port]); empty
+	// disables CORS. "*" is refused: credentials are allowed.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Admin also allows them on /admin/.
+	Admin bool `yaml:"admin"`
+}
+
+// HSTS is the Strict-Transport-Security header, sent on every response
+// when the issuer is https.
+type HSTS struct {
+	// MaxAge is the header's max-age; 0 sends no header.
+	MaxAge            time.Duration `yaml:"max_age"`
+	IncludeSubdomains bool          `yaml:"include_subdomains"`
 }
 
 // Default returns the configuration used when there is no file.
@@ -163,7 +201,7 @@ func Default() Config {
 			Driver:   "sqlite",
 			Timeout:  5 * time.Second,
 			Postgres: Postgres{MaxConns: 20},
-			Redis:    Redis{Prefix: "lk:"},
+			Redis:    Redis{Prefix: "lk:", Timeout: time.Second},
 			Tokens:   "auto",
 		},
 		Keys: Keys{Algorithm: "ES256", CacheTTL: 30 * time.Second},
@@ -175,7 +213,7 @@ func Default() Config {
 			ClientCacheTTL: 10 * time.Second,
 			UserCacheTTL:   5 * time.Second,
 		},
-		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open", API: defaultUserAPI()},
+		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open", UsernameMixedScripts: "refuse", API: defaultUserAPI()},
 		Backends:  []Backend{{ID: "local", Type: "local"}},
 		RateLimit: defaultRateLimit(),
 		Mail:      defaultMail(),
@@ -187,6 +225,7 @@ func Default() Config {
 			ReadTimeout:     10 * time.Second,
 			WriteTimeout:    30 * time.Second,
 			ShutdownTimeout: 15 * time.Second,
+			HSTS:            HSTS{MaxAge: 365 * 24 * time.Hour},
 		},
 	}
 }

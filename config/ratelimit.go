@@ -27,6 +27,10 @@ type Redis struct {
 	// Prefix starts every key latchkey writes, so one Redis can serve
 	// several deployments. It must not contain '{' or '}'.
 	Prefix string `yaml:"prefix"`
+	// Timeout bounds each Redis command, waiting for a connection, dialling
+	// and reading the reply included: a Redis that does not answer turns
+	// into a 503 after this long (default 1s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Configured reports whether a Redis connection is set.
@@ -91,6 +95,7 @@ func (c *Config) validateRedis(p *problems) {
 	if containsAny(r.Prefix, "{}") {
 		p.add("storage.redis.prefix", "must not contain '{' or '}', got %q", r.Prefix)
 	}
+	positive(p, "storage.redis.timeout", r.Timeout)
 	oneOf(p, "storage.tokens", c.Storage.Tokens, "auto", "sql", "redis")
 	if c.Storage.Tokens == "redis" && !r.Configured() {
 		p.add("storage.tokens", "is \"redis\" but storage.redis has neither url nor addrs")

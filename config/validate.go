@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	notNegative(&p, "http.read_timeout", c.HTTP.ReadTimeout)
 	notNegative(&p, "http.write_timeout", c.HTTP.WriteTimeout)
 	notNegative(&p, "http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	c.validateWeb(&p)
 	return errors.Join(p...)
 }
 
@@ -245,6 +246,7 @@ func (c *Config) validateUsers(p *problems) {
 		seen[f] = i
 	}
 	oneOf(p, "users.registration", c.Users.Registration, "open", "activation", "closed")
+	oneOf(p, "users.username_mixed_scripts", c.Users.UsernameMixedScripts, "refuse", "allow")
 	c.validateUserAPI(p)
 }
 

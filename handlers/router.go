@@ -52,6 +52,8 @@ type Deps struct {
 	// RequestTimeout bounds the work of one request (store calls included);
 	// 0 means none.
 	RequestTimeout time.Duration
+	// Web is CORS, HSTS and the guard of /metrics.
+	Web Web
 }
 
 // Routes selects which routes a handler serves: the admin API can be put on
@@ -60,9 +62,10 @@ type Routes int
 
 // Route sets.
 const (
-	RoutesAll    Routes = iota // protocol, operations and admin
-	RoutesPublic               // protocol and operations, no admin API
-	RoutesAdmin                // admin API and operations
+	RoutesAll     Routes = iota // protocol, operations and admin
+	RoutesPublic                // protocol and operations, no admin API
+	RoutesAdmin                 // admin API and operations
+	RoutesMetrics               // /metrics alone (metrics.listen)
 )
 
 type api struct {
@@ -102,9 +105,14 @@ func New(d Deps, routes Routes) (http.Handler, error) {
 		}
 		c.JSON(http.StatusMethodNotAllowed, gin.H{"detail": fmt.Sprintf("Method %q not allowed.", c.Request.Method)})
 	})
+	if routes == RoutesMetrics || !d.Web.MetricsApart {
+		r.GET("/metrics", gin.WrapH(metricsAuth(a.Metrics.Handler(), d.Web.MetricsToken)))
+	}
+	if routes == RoutesMetrics {
+		return securityHeaders(r, d.Web.HSTS), nil
+	}
 	r.GET("/healthz", a.healthz)
 	r.GET("/readyz", a.readyz)
-	r.GET("/metrics", gin.WrapH(a.Metrics.Handler()))
 	if routes != RoutesAdmin {
 		a.protocolRoutes(r)
 		a.userRoutes(r)
@@ -115,7 +123,7 @@ func New(d Deps, routes Routes) (http.Handler, error) {
 	if routes != RoutesPublic {
 		a.adminRoutes(r)
 	}
-	return r, nil
+	return securityHeaders(corsHandler(r, d.Web, d.UserRoutes), d.Web.HSTS), nil
 }
 
 func (a *api) protocolRoutes(r *gin.Engine) {

@@ -53,7 +53,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 	}
 	svc := accounts.New(accounts.Options{
 		Store: s.store, Sessions: s.hot, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
-		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration,
+		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration, AllowMixedScripts: cfg.Users.UsernameMixedScripts == "allow",
 		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,
 		Retype: accounts.Retype{
@@ -122,4 +122,16 @@ func openPages(cfg config.Config, users *accounts.Service, master []byte, log *s
 		return nil, fmt.Errorf("hosted pages: %w", err)
 	}
 	return p, nil
+}
+
+// NewUsername normalises a username for a new account made outside the
+// user API (the CLI) and checks it as the user API does: NFKC, Django's
+// allowed characters, and no mixed scripts unless
+// users.username_mixed_scripts is "allow".
+func (s *Server) NewUsername(name string) (string, error) {
+	name, msg := accounts.CheckNewUsername(name, s.cfg.Users.UsernameMixedScripts == "allow")
+	if msg != "" {
+		return "", fmt.Errorf("username %q: %s", name, msg)
+	}
+	return name, nil
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,7 @@ type Server struct {
 	metrics  *metrics.Registry
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
+	metricsH http.Handler // /metrics' own handler, when metrics.listen is set
 	// hasher hashes new passwords (bootstrap, user API, CLI).
 	hasher backends.PasswordHasher
 	// audit records audit events to the log and the durable store.
@@ -164,6 +166,14 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
+	if deps.Web, err = web(cfg); err != nil {
+		return err
+	}
+	if cfg.Metrics.Listen != "" {
+		if s.metricsH, err = handlers.New(deps, handlers.RoutesMetrics); err != nil {
+			return err
+		}
+	}
 	if cfg.Admin.Listen == "" {
 		s.handler, err = handlers.New(deps, handlers.RoutesAll)
 		return err
@@ -239,6 +249,27 @@ func (s *Server) HashPassword(ctx context.Context, password string) (string, err
 	return s.hasher.HashPassword(ctx, password)
 }
 
+// web is what the HTTP layer tells browsers: CORS (http.cors), HSTS
+// (http.hsts, only when the issuer is https) and the guard of /metrics.
+func web(cfg config.Config) (handlers.Web, error) {
+	w := handlers.Web{
+		CORSOrigins: cfg.HTTP.CORS.AllowedOrigins, CORSAdmin: cfg.HTTP.CORS.Admin,
+		MetricsApart: cfg.Metrics.Listen != "",
+	}
+	if strings.HasPrefix(cfg.Issuer, "https://") && cfg.HTTP.HSTS.MaxAge > 0 {
+		w.HSTS = "max-age=" + strconv.FormatInt(int64(cfg.HTTP.HSTS.MaxAge/time.Second), 10)
+		if cfg.HTTP.HSTS.IncludeSubdomains {
+			w.HSTS += "; includeSubDomains"
+		}
+	}
+	tok, err := cfg.MetricsToken()
+	if err != nil {
+		return handlers.Web{}, err
+	}
+	w.MetricsToken = tok
+	return w, nil
+}
+
 // ready reports whether the stores answer, within a second.
 func (s *Server) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -251,6 +282,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // AdminHandler is the admin API's handler when admin.listen is set, else nil.
 func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+// MetricsHandler is /metrics' handler when metrics.listen is set, else nil.
+func (s *Server) MetricsHandler() http.Handler { return s.metricsH }
 
 // Provider is the protocol core.
 func (s *Server) Provider() *provider.Provider { return s.provider }
@@ -294,15 +328,30 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln, adminLn)
 }
 
-// Serve serves on ln (and the admin API on adminLn, when not nil) until ctx
-// ends, then drains in-flight requests for up to http.shutdown_timeout.
-// Expired tokens are purged in the background.
+// Serve serves on ln (and the admin API on adminLn, when not nil; and
+// /metrics on metrics.listen, when set) until ctx ends, then drains
+// in-flight requests for up to http.shutdown_timeout. Expired tokens are
+// purged in the background.
 func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 	servers := []*http.Server{s.httpServer(ctx, s.handler)}
 	listeners := []net.Listener{ln}
+	names := []string{"api"}
 	if adminLn != nil && s.admin != nil {
 		servers = append(servers, s.httpServer(ctx, s.admin))
 		listeners = append(listeners, adminLn)
+		names = append(names, "admin")
+	}
+	if s.metricsH != nil {
+		metricsLn, err := net.Listen("tcp", s.cfg.Metrics.Listen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		servers = append(servers, s.httpServer(ctx, s.metricsH))
+		listeners = append(listeners, metricsLn)
+		names = append(names, "metrics")
 	}
 	go s.purgeLoop(ctx)
 	errc := make(chan error, len(servers))
@@ -315,7 +364,7 @@ func (s *Server) Serve(ctx context.Context, ln, adminLn net.Listener) error {
 				errc <- srv.Serve(listeners[i])
 			}
 		}()
-		s.log.Info("latchkey listening", "addr", listeners[i].Addr().String(), "issuer", s.cfg.Issuer, "tls", tlsOn, "admin_only", i == 1)
+		s.log.Info("latchkey listening", "addr", listeners[i].Addr().String(), "issuer", s.cfg.Issuer, "tls", tlsOn, "admin_only", names[i] == "admin", "serves", names[i])
 	}
 	if s.cfg.IssuerDerived {
 		s.log.Info("issuer derived from the listen address; set issuer (LATCHKEY_ISSUER) to the public URL clients use",

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -162,6 +164,13 @@ func (b *backend) lookup(ctx context.Context, login string) (storage.User, bool,
 		switch f {
 		case fieldUsername:
 			u, err = b.users.UserByUsername(ctx, login)
+			// Usernames are stored NFKC-normalised (Django's
+			// normalize_username): "ａdmin" typed is "admin". The login as
+			// typed is tried first, so a username stored before
+			// normalisation still signs in.
+			if nfkc := norm.NFKC.String(login); errors.Is(err, storage.ErrNotFound) && nfkc != login {
+				u, err = b.users.UserByUsername(ctx, nfkc)
+			}
 		case fieldEmail:
 			// A login without '@' cannot be an address; skip the query.
 			if !strings.Contains(login, "@") {

@@ -199,6 +199,10 @@ func (c *cli) userCreateCmd(name string, super bool) *cobra.Command {
 				return err
 			}
 			return c.withServer(func(s *server.Server) error {
+				username, err := s.NewUsername(username)
+				if err != nil {
+					return err
+				}
 				hash, err := s.HashPassword(c.ctx, password)
 				if err != nil {
 					return err

@@ -90,6 +90,13 @@ func TestUserClientAndKeyCommandsWorkWithTheServer(t *testing.T) {
 	if out := e.run(t, true, "", "users", "create", "--username", "ROOT", "--password", "another-password"); !strings.Contains(out, "exists") {
 		t.Fatalf("a duplicate username was not refused: %q", out)
 	}
+	// NFKC: a fullwidth "ｒoot" is root; a Cyrillic о in "rооt" mixes scripts.
+	if out := e.run(t, true, "", "users", "create", "--username", "\uff52oot", "--password", "another-password"); !strings.Contains(out, "exists") {
+		t.Fatalf("a fullwidth duplicate username was not refused: %q", out)
+	}
+	if out := e.run(t, true, "", "users", "create", "--username", "r\u043e\u043et", "--password", "another-password"); !strings.Contains(out, "scripts") {
+		t.Fatalf("a mixed-script username was not refused: %q", out)
+	}
 
 	var created struct {
 		ClientID     string `json:"client_id"`

@@ -30,7 +30,7 @@ type userRow struct {
 	DateJoined        dbTime
 	LastLogin         dbTime
 	PasswordChangedAt dbTime
-	Profile           map[string]any
+	Profile           profileColumn
 }
 
 // normalize lower-cases a login for the unique, case-insensitive columns.
@@ -45,7 +45,7 @@ func newUserRow(u storage.User) userRow {
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		EmailVerified: u.EmailVerified, DateJoined: dbTime(u.DateJoined),
 		LastLogin: dbTime(u.LastLogin), PasswordChangedAt: dbTime(u.PasswordChangedAt),
-		Profile: u.Profile,
+		Profile: escapeProfile(u.Profile),
 	}
 	if u.Email != "" {
 		norm := normalize(u.Email)
@@ -63,18 +63,19 @@ func (r *userRow) user() storage.User {
 		IsActive: r.IsActive, IsStaff: r.IsStaff, IsSuperuser: r.IsSuperuser,
 		EmailVerified: r.EmailVerified, DateJoined: r.DateJoined.Time(),
 		LastLogin: r.LastLogin.Time(), PasswordChangedAt: r.PasswordChangedAt.Time(),
-		Profile: r.Profile,
+		Profile: unescapeProfile(map[string]any(r.Profile)),
 	}
 }
 
 // CreateUser stores u and sets u.ID; the database picks the ID.
 func (s *Store) CreateUser(ctx context.Context, u *storage.User) error {
 	op := fmt.Sprintf("create user %q", u.Username)
-	if err := checkText(op, u); err != nil {
-		return err
-	}
 	row := newUserRow(*u)
 	row.ID = 0
+	// The row, not u: a profile's U+0000 is escaped there (profile.go).
+	if err := checkText(op, &row); err != nil {
+		return err
+	}
 	if _, err := s.w.NewInsert().Model(&row).Exec(ctx); err != nil {
 		return translate(op, err)
 	}

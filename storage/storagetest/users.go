@@ -32,6 +32,7 @@ func RunUsers(t *testing.T, open func(t *testing.T) storage.Users) {
 		{"list users takes wildcards in the search literally", testUserListWildcards},
 		{"count users counts every user", testUserCount},
 		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testUserInvalidText},
+		{"profile strings come back exactly, U+0000 and literal \\u0000 included", testUserProfileExact},
 	})
 }
 
@@ -52,9 +53,6 @@ func testUserInvalidText(t *testing.T, s storage.Users) {
 			func(v *storage.User) { v.Email = bad + "@example.org" },
 			func(v *storage.User) { v.FirstName = bad },
 			func(v *storage.User) { v.PasswordHash = bad },
-			func(v *storage.User) { v.Profile = map[string]any{"bio": bad} },
-			func(v *storage.User) { v.Profile = map[string]any{bad: "x"} },
-			func(v *storage.User) { v.Profile = map[string]any{"tags": []any{"ok", bad}} },
 		} {
 			v := userNamed("fresh")
 			change(&v)
@@ -63,12 +61,72 @@ func testUserInvalidText(t *testing.T, s storage.Users) {
 			wantInvalid(t, what("UpdateUser"), err)
 		}
 	}
+	// A profile is JSON, whose strings may hold U+0000 (see
+	// testUserProfileExact), but never text that is not UTF-8.
+	const notUTF8 = "not\xffutf8"
+	for _, change := range []func(*storage.User){
+		func(v *storage.User) { v.Profile = map[string]any{"bio": notUTF8} },
+		func(v *storage.User) { v.Profile = map[string]any{notUTF8: "x"} },
+		func(v *storage.User) { v.Profile = map[string]any{"tags": []any{"ok", notUTF8}} },
+	} {
+		v := userNamed("fresh")
+		change(&v)
+		wantInvalid(t, "CreateUser with a profile that is not UTF-8", s.CreateUser(ctx, &v))
+		_, err := s.UpdateUser(ctx, u.ID, func(v *storage.User) error { change(v); return nil })
+		wantInvalid(t, "UpdateUser with a profile that is not UTF-8", err)
+	}
 	n, err := s.CountUsers(ctx)
 	must(t, err)
 	equal(t, "CountUsers", n, 1)
 	got, err := s.GetUser(ctx, u.ID)
 	must(t, err)
 	equal(t, "GetUser after refused updates", got, u)
+}
+
+// testUserProfileExact: every profile string, keys included, reads back
+// byte for byte: U+0000, the six characters \u0000, backslashes, quotes,
+// a private-use character and text that looks like an escape.
+func testUserProfileExact(t *testing.T, s storage.Users) {
+	ctx := t.Context()
+	tricky := []string{
+		"nul\x00byte", "\x00", "\x00\x00", `literal \u0000 text`, `\\u0000`, `"quoted"\n`,
+		"\ue000", "\ue000\ue000", "\ue0000", "\ue000\x00", "a\ue000b\x00c", "emoji \U0001F600 and é",
+	}
+	profile := map[string]any{"tags": []any{}, "nested": map[string]any{}}
+	for i, v := range tricky {
+		profile[fmt.Sprintf("k%d", i)] = v
+		profile["key "+v] = float64(i)
+		profile["tags"] = append(profile["tags"].([]any), v)
+		profile["nested"].(map[string]any)[v] = []any{v, nil, true}
+	}
+	u := userNamed("profiled")
+	u.Profile = profile
+	must(t, s.CreateUser(ctx, &u))
+	got, err := s.GetUser(ctx, u.ID)
+	must(t, err)
+	equal(t, "GetUser profile after create", got.Profile, profile)
+	equal(t, "GetUser after create", got, u)
+
+	updated := map[string]any{"bio": "changed\x00again \\u0000", "\x00": "\ue000"}
+	saved, err := s.UpdateUser(ctx, u.ID, func(v *storage.User) error {
+		equal(t, "the profile UpdateUser hands the updater", v.Profile, profile)
+		v.Profile = updated
+		return nil
+	})
+	must(t, err)
+	equal(t, "UpdateUser's result", saved.Profile, updated)
+	got, err = s.GetUser(ctx, u.ID)
+	must(t, err)
+	equal(t, "GetUser profile after update", got.Profile, updated)
+	byName, err := s.UserByUsername(ctx, "profiled")
+	must(t, err)
+	equal(t, "UserByUsername profile", byName.Profile, updated)
+	list, _, err := s.ListUsers(ctx, storage.UserQuery{Search: "profiled", Limit: 10})
+	must(t, err)
+	if len(list) != 1 {
+		t.Fatalf("ListUsers found %d users", len(list))
+	}
+	equal(t, "ListUsers profile", list[0].Profile, updated)
 }
 
 func sampleUser() storage.User {

@@ -84,17 +84,31 @@ type redisStore struct {
 // Close closes the client.
 func (s redisStore) Close() error { return s.client.Close() }
 
-// Redis timeouts. They are short on purpose: a Redis that does not answer
-// must turn into a quick 503, not a request that hangs until the client
-// gives up. A healthy Redis answers in well under a millisecond.
-const (
-	redisDialTimeout  = time.Second
-	redisReadTimeout  = time.Second
-	redisWriteTimeout = time.Second
-	// redisPoolTimeout is how long a request waits for a free connection
-	// when every pooled one is busy.
-	redisPoolTimeout = time.Second
-)
+// commandBudget is a go-redis hook that bounds each command (or pipeline,
+// or transaction step) as a whole to storage.redis.timeout: waiting for a
+// pooled connection, dialling, writing and reading the reply share one
+// deadline, so a Redis that does not answer turns into one quick 503 and
+// not a wait for a connection followed by a wait for a reply. The
+// caller's own deadline wins when it is earlier.
+type commandBudget struct{ d time.Duration }
+
+func (h commandBudget) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h commandBudget) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, h.d)
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (h commandBudget) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, h.d)
+		defer cancel()
+		return next(ctx, cmds)
+	}
+}
 
 // NewRedisClient builds the Redis client that storage.redis describes:
 //
@@ -109,9 +123,15 @@ const (
 // the second attempt would find the token rotated and revoke the family as
 // a replay. A failed command becomes one 503 instead, and the client retries.
 // Dialling is tried once per command for the same reason of bounded time.
+// storage.redis.timeout (1s when unset) bounds each command as a whole
+// (commandBudget): a Redis that does not answer is a 503 after that long.
 func NewRedisClient(r config.Redis) (redis.UniversalClient, error) {
 	if !r.Configured() {
 		return nil, errors.New("storage.redis: neither url nor addrs is set")
+	}
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = time.Second
 	}
 	opts := &redis.UniversalOptions{
 		Addrs:      r.Addrs,
@@ -122,10 +142,10 @@ func NewRedisClient(r config.Redis) (redis.UniversalClient, error) {
 		PoolSize:   r.PoolSize,
 		ClientName: "latchkey",
 
-		DialTimeout:           redisDialTimeout,
-		ReadTimeout:           redisReadTimeout,
-		WriteTimeout:          redisWriteTimeout,
-		PoolTimeout:           redisPoolTimeout,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
 		ContextTimeoutEnabled: true,
 		MaxRetries:            -1,
 		DialerRetries:         1,
@@ -157,7 +177,9 @@ func NewRedisClient(r config.Redis) (redis.UniversalClient, error) {
 	if len(opts.Addrs) > 1 && opts.MasterName == "" && opts.DB != 0 {
 		return nil, errors.New("storage.redis.db: a Redis Cluster has only database 0")
 	}
-	return redis.NewUniversalClient(opts), nil
+	client := redis.NewUniversalClient(opts)
+	client.AddHook(commandBudget{d: timeout})
+	return client, nil
 }
 
 // roundTrips is a go-redis hook that counts network round trips: a command
