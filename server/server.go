@@ -121,6 +121,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Store: s.store, Tokens: s.hot, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
+			VerifiedCacheSize: cfg.Tokens.VerifiedCacheSize,
 		},
 		Lifetimes: provider.Lifetimes{
 			Access: cfg.Tokens.AccessTTL, Refresh: cfg.Tokens.RefreshTTL,
@@ -129,6 +130,10 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg),
+	})
+	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
+		st := s.provider.Keys().VerifiedCacheStats()
+		return st.Hits, st.Misses
 	})
 	s.clients = clients.New(s.store, s.provider, opts.Now)
 	if err := s.provider.Start(ctx); err != nil {
