@@ -152,14 +152,8 @@ func (k *KeyRing) VerifiedCacheStats() VerifiedCacheStats {
 	return VerifiedCacheStats{Hits: k.verified.hits.Load(), Misses: k.verified.misses.Load()}
 }
 
-// verifyCompact verifies a compact JWS against our published keys and
-// returns its payload.
-func (k *KeyRing) verifyCompact(ctx context.Context, raw, typ string) ([]byte, error) {
-	payload, _, err := k.verifyCompactKID(ctx, raw, typ)
-	return payload, err
-}
-
-// verifyCompactKID is verifyCompact that also returns the signing key's ID.
+// verifyCompactKID verifies a compact JWS against our published keys and
+// returns its payload and the ID of the key that signed it.
 func (k *KeyRing) verifyCompactKID(ctx context.Context, raw, typ string) ([]byte, string, error) {
 	if len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
 		return nil, "", errBadToken
