@@ -179,13 +179,20 @@ func prepareIntrospection(ctx context.Context, t *targets, srv *server, _ string
 
 // prepareIntrospectionCold introspects a pool of tokens larger than the
 // server's verified-token cache, in a cycle: every lookup misses.
-func prepareIntrospectionCold(ctx context.Context, t *targets, srv *server, _ string) (*loadSpec, error) {
+func prepareIntrospectionCold(ctx context.Context, t *targets, srv *server, phase string) (*loadSpec, error) {
 	file, err := t.coldPool(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
+	// The warmup starts half-way through each thread's slice: the tokens it
+	// leaves in the cache come last, not first, in the measured run.
+	offset := 0
+	if phase == "warmup" {
+		offset = t.opts.coldTokens / max(1, min(t.opts.threads, t.opts.conns)) / 2
+	}
 	return &loadSpec{path: "/oauth2/introspect", script: "tokens.lua", env: []string{
 		"BENCH_MODE=introspect", "BENCH_TOKENS=" + file, "BENCH_AUTH=" + t.demoAuth(), "BENCH_EXPECT=" + activeTrue,
+		fmt.Sprintf("BENCH_OFFSET=%d", offset),
 	}}, nil
 }
 
@@ -350,6 +357,10 @@ func runScenario(ctx context.Context, opts options, t *targets, sc scenario) (re
 	spec, err := sc.prepare(ctx, t, srv, "measure")
 	if err != nil {
 		return result{}, err
+	}
+	if sc.name == scenarioPassword {
+		// The peak RSS from here on is the password flood's.
+		resetPeakRSS(srv.pid())
 	}
 	before := scrape(ctx, srv.url)
 	cpuBefore, cpuOK := procCPU(srv.pid())

@@ -215,3 +215,9 @@ func peakRSS(pid int) (float64, bool) {
 	}
 	return 0, false
 }
+
+// resetPeakRSS resets a process's VmHWM to its current RSS (Linux: "5" to
+// /proc/PID/clear_refs), so that peakRSS reports the peak of what follows.
+func resetPeakRSS(pid int) {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}

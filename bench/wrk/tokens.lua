@@ -14,6 +14,9 @@
 --   BENCH_THREADS the number of wrk threads (-t)
 --   BENCH_AUTH    the Authorization header
 --   BENCH_EXPECT  optional: a substring every 2xx body must hold
+--   BENCH_OFFSET  optional, "introspect" mode: start this many tokens into
+--                 the slice (the warmup starts half-way, so that the tokens
+--                 it put in the cache come last in the measured run)
 -- done() prints one line "BENCHJSON {...}" that the bench parses.
 local threads = {}
 local count = 0
@@ -36,6 +39,15 @@ function init(args)
       queue[tail] = line
     end
     i = i + 1
+  end
+  local offset = tonumber(os.getenv("BENCH_OFFSET") or "0") or 0
+  if mode ~= "refresh" and tail > 0 then
+    for _ = 1, offset % tail do
+      tail = tail + 1
+      queue[tail] = queue[head]
+      queue[head] = nil
+      head = head + 1
+    end
   end
   bad, starved = 0, 0
   headers = {
