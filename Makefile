@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test test-short check smoke bench bench-embedded bench-go services fmt
+.PHONY: run build test test-short check smoke bench bench-embedded bench-go wrk services fmt
 
 # Builds into bin/ (saying so: the first build downloads the modules and
 # compiles for a minute or two, silently) and serves.
@@ -36,17 +36,25 @@ check:
 smoke:
 	GO=$(GO) bash scripts/readme-smoke.sh
 
-# Load benchmark: Gin baseline vs latchkey endpoints, req/s and p50/p99, on
-# the embedded default and in the production shape (Postgres + Redis; a
-# throwaway schema and key prefix, dropped afterwards).
+# Load benchmark, driven by wrk (bench/wrk/*.lua): the Gin baseline and
+# latchkey's endpoints, req/s and p50/p90/p99, at log level info (the
+# default) and warn, the verified-token cache warm and cold, password vs raw
+# argon2id with the server's peak RSS, on the embedded default and in the
+# production shape (Postgres + Redis; a throwaway schema and key prefix,
+# dropped afterwards). Installs wrk with apt-get when it is missing.
 BENCH_POSTGRES ?= $(or $(LATCHKEY_TEST_POSTGRES_DSN),postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
 BENCH_REDIS    ?= $(or $(LATCHKEY_TEST_REDIS_URL),redis://127.0.0.1:6379/14)
-bench:
-	$(GO) run ./bench -duration 10s -postgres '$(BENCH_POSTGRES)' -redis '$(BENCH_REDIS)'
+BENCH_FLAGS    ?= -duration 10s
+bench: wrk
+	$(GO) run ./bench $(BENCH_FLAGS) -postgres '$(BENCH_POSTGRES)' -redis '$(BENCH_REDIS)'
 
 # Only the embedded default (no Postgres or Redis needed).
-bench-embedded:
-	$(GO) run ./bench -duration 10s -only baseline,client_credentials,introspection,refresh,password
+bench-embedded: wrk
+	$(GO) run ./bench $(BENCH_FLAGS) -only 'baseline,client_credentials,introspection (cache warm),introspection (cache cold),refresh,password,client_credentials [warn],introspection (cache warm) [warn],introspection (cache cold) [warn],refresh [warn]'
+
+# The load generator of make bench.
+wrk:
+	@bash scripts/wrk.sh
 
 # Micro-benchmarks (go test -bench).
 bench-go:

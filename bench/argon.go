@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +58,17 @@ func argonResult(n int, elapsed time.Duration, lats [][]time.Duration) result {
 	}
 	r := result{Scenario: scenarioArgon2id, Conns: n, Duration: elapsed, Seconds: elapsed.Seconds(), Requests: len(all)}
 	r.RPS = float64(len(all)) / elapsed.Seconds()
-	r.P50, r.P99 = percentiles(all)
-	r.P50ms, r.P99ms = ms(r.P50), ms(r.P99)
+	r.P50, r.P90, r.P99 = percentiles(all)
+	r.P50ms, r.P90ms, r.P99ms = ms(r.P50), ms(r.P90), ms(r.P99)
 	return r
+}
+
+// percentiles sorts lat and returns its p50, p90 and p99.
+func percentiles(lat []time.Duration) (time.Duration, time.Duration, time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(lat)
+	at := func(p int) time.Duration { return lat[min(len(lat)-1, len(lat)*p/100)] }
+	return at(50), at(90), at(99)
 }

@@ -23,6 +23,9 @@ type options struct {
 	duration     time.Duration
 	warmup       time.Duration
 	conns        int
+	threads      int
+	coldTokens   int
+	scripts      string
 	pwConns      int
 	pwDuration   time.Duration
 	only         string
@@ -42,8 +45,11 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warmup before each scenario (not counted)")
-	fs.IntVar(&o.conns, "conns", 64, "connections (closed-loop workers) per scenario")
-	fs.IntVar(&o.pwConns, "password-conns", 8, "connections of the password scenario")
+	fs.IntVar(&o.conns, "conns", 64, "wrk connections (-c) per scenario")
+	fs.IntVar(&o.threads, "threads", 2, "wrk threads (-t)")
+	fs.IntVar(&o.coldTokens, "cold-tokens", 25000, "access tokens cycled by the cold-cache introspection; more than the server's tokens.verified_cache_size (20000)")
+	fs.StringVar(&o.scripts, "scripts", "", "directory of the wrk Lua scripts (default bench/wrk of the module)")
+	fs.IntVar(&o.pwConns, "password-conns", 64, "connections of the password scenario (a flood: the server bounds concurrent hashes)")
 	fs.DurationVar(&o.pwDuration, "password-duration", 0, "duration of the password scenario and of the raw argon2id run (default half of -duration, at least 1s)")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default all): "+scenarioNames())
 	fs.StringVar(&o.latchkeyPath, "latchkey", "", "latchkey binary to run (default: go build ./cmd/latchkey into a temp dir)")
@@ -61,8 +67,8 @@ func parseFlags(args []string) (options, error) {
 	if o.pwDuration <= 0 {
 		o.pwDuration = max(o.duration/2, time.Second)
 	}
-	if o.duration <= 0 || o.conns <= 0 || o.pwConns <= 0 || o.warmup < 0 {
-		return o, errors.New("-duration, -conns and -password-conns must be positive, -warmup not negative")
+	if o.duration <= 0 || o.conns <= 0 || o.pwConns <= 0 || o.threads <= 0 || o.coldTokens <= 0 || o.warmup < 0 {
+		return o, errors.New("-duration, -conns, -threads, -cold-tokens and -password-conns must be positive, -warmup not negative")
 	}
 	return o, nil
 }

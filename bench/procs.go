@@ -25,6 +25,9 @@ const (
 
 // targets are the servers under test, each a separate process.
 type targets struct {
+	opts         options
+	tmp          string
+	scripts      string             // bench/wrk
 	servers      map[string]*server // by target name
 	prodStore    *prodStore         // the production shape's schema and key prefix
 	adminPass    string
@@ -33,8 +36,17 @@ type targets struct {
 
 // server is one server under test.
 type server struct {
+	name string
 	proc *proc
 	url  string
+}
+
+// pid is the server's process ID (0 when it is not running).
+func (s *server) pid() int {
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.cmd.Process.Pid
 }
 
 // proc is a child process whose output goes to a log file.
@@ -49,7 +61,13 @@ type proc struct {
 // startTargets starts the servers the selected scenarios need, and waits
 // until they are ready.
 func startTargets(ctx context.Context, opts options, tmp string, selected []scenario) (_ *targets, err error) {
-	t := &targets{servers: map[string]*server{}, adminPass: randomString(12), clientSecret: randomString(16)}
+	t := &targets{opts: opts, tmp: tmp, servers: map[string]*server{}, adminPass: randomString(12), clientSecret: randomString(16)}
+	if t.scripts, err = scriptDir(ctx, opts); err != nil {
+		return nil, err
+	}
+	if _, err := wrkPath(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			t.stop()
@@ -61,15 +79,21 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 		}
 	}
 	bin := opts.latchkeyPath
-	if (needs(selected, targetLatchkey) || needs(selected, targetProd)) && bin == "" {
+	if (needs(selected, targetLatchkey) || needs(selected, targetWarn) || needs(selected, targetProd)) && bin == "" {
 		bin = filepath.Join(tmp, "latchkey")
 		if err := buildLatchkey(ctx, bin); err != nil {
 			return nil, err
 		}
 	}
 	if needs(selected, targetLatchkey) {
-		env := []string{"LATCHKEY_DATA_DIR=" + filepath.Join(tmp, "data")}
+		env := []string{"LATCHKEY_DATA_DIR=" + filepath.Join(tmp, "data"), "LATCHKEY_LOG__LEVEL=info"}
 		if err := t.startLatchkey(ctx, targetLatchkey, bin, tmp, env); err != nil {
+			return nil, err
+		}
+	}
+	if needs(selected, targetWarn) {
+		env := []string{"LATCHKEY_DATA_DIR=" + filepath.Join(tmp, "data-warn"), "LATCHKEY_LOG__LEVEL=warn"}
+		if err := t.startLatchkey(ctx, targetWarn, bin, tmp, env); err != nil {
 			return nil, err
 		}
 	}
@@ -79,7 +103,7 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 			return nil, fmt.Errorf("production shape: %w", err)
 		}
 		t.prodStore = ps
-		env := append(ps.env(), "LATCHKEY_DATA_DIR="+filepath.Join(tmp, "data-prod"))
+		env := append(ps.env(), "LATCHKEY_DATA_DIR="+filepath.Join(tmp, "data-prod"), "LATCHKEY_LOG__LEVEL=info")
 		if err := t.startLatchkey(ctx, targetProd, bin, tmp, env); err != nil {
 			return nil, err
 		}
@@ -105,7 +129,7 @@ func (t *targets) startBaseline(ctx context.Context, tmp string) error {
 	if err != nil {
 		return err
 	}
-	srv := &server{url: "http://" + addr}
+	srv := &server{name: targetBaseline, url: "http://" + addr}
 	t.servers[targetBaseline] = srv
 	srv.proc, err = startProc("baseline", self, []string{"-serve-baseline", addr}, os.Environ(), filepath.Join(tmp, "baseline.log"))
 	if err != nil {
@@ -121,12 +145,11 @@ func (t *targets) startLatchkey(ctx context.Context, name, bin, tmp string, env 
 	if err != nil {
 		return err
 	}
-	srv := &server{url: "http://" + addr}
+	srv := &server{name: name, url: "http://" + addr}
 	t.servers[name] = srv
 	env = append(append(os.Environ(),
 		"LATCHKEY_LISTEN="+addr,
 		"LATCHKEY_ISSUER="+srv.url,
-		"LATCHKEY_LOG__LEVEL=warn",
 		"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD="+t.adminPass,
 		"LATCHKEY_BOOTSTRAP_CLIENT_SECRET="+t.clientSecret,
 	), env...)

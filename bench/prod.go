@@ -111,41 +111,55 @@ func withQuery(dsn, key, value string) (string, error) {
 	return u.String(), nil
 }
 
-// redisRoundTrips reads latchkey's count of Redis round trips from its
-// metrics; ok is false when the server does not report it.
-func redisRoundTrips(ctx context.Context, base string) (float64, bool) {
+// metricsSnapshot is the text of latchkey's /metrics at one moment.
+type metricsSnapshot []string
+
+// scrape reads base's /metrics; nil when it does not answer.
+func scrape(ctx context.Context, base string) metricsSnapshot {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return 0, false
+		return nil
 	}
 	resp, err := setupClient.Do(req)
 	if err != nil {
-		return 0, false
+		return nil
 	}
 	defer resp.Body.Close()
-	var (
-		total float64
-		found bool
-	)
+	var lines metricsSnapshot
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, redisRoundTripsMetric) {
-			continue
-		}
-		rest := strings.TrimPrefix(line, redisRoundTripsMetric)
-		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// sum adds the samples of the metric name whose labels hold label (any
+// when empty); ok is false when there is none.
+func (m metricsSnapshot) sum(name, label string) (total float64, ok bool) {
+	for _, line := range m {
+		rest, found := strings.CutPrefix(line, name)
+		if !found || rest == "" || (rest[0] != ' ' && rest[0] != '{') || !strings.Contains(rest, label) {
 			continue
 		}
 		f := strings.Fields(line)
 		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
 			total += v
-			found = true
+			ok = true
 		}
 	}
-	return total, found
+	return total, ok
 }
 
-// redisRoundTripsMetric is the counter latchkey exports.
-const redisRoundTripsMetric = "latchkey_redis_round_trips_total"
+// delta is how much a counter grew from before to m.
+func (m metricsSnapshot) delta(before metricsSnapshot, name, label string) (float64, bool) {
+	a, ok1 := m.sum(name, label)
+	b, ok2 := before.sum(name, label)
+	return a - b, ok1 && ok2
+}
+
+// The counters latchkey exports that the report reads.
+const (
+	redisRoundTripsMetric = "latchkey_redis_round_trips_total"
+	cacheMetric           = "latchkey_verified_token_cache_total"
+)

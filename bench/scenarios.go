@@ -5,20 +5,23 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Scenario names, in the order they run.
+// Scenario names (without their target's suffix).
 const (
 	scenarioBaseline          = "baseline"
 	scenarioClientCredentials = "client_credentials"
-	scenarioIntrospection     = "introspection"
+	scenarioIntrospection     = "introspection (cache warm)"
+	scenarioIntrospectionCold = "introspection (cache cold)"
 	scenarioRefresh           = "refresh"
 	scenarioPassword          = "password"
 	scenarioArgon2id          = "argon2id (raw, in-process)"
@@ -27,14 +30,19 @@ const (
 // Servers a scenario runs against.
 const (
 	targetBaseline = "baseline"
-	targetLatchkey = "latchkey"   // embedded default: SQLite, no Redis
-	targetProd     = "production" // Postgres + Redis (tokens in Redis)
+	targetLatchkey = "latchkey"      // embedded default: SQLite, no Redis, log level info
+	targetWarn     = "latchkey-warn" // the same at log level warn
+	targetProd     = "production"    // Postgres + Redis (tokens in Redis), log level info
 )
 
-// prodSuffix marks the production shape's scenarios.
-const prodSuffix = " [pg+redis]"
+// Suffixes of the scenarios of the other targets.
+const (
+	warnSuffix = " [warn]"
+	prodSuffix = " [pg+redis]"
+)
 
-// What a scenario's req/s is compared with.
+// What a scenario's req/s is compared with: the baseline, the raw argon2id
+// rate, or (production shape) the same scenario on the embedded default.
 const (
 	ratioToBaseline = "baseline"
 	ratioToArgon2id = "argon2id"
@@ -53,34 +61,47 @@ type scenario struct {
 	ratioTo string
 	// goal is the minimum ratio, in percent; 0 means none.
 	goal float64
-	// prepare returns what the workers send to srv; it may call srv.
-	prepare func(ctx context.Context, t *targets, srv *server) (*loadSpec, error)
+	// prepare returns what wrk sends to srv in a phase ("warmup" or
+	// "measure"); it may call srv.
+	prepare func(ctx context.Context, t *targets, srv *server, phase string) (*loadSpec, error)
 }
 
-// loadSpec is what a scenario's workers send.
+// loadSpec is what wrk sends: a script of bench/wrk and its environment.
 type loadSpec struct {
-	url  string
-	auth string
-	// source returns worker i's request bodies.
-	source func(ctx context.Context, i int) (bodySource, error)
+	path   string
+	script string // post.lua or tokens.lua
+	env    []string
 }
 
-// bodySource gives a worker its next request body and sees each response.
-type bodySource interface {
-	body() string
-	// observe sees every response; an error counts the request as failed.
-	observe(ctx context.Context, status int, resp []byte) error
+// embedded are the scenarios of the embedded default, run at log level
+// info (the default) and again at warn.
+var embedded = []scenario{
+	{name: scenarioClientCredentials, ratioTo: ratioToBaseline, goal: 40, prepare: prepareClientCredentials},
+	{name: scenarioIntrospection, ratioTo: ratioToBaseline, goal: 60, prepare: prepareIntrospection},
+	{name: scenarioIntrospectionCold, ratioTo: ratioToBaseline, goal: 40, prepare: prepareIntrospectionCold},
+	{name: scenarioRefresh, ratioTo: ratioToBaseline, goal: 15, prepare: prepareRefresh},
 }
 
-var scenarios = []scenario{
-	{name: scenarioBaseline, target: targetBaseline, prepare: prepareBaseline},
-	{name: scenarioClientCredentials, target: targetLatchkey, ratioTo: ratioToBaseline, goal: 30, prepare: prepareClientCredentials},
-	{name: scenarioIntrospection, target: targetLatchkey, ratioTo: ratioToBaseline, goal: 40, prepare: prepareIntrospection},
-	{name: scenarioRefresh, target: targetLatchkey, ratioTo: ratioToBaseline, goal: 15, prepare: prepareRefresh},
-	{name: scenarioPassword, target: targetLatchkey, ratioTo: ratioToArgon2id, goal: 80, prepare: preparePassword},
-	{name: scenarioClientCredentials + prodSuffix, target: targetProd, ratioTo: ratioToBaseline, goal: 30, prepare: prepareClientCredentials},
-	{name: scenarioIntrospection + prodSuffix, target: targetProd, ratioTo: ratioToBaseline, goal: 40, prepare: prepareIntrospection},
-	{name: scenarioRefresh + prodSuffix, target: targetProd, ratioTo: ratioToBaseline, goal: 15, prepare: prepareRefresh},
+var scenarios = buildScenarios()
+
+func buildScenarios() []scenario {
+	out := []scenario{{name: scenarioBaseline, target: targetBaseline, prepare: prepareBaseline}}
+	for _, sc := range embedded {
+		sc.target = targetLatchkey
+		out = append(out, sc)
+	}
+	out = append(out, scenario{name: scenarioPassword, target: targetLatchkey, ratioTo: ratioToArgon2id, goal: 85, prepare: preparePassword})
+	for _, sc := range embedded {
+		sc.name, sc.target = sc.name+warnSuffix, targetWarn
+		out = append(out, sc)
+	}
+	for _, sc := range embedded {
+		// Compared with the same scenario on the embedded default.
+		sc.ratioTo, sc.goal = sc.name, 80
+		sc.name, sc.target = sc.name+prodSuffix, targetProd
+		out = append(out, sc)
+	}
+	return out
 }
 
 func scenarioNames() string {
@@ -128,57 +149,142 @@ func basicAuth(id, secret string) string {
 
 func (t *targets) demoAuth() string { return basicAuth(demoID, t.clientSecret) }
 
-func prepareBaseline(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
-	body := form("grant_type", "client_credentials", "scope", clientScope)
-	return &loadSpec{url: srv.url + "/oauth2/token", auth: t.demoAuth(), source: fixed(body, nil)}, nil
+// post is a fixed POST of body as the demo client; a 2xx body must hold
+// expect when it is not empty.
+func (t *targets) post(path, body, expect string) *loadSpec {
+	return &loadSpec{path: path, script: "post.lua", env: []string{
+		"BENCH_BODY=" + body, "BENCH_AUTH=" + t.demoAuth(), "BENCH_EXPECT=" + expect,
+	}}
 }
 
-func prepareClientCredentials(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
-	body := form("grant_type", "client_credentials", "scope", clientScope)
-	return &loadSpec{url: srv.url + "/oauth2/token", auth: t.demoAuth(), source: fixed(body, nil)}, nil
+const activeTrue = `"active":true`
+
+func prepareBaseline(_ context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
+	return t.post("/oauth2/token", form("grant_type", "client_credentials", "scope", clientScope), ""), nil
 }
 
-// prepareIntrospection gets one client_credentials JWT and introspects it;
-// a response that does not say active:true is an error.
-func prepareIntrospection(ctx context.Context, t *targets, srv *server) (*loadSpec, error) {
+func prepareClientCredentials(_ context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
+	return t.post("/oauth2/token", form("grant_type", "client_credentials", "scope", clientScope), ""), nil
+}
+
+// prepareIntrospection introspects one client_credentials JWT over and
+// over: after the first request it is in the verified-token cache.
+func prepareIntrospection(ctx context.Context, t *targets, srv *server, _ string) (*loadSpec, error) {
 	tok, err := t.token(ctx, srv, form("grant_type", "client_credentials", "scope", clientScope))
 	if err != nil {
 		return nil, fmt.Errorf("get a token to introspect: %w", err)
 	}
-	return &loadSpec{
-		url: srv.url + "/oauth2/introspect", auth: t.demoAuth(),
-		source: fixed(form("token", tok.AccessToken), isActive),
-	}, nil
+	return t.post("/oauth2/introspect", form("token", tok.AccessToken), activeTrue), nil
 }
 
-func isActive(resp []byte) error {
-	var info struct {
-		Active bool `json:"active"`
+// prepareIntrospectionCold introspects a pool of tokens larger than the
+// server's verified-token cache, in a cycle: every lookup misses.
+func prepareIntrospectionCold(ctx context.Context, t *targets, srv *server, phase string) (*loadSpec, error) {
+	file, err := t.coldPool(ctx, srv)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(resp, &info); err != nil || !info.Active {
-		return errors.New("introspection did not say active:true")
+	// The warmup starts half-way through each thread's slice: the tokens it
+	// leaves in the cache come last, not first, in the measured run.
+	offset := 0
+	if phase == "warmup" {
+		offset = t.opts.coldTokens / max(1, min(t.opts.threads, t.opts.conns)) / 2
 	}
-	return nil
+	return &loadSpec{path: "/oauth2/introspect", script: "tokens.lua", env: []string{
+		"BENCH_MODE=introspect", "BENCH_TOKENS=" + file, "BENCH_AUTH=" + t.demoAuth(), "BENCH_EXPECT=" + activeTrue,
+		fmt.Sprintf("BENCH_OFFSET=%d", offset),
+	}}, nil
 }
 
-func preparePassword(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
-	return &loadSpec{url: srv.url + "/oauth2/token", auth: t.demoAuth(), source: fixed(t.passwordForm(), nil)}, nil
+func preparePassword(_ context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
+	return t.post("/oauth2/token", t.passwordForm(), ""), nil
 }
 
 func (t *targets) passwordForm() string {
 	return form("grant_type", "password", "username", adminUser, "password", t.adminPass, "scope", userScope)
 }
 
-// prepareRefresh gives every worker its own refresh chain, started by a
-// password grant.
-func prepareRefresh(_ context.Context, t *targets, srv *server) (*loadSpec, error) {
-	return &loadSpec{
-		url: srv.url + "/oauth2/token", auth: t.demoAuth(),
-		source: func(ctx context.Context, _ int) (bodySource, error) {
-			c := &refreshChain{t: t, srv: srv}
-			return c, c.reseed(ctx)
-		},
-	}, nil
+// prepareRefresh starts refresh chains with password grants, a fresh set
+// for each phase, and writes their first tokens to a file that the wrk
+// threads share out (bench/wrk/tokens.lua): no token is sent twice.
+func prepareRefresh(ctx context.Context, t *targets, srv *server, phase string) (*loadSpec, error) {
+	n := t.opts.conns * 3 / 2
+	toks := make([]string, n)
+	err := forEach(n, 4, func(i int) error {
+		tr, err := t.token(ctx, srv, t.passwordForm())
+		if err != nil {
+			return err
+		}
+		if tr.RefreshToken == "" {
+			return fmt.Errorf("password grant returned no refresh_token")
+		}
+		toks[i] = tr.RefreshToken
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start refresh chains: %w", err)
+	}
+	file := filepath.Join(t.tmp, fmt.Sprintf("refresh-%s-%s.txt", srv.name, phase))
+	if err := os.WriteFile(file, []byte(strings.Join(toks, "\n")+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return &loadSpec{path: "/oauth2/token", script: "tokens.lua", env: []string{
+		"BENCH_MODE=refresh", "BENCH_TOKENS=" + file, "BENCH_AUTH=" + t.demoAuth(),
+	}}, nil
+}
+
+// coldPool issues opts.coldTokens access tokens once per server and
+// writes them to a file.
+func (t *targets) coldPool(ctx context.Context, srv *server) (string, error) {
+	file := filepath.Join(t.tmp, "cold-"+srv.name+".txt")
+	if _, err := os.Stat(file); err == nil {
+		return file, nil
+	}
+	n := t.opts.coldTokens
+	logf("%s: issuing %d access tokens for the cold-cache introspection", srv.name, n)
+	toks := make([]string, n)
+	body := form("grant_type", "client_credentials", "scope", clientScope)
+	const par = 8
+	err := forEach(par, par, func(w int) error {
+		for i := w; i < n; i += par {
+			tr, err := t.token(ctx, srv, body)
+			if err != nil {
+				return err
+			}
+			toks[i] = tr.AccessToken
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("issue tokens to introspect: %w", err)
+	}
+	return file, os.WriteFile(file, []byte(strings.Join(toks, "\n")+"\n"), 0o600)
+}
+
+// forEach runs fn(0..n-1) with at most par at once and returns the first error.
+func forEach(n, par int, fn func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, par)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // form encodes key, value pairs as a form body, in order.
@@ -193,77 +299,15 @@ func form(kv ...string) string {
 	return b.String()
 }
 
-// fixedBody sends the same body every time.
-type fixedBody struct {
-	form  string
-	check func([]byte) error
-}
-
-func fixed(body string, check func([]byte) error) func(context.Context, int) (bodySource, error) {
-	src := fixedBody{form: body, check: check}
-	return func(context.Context, int) (bodySource, error) { return src, nil }
-}
-
-func (f fixedBody) body() string { return f.form }
-
-func (f fixedBody) observe(_ context.Context, status int, resp []byte) error {
-	if status/100 != 2 || f.check == nil {
-		return nil
-	}
-	return f.check(resp)
-}
-
-// refreshChain refreshes with the newest refresh token of each response;
-// tokens rotate on every use, so none is sent twice. A failed refresh
-// starts a new chain with a password grant.
-type refreshChain struct {
-	t     *targets
-	srv   *server
-	token string
-}
-
-func (c *refreshChain) body() string {
-	return "grant_type=refresh_token&refresh_token=" + url.QueryEscape(c.token)
-}
-
-func (c *refreshChain) observe(ctx context.Context, status int, resp []byte) error {
-	if status/100 == 2 {
-		var tr tokenResponse
-		if err := json.Unmarshal(resp, &tr); err == nil && tr.RefreshToken != "" {
-			c.token = tr.RefreshToken
-			return nil
-		}
-	}
-	if err := c.reseed(ctx); err != nil {
-		return fmt.Errorf("restart the refresh chain: %w", err)
-	}
-	if status/100 == 2 {
-		return errors.New("refresh response without a refresh_token")
-	}
-	return nil
-}
-
-func (c *refreshChain) reseed(ctx context.Context) error {
-	tr, err := c.t.token(ctx, c.srv, c.t.passwordForm())
-	if err != nil {
-		return err
-	}
-	if tr.RefreshToken == "" {
-		return errors.New("password grant returned no refresh_token")
-	}
-	c.token = tr.RefreshToken
-	return nil
-}
-
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
 }
 
-// setupClient makes the requests outside the measured loop.
+// setupClient makes the requests outside the measured runs.
 var setupClient = &http.Client{
 	Timeout:   30 * time.Second,
-	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4},
+	Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16},
 }
 
 // token posts a token request as the demo client.
@@ -291,4 +335,64 @@ func (t *targets) token(ctx context.Context, srv *server, body string) (tokenRes
 		return tokenResponse{}, fmt.Errorf("token response: %w", err)
 	}
 	return tr, nil
+}
+
+// runScenario prepares a scenario, warms it up and measures it with wrk.
+func runScenario(ctx context.Context, opts options, t *targets, sc scenario) (result, error) {
+	conns, duration := sc.shape(opts)
+	srv := t.servers[sc.target]
+	if srv == nil {
+		return result{}, fmt.Errorf("no %s server", sc.target)
+	}
+	logf("%s: wrk -t%d -c%d, %s warmup + %s", sc.name, min(opts.threads, conns), conns, opts.warmup, duration)
+	if opts.warmup > 0 {
+		warm, err := sc.prepare(ctx, t, srv, "warmup")
+		if err != nil {
+			return result{}, err
+		}
+		if _, err := runWrk(ctx, opts, conns, opts.warmup, filepath.Join(t.scripts, warm.script), srv.url+warm.path, warm.env); err != nil {
+			return result{}, err
+		}
+	}
+	spec, err := sc.prepare(ctx, t, srv, "measure")
+	if err != nil {
+		return result{}, err
+	}
+	if sc.name == scenarioPassword {
+		// The peak RSS from here on is the password flood's.
+		resetPeakRSS(srv.pid())
+	}
+	before := scrape(ctx, srv.url)
+	cpuBefore, cpuOK := procCPU(srv.pid())
+	run, err := runWrk(ctx, opts, conns, duration, filepath.Join(t.scripts, spec.script), srv.url+spec.path, spec.env)
+	if err != nil {
+		return result{}, err
+	}
+	cpuAfter, cpuOK2 := procCPU(srv.pid())
+	after := scrape(ctx, srv.url)
+	res := run.toResult(sc.name, conns)
+	if cpuOK && cpuOK2 && res.Requests > 0 {
+		v := float64((cpuAfter - cpuBefore).Microseconds()) / float64(res.Requests)
+		res.ServerCPUus = &v
+	}
+	if res.Requests > 0 && sc.target == targetProd {
+		if v, ok := after.delta(before, redisRoundTripsMetric, ""); ok {
+			v /= float64(res.Requests)
+			res.RedisRT = &v
+		}
+	}
+	if strings.HasPrefix(sc.name, "introspection") {
+		hits, ok1 := after.delta(before, cacheMetric, `result="hit"`)
+		misses, ok2 := after.delta(before, cacheMetric, `result="miss"`)
+		if ok1 && ok2 && hits+misses > 0 {
+			v := 100 * hits / (hits + misses)
+			res.CacheHitPct = &v
+		}
+	}
+	if sc.name == scenarioPassword {
+		if v, ok := peakRSS(srv.pid()); ok {
+			res.PeakRSSMiB = &v
+		}
+	}
+	return res, nil
 }

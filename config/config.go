@@ -131,6 +131,9 @@ type Tokens struct {
 	// UserCacheTTL is how long an instance trusts a cached user (active flag,
 	// groups) when it refreshes a token; a login always reads the user.
 	UserCacheTTL time.Duration `yaml:"user_cache_ttl"`
+	// VerifiedCacheSize bounds the verified-token cache: access JWTs whose
+	// signature verified, kept until their exp (0 turns it off).
+	VerifiedCacheSize int `yaml:"verified_cache_size"`
 }
 
 // Users configures accounts.
@@ -206,12 +209,13 @@ func Default() Config {
 		},
 		Keys: Keys{Algorithm: "ES256", CacheTTL: 30 * time.Second},
 		Tokens: Tokens{
-			AccessTTL:      5 * time.Minute,
-			RefreshTTL:     24 * time.Hour,
-			RefreshMaxTTL:  30 * 24 * time.Hour,
-			IDTokenTTL:     time.Hour,
-			ClientCacheTTL: 10 * time.Second,
-			UserCacheTTL:   5 * time.Second,
+			AccessTTL:         5 * time.Minute,
+			RefreshTTL:        24 * time.Hour,
+			RefreshMaxTTL:     30 * 24 * time.Hour,
+			IDTokenTTL:        time.Hour,
+			ClientCacheTTL:    10 * time.Second,
+			UserCacheTTL:      5 * time.Second,
+			VerifiedCacheSize: 20000,
 		},
 		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open", UsernameMixedScripts: "refuse", API: defaultUserAPI()},
 		Backends:  []Backend{{ID: "local", Type: "local"}},

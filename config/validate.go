@@ -226,6 +226,9 @@ func (c *Config) validateTokens(p *problems) {
 	}
 	notNegative(p, "tokens.client_cache_ttl", t.ClientCacheTTL)
 	notNegative(p, "tokens.user_cache_ttl", t.UserCacheTTL)
+	if t.VerifiedCacheSize < 0 {
+		p.add("tokens.verified_cache_size", "must not be negative, got %d", t.VerifiedCacheSize)
+	}
 }
 
 func (c *Config) validateUsers(p *problems) {

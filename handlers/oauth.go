@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -21,6 +23,9 @@ func noStore(c *gin.Context) {
 // are logged; nothing internal is sent.
 func writeOAuthError(c *gin.Context, log *slog.Logger, err error) {
 	e := provider.AsError(err)
+	if e.Status >= 500 && clientGone(c, log, e.Unwrap()) {
+		return
+	}
 	logCause(c, log, e)
 	noStore(c)
 	switch {
@@ -44,6 +49,32 @@ func writeOAuthError(c *gin.Context, log *slog.Logger, err error) {
 // bearerChallenge is the RFC 6750 §3 WWW-Authenticate value.
 func bearerChallenge(e *provider.Error) string {
 	return `Bearer realm="latchkey", error="` + e.Code + `", error_description="` + strings.ReplaceAll(e.Description, `"`, `'`) + `"`
+}
+
+// StatusClientClosedRequest is the status recorded (in metrics and the
+// access log) for a request whose client hung up before it was answered:
+// nginx's 499. Nothing is sent; there is nobody to send it to.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether the client hung up (its request's context is
+// canceled, not past a deadline) and, if so, logs cause at debug and
+// records the request as 499: a client that went away is not a store
+// outage, whatever error the store's interrupted call returned.
+func clientGone(c *gin.Context, log *slog.Logger, cause error) bool {
+	ctx := c.Request.Context()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		return false
+	}
+	if log.Enabled(ctx, slog.LevelDebug) {
+		msg := ""
+		if cause != nil {
+			msg = cause.Error()
+		}
+		log.DebugContext(ctx, "client closed the request",
+			"request_id", requestID(ctx), "route", c.FullPath(), "cause", msg)
+	}
+	c.AbortWithStatus(StatusClientClosedRequest)
+	return true
 }
 
 func logCause(c *gin.Context, log *slog.Logger, e *provider.Error) {

@@ -96,6 +96,9 @@ func (a *api) writeDRF(c *gin.Context, err error) {
 	if !errors.As(err, &e) {
 		e = &accounts.Error{Status: http.StatusInternalServerError, Detail: "A server error occurred."}
 	}
+	if e.Status >= 500 && clientGone(c, a.Logger, err) {
+		return
+	}
 	if e.Status >= 500 {
 		a.Logger.ErrorContext(c.Request.Context(), "request failed",
 			"request_id", requestID(c.Request.Context()), "route", c.FullPath(), "status", e.Status, "cause", errorText(err))

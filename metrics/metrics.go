@@ -80,3 +80,20 @@ func (m *Registry) RateLimited(limit string) { m.rateLimited.WithLabelValues(lim
 
 // RedisRoundTrip counts one network round trip to Redis.
 func (m *Registry) RedisRoundTrip() { m.redisRT.Inc() }
+
+// VerifiedTokenCache exports the verified-token cache's lookups, read from
+// stats when scraped: latchkey_verified_token_cache_total{result="hit"}
+// and {result="miss"}. Call it once.
+func (m *Registry) VerifiedTokenCache(stats func() (hits, misses uint64)) {
+	counter := func(result string, value func() float64) prometheus.CounterFunc {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "latchkey_verified_token_cache_total",
+			Help:        "Lookups of the verified-token cache by introspection, userinfo and the user and admin APIs, by result.",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, value)
+	}
+	m.registry.MustRegister(
+		counter("hit", func() float64 { h, _ := stats(); return float64(h) }),
+		counter("miss", func() float64 { _, miss := stats(); return float64(miss) }),
+	)
+}

@@ -53,6 +53,12 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 			return nil, fmt.Errorf("look up refresh token: %w", err)
 		}
 	}
+	// A rotation that started finishes: from here on the client hanging up
+	// cancels nothing (the request's deadline still bounds it), so the store
+	// is never cut mid-call with an outcome nobody knows, and a spent token's
+	// successor is minted and answered.
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	// One atomic step checks the client, spends the token and stores the
 	// next one; the store detects a rotated-out token and revokes its family.
 	nextRaw := p.secrets.NewRefreshToken(ref.FamilyID, ref.Generation+1)

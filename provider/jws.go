@@ -22,7 +22,7 @@ import (
 // header never changes for a key, so it is encoded once here and a
 // signature is one hash, one call into crypto/ecdsa (rsa, ed25519) and one
 // base64 pass. go-jose remains what parses and verifies every token
-// (verifyCompact), builds the JWKS and computes thumbprints; the tests
+// (verifyCompactKID), builds the JWKS and computes thumbprints; the tests
 // verify tokens signed here with go-jose against the published JWKS.
 type compactSigner struct {
 	alg    string

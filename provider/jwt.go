@@ -104,31 +104,30 @@ var errBadToken = errors.New("token is not valid")
 // maxTokenLength bounds what we try to parse.
 const maxTokenLength = 8 << 10
 
-// verifyAccess checks a JWT access token: one signature by one of our keys
-// with an allowed algorithm, typ at+jwt, our issuer, not expired. It does not
-// check revocation.
-//
-// Verified claims are kept for a minute, keyed by the token itself: a
-// resource server introspects the same token on every call it serves, and
-// the signature check is most of the cost. Only tokens whose signature
-// verified are kept, and expiry is checked on every call.
+// verifyAccess verifies an access JWT and returns its claims. Tokens whose
+// signature verified are kept in the verified-token cache until their exp
+// (tokens.verified_cache_size); issuer, expiry and iat are checked on every
+// call, and a cached token still needs its signing key to be published.
 func (k *KeyRing) verifyAccess(ctx context.Context, raw, issuer string, now time.Time) (*AccessClaims, error) {
 	if len(raw) > maxTokenLength {
 		return nil, errBadToken
 	}
-	c, err := k.verified.get(raw, func() (*AccessClaims, error) {
-		payload, err := k.verifyCompact(ctx, raw, "at+jwt")
+	c, kid, ok := k.verified.get(raw, now)
+	if ok && !k.published(ctx, kid) {
+		ok = false
+	}
+	if !ok {
+		payload, kid, err := k.verifyCompactKID(ctx, raw, "at+jwt")
 		if err != nil {
 			return nil, err
 		}
-		var c AccessClaims
-		if err := json.Unmarshal(payload, &c); err != nil {
+		c = new(AccessClaims)
+		if err := json.Unmarshal(payload, c); err != nil {
 			return nil, errBadToken
 		}
-		return &c, nil
-	})
-	if err != nil {
-		return nil, err
+		if c.Expiry > now.Unix() {
+			k.verified.put(raw, kid, c)
+		}
 	}
 	if c.Issuer != issuer || c.Subject == "" || c.ID == "" {
 		return nil, errBadToken
@@ -139,29 +138,44 @@ func (k *KeyRing) verifyAccess(ctx context.Context, raw, issuer string, now time
 	return c, nil
 }
 
-// verifyCompact verifies a compact JWS against our published keys and
-// returns its payload.
-func (k *KeyRing) verifyCompact(ctx context.Context, raw, typ string) ([]byte, error) {
+// published reports whether the key kid is in the current key snapshot.
+func (k *KeyRing) published(ctx context.Context, kid string) bool {
+	s, err := k.snapshot(ctx)
+	if err != nil {
+		return false
+	}
+	_, ok := s.public[kid]
+	return ok
+}
+
+// VerifiedCacheStats returns the verified-token cache's hits and misses.
+func (k *KeyRing) VerifiedCacheStats() VerifiedCacheStats {
+	return VerifiedCacheStats{Hits: k.verified.hits.Load(), Misses: k.verified.misses.Load()}
+}
+
+// verifyCompactKID verifies a compact JWS against our published keys and
+// returns its payload and the ID of the key that signed it.
+func (k *KeyRing) verifyCompactKID(ctx context.Context, raw, typ string) ([]byte, string, error) {
 	if len(raw) > maxTokenLength || strings.Count(raw, ".") != 2 {
-		return nil, errBadToken
+		return nil, "", errBadToken
 	}
 	jws, err := jose.ParseSignedCompact(raw, verifyAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errBadToken
+		return nil, "", errBadToken
 	}
 	h := jws.Signatures[0].Protected
 	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); !typeMatches(got, typ) {
-		return nil, errBadToken
+		return nil, "", errBadToken
 	}
 	key, ok := k.publicKey(ctx, h.KeyID)
 	if !ok || key.Algorithm != h.Algorithm {
-		return nil, errBadToken
+		return nil, "", errBadToken
 	}
 	payload, err := jws.Verify(key.Key)
 	if err != nil {
-		return nil, errBadToken
+		return nil, "", errBadToken
 	}
-	return payload, nil
+	return payload, h.KeyID, nil
 }
 
 // typeMatches compares a typ header with the expected media type, ignoring

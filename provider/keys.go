@@ -72,7 +72,7 @@ type KeyRing struct {
 	audit     Auditor
 
 	// verified caches the claims of access tokens whose signature verified.
-	verified *ttlCache[string, *AccessClaims]
+	verified *verifiedCache
 
 	snap       atomic.Pointer[keySnapshot]
 	mu         sync.Mutex // serialises reloads
@@ -87,6 +87,9 @@ type KeyRingOptions struct {
 	// MaxTokenTTL is the longest lifetime of any token signed; a retired key
 	// stays published that long (plus the cache TTL).
 	MaxTokenTTL time.Duration
+	// VerifiedCacheSize bounds the verified-token cache (access tokens
+	// whose signature verified, kept until their exp); 0 turns it off.
+	VerifiedCacheSize int
 }
 
 // NewKeyRing returns a ring over the store. Call Load before use.
@@ -99,15 +102,13 @@ func NewKeyRing(store keyStore, secrets *Secrets, opts KeyRingOptions, now func(
 		ttl: opts.CacheTTL, period: opts.RotationPeriod,
 		keepAfter: opts.MaxTokenTTL + opts.CacheTTL,
 		now:       now, log: log, audit: nopAuditor{},
-		verified: newTTLCache[string, *AccessClaims](verifiedTTL, maxVerified, now),
+		verified: newVerifiedCache(opts.VerifiedCacheSize),
 	}
 }
 
-// The verified-token cache: a minute, at most 20000 tokens (about 20 MB).
-const (
-	verifiedTTL = time.Minute
-	maxVerified = 20000
-)
+// DefaultVerifiedCacheSize is the default size of the verified-token
+// cache (tokens.verified_cache_size): about 1 KiB a token.
+const DefaultVerifiedCacheSize = 20000
 
 // Load reads the keys, creating the first one if there is none, and
 // rotating if the automatic rotation period has passed.

@@ -15,7 +15,7 @@ func TestAdminAPIRefusesDangerousRedirectURIs(t *testing.T) {
 	ts := startServer(t, nil)
 	adminTok := ts.adminToken()
 	created := ts.createClient(adminTok, map[string]any{
-		"client_name": "spa", "grant_types": []string{"authorization_code"}, "token_endpoint_auth_method": "none",
+		"client_name": "spa", "grant_types": []string{"password", "refresh_token"}, "token_endpoint_auth_method": "none",
 		"redirect_uris":             []string{"https://app.example.com/cb", "com.example.app:/cb"},
 		"post_logout_redirect_uris": []string{"https://app.example.com/bye"},
 	})
@@ -33,7 +33,7 @@ func TestAdminAPIRefusesDangerousRedirectURIs(t *testing.T) {
 		{"post_logout_redirect_uris", "http://app.example.com/bye", "loopback"},
 	} {
 		body := map[string]any{
-			"client_name": "spa", "grant_types": []string{"authorization_code"}, "token_endpoint_auth_method": "none",
+			"client_name": "spa", "grant_types": []string{"password", "refresh_token"}, "token_endpoint_auth_method": "none",
 			"redirect_uris": []string{"https://app.example.com/cb"}, "post_logout_redirect_uris": []string{},
 		}
 		body[tc.field] = []string{tc.uri}

@@ -134,6 +134,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Store: s.store, Tokens: s.hot, Codes: s.hot, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
+			VerifiedCacheSize: cfg.Tokens.VerifiedCacheSize,
 		},
 		Lifetimes: provider.Lifetimes{
 			Access: cfg.Tokens.AccessTTL, Refresh: cfg.Tokens.RefreshTTL,
@@ -142,6 +143,10 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit,
+	})
+	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
+		st := s.provider.Keys().VerifiedCacheStats()
+		return st.Hits, st.Misses
 	})
 	s.clients = clients.New(s.store, s.provider, opts.Now).WithAudit(s.audit)
 	if err := s.provider.Start(ctx); err != nil {

@@ -40,6 +40,11 @@ type cli struct {
 
 // run is the whole program, callable from tests.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
+	// Everything for stderr goes through one buffered writer, so that the
+	// log and other messages reach it whole and from one goroutine.
+	logOut := newLogWriter(stderr)
+	defer logOut.Close()
+	stderr = logOut
 	c := &cli{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, environ: environ}
 	root := &cobra.Command{
 		Use:           "latchkey",

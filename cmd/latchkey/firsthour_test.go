@@ -79,7 +79,7 @@ func TestUnknownSubcommandsFail(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"users", "import", "x.csv"}, `unknown command "import" for "latchkey users"`},
+		{[]string{"users", "frobnicate", "x.csv"}, `unknown command "frobnicate" for "latchkey users"`},
 		{[]string{"clients", "frobnicate"}, `unknown command "frobnicate" for "latchkey clients"`},
 		{[]string{"keys", "burn"}, `unknown command "burn" for "latchkey keys"`},
 		{[]string{"config", "edit"}, `unknown command "edit" for "latchkey config"`},

@@ -231,6 +231,14 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	if ref.FamilyID == "" || ref.Hash == "" {
 		return storage.Family{}, notFound(op)
 	}
+	// A rotation that started finishes: once the script is sent, a client
+	// hanging up (ctx canceled) must not turn a rotation that ran into an
+	// error. The deadline still bounds it.
+	if err := ctx.Err(); err != nil {
+		return storage.Family{}, translate(op, err)
+	}
+	ctx, cancel := uncanceled(ctx)
+	defer cancel()
 	res, err := rotateScript.Run(ctx, s.c, []string{s.famKey(ref.FamilyID)},
 		ms(now), ref.Generation, ref.Hash, clientID, next.Hash, ms(next.CreatedAt), ms(next.ExpiresAt)).Slice()
 	if err != nil {
@@ -696,4 +704,13 @@ func (s *Store) purgeBatch(ctx context.Context, keys []string, now time.Time) (i
 		}
 	}
 	return n, nil
+}
+
+// uncanceled keeps ctx's values and deadline but not its cancellation.
+func uncanceled(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, deadline)
+	}
+	return context.WithCancel(d)
 }

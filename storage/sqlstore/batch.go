@@ -53,8 +53,11 @@ func newRotateBatcher(s *Store) *rotateBatcher {
 func (b *rotateBatcher) close() { close(b.done) }
 
 // rotate queues one rotation and waits for the batch that carries it. A
-// caller that gives up, or whose store closes, still has its rotation
-// committed or not with the batch, as if it had crashed after sending.
+// caller that gives up before its rotation is queued gets ctx's error and
+// nothing happens; once queued, the rotation is committed or not with its
+// batch (bounded by batchTimeout), and the caller waits for that answer even
+// if ctx ends meanwhile: an error never comes back for a rotation that
+// happened. Only a store closing under it leaves the answer unknown.
 func (b *rotateBatcher) rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (familyRow, bool, error) {
 	req := &rotateReq{ref: ref, clientID: clientID, next: next, now: now, reply: make(chan rotateReply, 1)}
 	select {
@@ -72,8 +75,6 @@ func (b *rotateBatcher) rotate(ctx context.Context, ref storage.TokenRef, client
 	select {
 	case r := <-req.reply:
 		return r.fam, r.reused, r.err
-	case <-ctx.Done():
-		return familyRow{}, false, ctx.Err()
 	case <-b.done: // the loop has stopped and will not answer
 		return familyRow{}, false, errClosed
 	}

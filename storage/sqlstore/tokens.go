@@ -117,6 +117,16 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	if s.batcher != nil {
 		fam, reused, err = s.batcher.rotate(ctx, ref, clientID, next, now)
 	} else {
+		// A rotation that started finishes: a client hanging up (ctx
+		// canceled) must not cut the transaction where its outcome is
+		// unknown (pgx closes the connection of a canceled COMMIT). The
+		// deadline still bounds it.
+		if err := ctx.Err(); err != nil {
+			return storage.Family{}, translate(op, err)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = uncanceled(ctx)
+		defer cancel()
 		// The statement is prepared before the transaction takes the
 		// connection.
 		var stmts []txStmt
@@ -262,4 +272,13 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 		return 0, translate(op, err)
 	}
 	return affected(res, op)
+}
+
+// uncanceled keeps ctx's values and deadline but not its cancellation.
+func uncanceled(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, deadline)
+	}
+	return context.WithCancel(d)
 }

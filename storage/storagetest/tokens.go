@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -19,6 +20,7 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"rotate consumes the token and the next one works", testRotate},
 		{"rotating an old hash again is reuse and revokes the family", testRotateReuse},
 		{"concurrent rotation of one hash lets exactly one caller win", testRotateConcurrent},
+		{"a rotation canceled at any moment happens whole or not at all", testRotateCanceled},
 		{"a hash that is not the live token's is not found and changes nothing", testRotateWrongHash},
 		{"a generation from the future is not found and changes nothing", testRotateFutureGeneration},
 		{"an unknown token is not found", testRotateUnknown},
@@ -770,5 +772,48 @@ func testSubjectMarkPurge(t *testing.T, s storage.Tokens) {
 	must(t, s.RevokeSubjectTokensBefore(t.Context(), "old", now, now.Add(24*time.Hour)))
 	if !revokedAt(t, s, "old", now.Add(-time.Second), now) {
 		t.Error("a subject marked again after a purge is not revoked")
+	}
+}
+
+// testRotateCanceled cancels rotations at moments spread over a call's
+// length (a client hanging up): each must either have happened whole (the
+// old token spent, the next one live) or not at all (the old token still
+// live, no next one), never leave the family revoked, and an error return
+// must mean it did not happen. The next rotation then works.
+func testRotateCanceled(t *testing.T, s storage.Tokens) {
+	now := base().Add(time.Hour)
+	for i := range 40 {
+		id := fmt.Sprintf("fam-cancel-%d", i)
+		first := createFamily(t, s, sampleFamily(id))
+		next := refreshToken(id+"-1", "", now)
+		ctx, cancel := context.WithCancel(t.Context())
+		delay := time.Duration(i%20) * 50 * time.Microsecond
+		if i >= 20 {
+			delay *= 10
+		}
+		timer := time.AfterFunc(delay, cancel)
+		_, err := s.Rotate(ctx, refOf(first), "", next, now)
+		timer.Stop()
+		cancel()
+
+		_, _, oldErr := s.RefreshToken(t.Context(), refOf(first), now)
+		_, _, newErr := s.RefreshToken(t.Context(), ref(id, 1, id+"-1"), now)
+		oldLive, newLive := oldErr == nil, newErr == nil
+		if oldLive == newLive {
+			t.Fatalf("rotation %d (canceled after %s, err %v): old token live %v, next token live %v: half-rotated",
+				i, delay, err, oldLive, newLive)
+		}
+		if err != nil && !oldLive {
+			t.Fatalf("rotation %d returned %v but happened", i, err)
+		}
+		if !getFamily(t, s, id).RevokedAt.IsZero() {
+			t.Fatalf("rotation %d (canceled after %s) revoked the family", i, delay)
+		}
+		live := first
+		if newLive {
+			live = next
+			live.FamilyID, live.Generation = id, 1
+		}
+		rotateToken(t, s, live, now.Add(time.Minute))
 	}
 }
