@@ -52,13 +52,27 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 		}
 	}
 	// One atomic step checks the client, spends the token and stores the
-	// next one; the store detects a rotated-out token and revokes its family.
-	nextRaw := p.secrets.NewRefreshToken(ref.FamilyID, ref.Generation+1)
+	// next one; the store detects a rotated-out token and revokes its
+	// family, tells a request that lost a race it could not see (it arrived
+	// before the rotation committed) from a replay, and lets the same
+	// client repeat the previous token within the reuse grace. The
+	// successor is derived from the presented token, so a repeat gets the
+	// same one.
+	nextRaw, ok := p.secrets.NextRefreshToken(raw)
+	if !ok {
+		return nil, errBadRefresh
+	}
 	next := storage.RefreshToken{
 		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
 		ExpiresAt: now.Add(p.refreshTTL(req.Client)), // the store caps it at the family's
 	}
-	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, now)
+	// The commit time is read as late as possible: a request that arrived
+	// before it is in flight, not a replay.
+	rot := storage.Rotation{Now: p.now(), Arrived: req.Time, Grace: p.reuseGrace(req.Client)}
+	if rot.Now.Before(now) {
+		rot.Now = now
+	}
+	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, rot)
 	switch {
 	case errors.Is(err, storage.ErrReused):
 		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", req.Client.ID)

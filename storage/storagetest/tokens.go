@@ -64,10 +64,10 @@ func testTokensInvalidText(t *testing.T, s storage.Tokens) {
 		for _, r := range []storage.TokenRef{ref(bad, 0, "fam-0"), ref("fam", 0, bad)} {
 			_, _, err = s.RefreshToken(ctx, r, now)
 			wantNotFound(t, what("RefreshToken"), err)
-			_, err = s.Rotate(ctx, r, "", refreshToken("next", "", now), now)
+			_, err = s.Rotate(ctx, r, "", refreshToken("next", "", now), storage.Rotation{Now: now})
 			wantNotFound(t, what("Rotate"), err)
 		}
-		_, err = s.Rotate(ctx, refOf(first), bad, refreshToken("next", "", now), now)
+		_, err = s.Rotate(ctx, refOf(first), bad, refreshToken("next", "", now), storage.Rotation{Now: now})
 		wantNotFound(t, what("Rotate by client"), err)
 		_, err = s.AccessToken(ctx, bad, now)
 		wantNotFound(t, what("AccessToken"), err)
@@ -89,7 +89,7 @@ func testTokensInvalidText(t *testing.T, s storage.Tokens) {
 		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, f, refreshToken("other-0", "", now)))
 		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, sampleFamily("other"), refreshToken(bad, "", now)))
 		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, sampleFamily(bad), refreshToken("x-0", "", now)))
-		_, err = s.Rotate(ctx, refOf(first), "", refreshToken(bad, "", now), now)
+		_, err = s.Rotate(ctx, refOf(first), "", refreshToken(bad, "", now), storage.Rotation{Now: now})
 		wantInvalid(t, what("Rotate"), err)
 		at := sampleAccessToken("h2", "jti-2")
 		at.Claims = map[string]any{"roles": []any{"a", bad}}
@@ -154,7 +154,7 @@ func createFamily(t *testing.T, s storage.Tokens, f storage.Family) storage.Refr
 func rotateToken(t *testing.T, s storage.Tokens, from storage.RefreshToken, now time.Time) storage.RefreshToken {
 	t.Helper()
 	next := refreshToken(fmt.Sprintf("%s-%d", from.FamilyID, from.Generation+1), "", now)
-	_, err := s.Rotate(t.Context(), refOf(from), "", next, now)
+	_, err := s.Rotate(t.Context(), refOf(from), "", next, storage.Rotation{Now: now})
 	must(t, err)
 	next.FamilyID, next.Generation = from.FamilyID, from.Generation+1
 	return next
@@ -232,7 +232,7 @@ func testRotate(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Hour)
 	next := refreshToken("fam-1", "ignored", now) // the store fills in the family
 	next.Generation = 99                          // and the generation
-	got, err := s.Rotate(t.Context(), refOf(first), "", next, now)
+	got, err := s.Rotate(t.Context(), refOf(first), "", next, storage.Rotation{Now: now})
 	must(t, err)
 	want := f
 	want.LastUsedAt = now
@@ -256,12 +256,12 @@ func testRotateReuse(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Hour)
 	second := rotateToken(t, s, first, now)
 	replay := now.Add(time.Minute)
-	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", replay), replay)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", replay), storage.Rotation{Now: replay})
 	wantErr(t, err, storage.ErrReused)
 
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
 	later := replay.Add(time.Minute)
-	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", later), later)
+	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", later), storage.Rotation{Now: later})
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), refOf(second), later)
 	wantErr(t, err, storage.ErrNotFound)
@@ -272,7 +272,7 @@ func testRotateReuse(t *testing.T, s storage.Tokens) {
 	}
 	// A replay of a revoked family is still a reuse, and keeps the first
 	// revocation time.
-	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-y", "", later), later)
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-y", "", later), storage.Rotation{Now: later})
 	wantErr(t, err, storage.ErrReused)
 	equal(t, "RevokedAt after a second replay", getFamily(t, s, "fam").RevokedAt, replay)
 }
@@ -289,7 +289,7 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), now)
+			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), storage.Rotation{Now: now})
 		})
 	}
 	close(start)
@@ -321,7 +321,7 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 func testRotateWrongHash(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), ref("fam", 0, "forged"), "", refreshToken("fam-1", "", now), now)
+	_, err := s.Rotate(t.Context(), ref("fam", 0, "forged"), "", refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 	rotateToken(t, s, first, now)
@@ -330,23 +330,23 @@ func testRotateWrongHash(t *testing.T, s storage.Tokens) {
 func testRotateFutureGeneration(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), ref("fam", 5, first.Hash), "", refreshToken("fam-6", "", now), now)
+	_, err := s.Rotate(t.Context(), ref("fam", 5, first.Hash), "", refreshToken("fam-6", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 	rotateToken(t, s, first, now)
 }
 
 func testRotateUnknown(t *testing.T, s storage.Tokens) {
-	_, err := s.Rotate(t.Context(), ref("never-issued", 0, "x"), "", refreshToken("x", "", base()), base())
+	_, err := s.Rotate(t.Context(), ref("never-issued", 0, "x"), "", refreshToken("x", "", base()), storage.Rotation{Now: base()})
 	wantErr(t, err, storage.ErrNotFound)
-	_, err = s.Rotate(t.Context(), ref("never-issued", 3, "x"), "", refreshToken("x", "", base()), base())
+	_, err = s.Rotate(t.Context(), ref("never-issued", 3, "x"), "", refreshToken("x", "", base()), storage.Rotation{Now: base()})
 	wantErr(t, err, storage.ErrNotFound)
 }
 
 func testRotateExpired(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := first.ExpiresAt
-	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
 		t.Error("an expired token revoked its family")
@@ -361,12 +361,12 @@ func testRotateFamilyCap(t *testing.T, s storage.Tokens) {
 	must(t, err)
 	second := rotateToken(t, s, first, base().Add(time.Minute))
 	now := f.ExpiresAt
-	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), refOf(second), now)
 	wantErr(t, err, storage.ErrNotFound)
 	// Past the cap an old token is dead, not a reuse.
-	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 }
@@ -375,7 +375,7 @@ func testRotateRevoked(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
 	must(t, s.RevokeFamily(t.Context(), "fam", now))
-	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), refOf(first), now)
 	wantErr(t, err, storage.ErrNotFound)
@@ -455,7 +455,7 @@ func testRevokeSubject(t *testing.T, s storage.Tokens) {
 	equal(t, "revoked", n, 2)
 	equal(t, "a's RevokedAt", getFamily(t, s, "a").RevokedAt, now)
 	equal(t, "gone keeps its first revocation", getFamily(t, s, "gone").RevokedAt, base())
-	_, err = s.Rotate(t.Context(), ref("a", 0, "a-0"), "", refreshToken("a-1", "", now), now)
+	_, err = s.Rotate(t.Context(), ref("a", 0, "a-0"), "", refreshToken("a-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	n, err = s.RevokeSubject(t.Context(), "42", now)
 	must(t, err)
@@ -577,7 +577,7 @@ func testPurge(t *testing.T, s storage.Tokens) {
 	rotatedAt := base().Add(20 * time.Hour)
 	current := refreshToken("live-1", "", rotatedAt)
 	current.ExpiresAt = now.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), refOf(first), "", current, rotatedAt)
+	_, err := s.Rotate(t.Context(), refOf(first), "", current, storage.Rotation{Now: rotatedAt})
 	must(t, err)
 	// A family past its cap goes, and its token with it.
 	capped := sampleFamily("capped")
@@ -618,7 +618,7 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	f := sampleFamily("fam")
 	first := createFamily(t, s, f)
 	now := base().Add(time.Minute)
-	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	if _, _, err := s.RefreshToken(t.Context(), refOf(first), now); err != nil {
 		t.Fatalf("the owner's token was spent by another client: %v", err)
@@ -628,7 +628,7 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	if revoked {
 		t.Fatal("another client's attempt revoked the family")
 	}
-	_, err = s.Rotate(t.Context(), refOf(first), f.ClientID, refreshToken("fam-1", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(first), f.ClientID, refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	must(t, err)
 }
 
@@ -638,7 +638,7 @@ func testRotateCapsExpiry(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Minute)
 	next := refreshToken("fam-1", "", now)
 	next.ExpiresAt = f.ExpiresAt.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), refOf(first), "", next, now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", next, storage.Rotation{Now: now})
 	must(t, err)
 	tok, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), now)
 	must(t, err)
