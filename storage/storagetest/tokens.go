@@ -19,6 +19,12 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"rotate consumes the token and the next one works", testRotate},
 		{"rotating an old hash again is reuse and revokes the family", testRotateReuse},
 		{"concurrent rotation of one hash lets exactly one caller win", testRotateConcurrent},
+		{"concurrent rotation within a grace gives every caller the family", testRotateConcurrentGrace},
+		{"a request that arrived before the rotation committed lost a race, not reuse", testRotateInFlight},
+		{"the previous token within the grace gets the family and changes nothing", testRotateGraceRepeat},
+		{"the previous token after the grace is reuse", testRotateGraceOver},
+		{"the previous token by another client within the grace is reuse", testRotateGraceOtherClient},
+		{"a token two generations back within the grace is reuse", testRotateGraceTwoBack},
 		{"a hash that is not the live token's is not found and changes nothing", testRotateWrongHash},
 		{"a generation from the future is not found and changes nothing", testRotateFutureGeneration},
 		{"an unknown token is not found", testRotateUnknown},
@@ -277,7 +283,51 @@ func testRotateReuse(t *testing.T, s storage.Tokens) {
 	equal(t, "RevokedAt after a second replay", getFamily(t, s, "fam").RevokedAt, replay)
 }
 
+// The callers all arrived before the winner committed: the losers lost a
+// race they could not see, so none of them revokes the family.
 func testRotateConcurrent(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	now := base().Add(time.Hour)
+	rot := storage.Rotation{Now: now, Arrived: now.Add(-10 * time.Millisecond)}
+	const callers = 20
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, callers)
+	)
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), rot)
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins, winner := 0, -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+			winner = i
+		case errors.Is(err, storage.ErrNotFound):
+		default:
+			t.Errorf("caller %d: got %v, want nil or ErrNotFound (a lost race is not reuse)", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d callers rotated the same token, want exactly 1", wins)
+	}
+	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("losing a race revoked the family")
+	}
+	_, _, err := s.RefreshToken(t.Context(), ref("fam", 1, fmt.Sprintf("next-%d", winner)), now)
+	must(t, err)
+}
+
+// Within a grace every concurrent caller gets the family; the provider
+// derives the successor from the presented token, so they all pass the
+// same next token and one of them stores it.
+func testRotateConcurrentGrace(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
 	const callers = 20
@@ -289,32 +339,109 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), storage.Rotation{Now: now})
+			rot := storage.Rotation{Now: now, Arrived: now.Add(time.Duration(i) * time.Millisecond), Grace: 10 * time.Second}
+			_, errs[i] = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-1", "", now), rot)
 		})
 	}
 	close(start)
 	wg.Wait()
-	wins, reused := 0, 0
 	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, storage.ErrReused):
-			reused++
-		case errors.Is(err, storage.ErrNotFound):
-		default:
-			t.Errorf("caller %d: unexpected error %v", i, err)
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
 		}
 	}
-	if wins != 1 {
-		t.Fatalf("%d callers rotated the same token, want exactly 1", wins)
+	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("concurrent rotation within the grace revoked the family")
 	}
-	if reused == 0 {
-		t.Fatal("no loser was told the token was reused")
+	tok, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), now)
+	must(t, err)
+	equal(t, "generation", tok.Generation, int64(1))
+}
+
+func testRotateInFlight(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	rotateToken(t, s, first, commit)
+	// Arrived before the commit (or in its millisecond) and handled after
+	// it: not found, the family stays alive.
+	for _, arrived := range []time.Time{commit.Add(-time.Second), commit} {
+		later := commit.Add(time.Second)
+		_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
+			storage.Rotation{Now: later, Arrived: arrived})
+		wantErr(t, err, storage.ErrNotFound)
+		if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+			t.Fatalf("a request that arrived at commit%+v revoked the family", arrived.Sub(commit))
+		}
 	}
-	// The losers replayed a rotated-out token: the family is revoked.
+	_, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), commit)
+	must(t, err)
+	// Arrived after the commit: a replay.
+	replay := commit.Add(time.Millisecond)
+	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", replay), storage.Rotation{Now: replay})
+	wantErr(t, err, storage.ErrReused)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
+}
+
+func testRotateGraceRepeat(t *testing.T, s storage.Tokens) {
+	f := sampleFamily("fam")
+	first := createFamily(t, s, f)
+	commit := base().Add(time.Hour)
+	second := rotateToken(t, s, first, commit)
+	repeat := commit.Add(5 * time.Second)
+	got, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("ignored", "", repeat),
+		storage.Rotation{Now: repeat, Grace: 10 * time.Second})
+	must(t, err)
+	want := f
+	want.LastUsedAt = repeat
+	equal(t, "the family of a repeat", got, want)
+	// The live token is still the one the rotation stored.
+	tok, _, err := s.RefreshToken(t.Context(), refOf(second), repeat)
+	must(t, err)
+	equal(t, "live token", tok.Hash, second.Hash)
+	_, _, err = s.RefreshToken(t.Context(), ref("fam", 1, "ignored"), repeat)
+	wantErr(t, err, storage.ErrNotFound)
+	// A second repeat within the grace too, and the family rotates on.
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("ignored", "", repeat),
+		storage.Rotation{Now: repeat.Add(time.Second), Grace: 10 * time.Second})
+	must(t, err)
+	rotateToken(t, s, second, repeat.Add(2*time.Second))
+}
+
+func testRotateGraceOver(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	rotateToken(t, s, first, commit)
+	late := commit.Add(10 * time.Second)
+	_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", late),
+		storage.Rotation{Now: late, Grace: 10 * time.Second})
+	wantErr(t, err, storage.ErrReused)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, late)
+}
+
+func testRotateGraceOtherClient(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	rotateToken(t, s, first, commit)
+	soon := commit.Add(time.Second)
+	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", soon),
+		storage.Rotation{Now: soon, Grace: 10 * time.Second})
+	wantErr(t, err, storage.ErrReused)
 	if getFamily(t, s, "fam").RevokedAt.IsZero() {
-		t.Fatal("concurrent reuse did not revoke the family")
+		t.Fatal("another client's replay within the grace did not revoke the family")
+	}
+}
+
+func testRotateGraceTwoBack(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	second := rotateToken(t, s, first, commit)
+	rotateToken(t, s, second, commit.Add(time.Second))
+	soon := commit.Add(2 * time.Second)
+	_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", soon),
+		storage.Rotation{Now: soon, Grace: time.Minute})
+	wantErr(t, err, storage.ErrReused)
+	if getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("a token two generations back did not revoke the family")
 	}
 }
 
