@@ -66,12 +66,9 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
 		ExpiresAt: now.Add(p.refreshTTL(req.Client)), // the store caps it at the family's
 	}
-	// The commit time is read as late as possible: a request that arrived
-	// before it is in flight, not a replay.
-	rot := storage.Rotation{Now: p.now(), Arrived: req.Time, Grace: p.reuseGrace(req.Client)}
-	if rot.Now.Before(now) {
-		rot.Now = now
-	}
+	// The store reads the commit time from the clock just before it
+	// writes: a request that arrived before it was in flight, not a replay.
+	rot := storage.Rotation{Now: now, Arrived: req.Time, Clock: p.now, Grace: p.reuseGrace(req.Client)}
 	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, rot)
 	switch {
 	case errors.Is(err, storage.ErrReused):

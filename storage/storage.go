@@ -208,10 +208,14 @@ type TokenRef struct {
 
 // Rotation is the time of a refresh-token rotation and its reuse grace.
 type Rotation struct {
-	// Now is the time of the rotation: expiries are checked against it, it
-	// becomes the family's LastUsedAt and the rotation's commit time. The
-	// caller reads it as late as it can, just before it calls Rotate.
+	// Now is the time of the rotation: expiries are checked against it and
+	// it becomes the family's LastUsedAt.
 	Now time.Time
+	// Clock, when set, gives the commit time the rotation records: the
+	// store reads it just before its write (after a queue or a lock it
+	// waited for), so a request that arrived while this one waited counts
+	// as in flight. Nil, or a time before Now: Now is the commit time.
+	Clock func() time.Time
 	// Arrived is when the request arrived; zero means Now. A request that
 	// arrived before the commit of the rotation that spent its token lost a
 	// race it could not see.
@@ -220,6 +224,17 @@ type Rotation struct {
 	// immediately previous token again (0: never, RFC 9700's strict reuse
 	// detection).
 	Grace time.Duration
+}
+
+// Commit returns the commit time to record: Clock's time, but not before
+// Now.
+func (r Rotation) Commit() time.Time {
+	if r.Clock != nil {
+		if t := r.Clock(); t.After(r.Now) {
+			return t
+		}
+	}
+	return r.Now
 }
 
 // Arrival returns Arrived, or Now when Arrived is zero.
@@ -263,7 +278,7 @@ type Tokens interface {
 	// succeeds. The new token's generation is ref.Generation+1 (the caller
 	// builds the token with it; next.FamilyID and next.Generation are
 	// ignored) and its ExpiresAt is capped at the family's. The rotation
-	// records r.Now as its commit time and the presented token's hash as the
+	// records r.Commit() as its commit time and the presented token's hash as the
 	// previous token's. It returns the family with LastUsedAt = r.Now.
 	//   - ref names the immediately previous generation with the previous
 	//     token's hash, by the family's client (clientID empty: any), and

@@ -28,7 +28,8 @@ return 'ok'
 
 // rotateScript replaces a family's live refresh token.
 // KEYS: family. ARGV: now, generation presented, hash presented, clientID
-// ("" for any), next hash, next created, next expires, arrived, grace (ms).
+// ("" for any), next hash, next created, next expires, arrived, grace (ms),
+// commit time.
 // Returns {"ok", family fields...} (a rotation, or a repeat of the previous
 // token within the grace) or {"notfound"} or {"reused"}; see
 // storage.Tokens.Rotate for the rules, which sqlstore follows too. The key
@@ -64,7 +65,7 @@ if ARGV[4] ~= '' and ARGV[4] ~= f[1] then return {'notfound'} end
 local nexp = tonumber(ARGV[7])
 if fexp ~= 0 and (nexp == 0 or fexp < nexp) then nexp = fexp end
 redis.call('HSET', KEYS[1], 'gen', gen + 1, 'th', ARGV[5], 'tc', ARGV[6], 'te', nexp, 'used', ARGV[1],
-  'ph', f[5], 'ra', ARGV[1])
+  'ph', f[5], 'ra', ARGV[10])
 local r = redis.call('HGETALL', KEYS[1])
 table.insert(r, 1, 'ok')
 return r

@@ -152,7 +152,7 @@ func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmt txStmt, ref storage.
 	at := s.arg(rot.Now)
 	err := stmt.scan(ctx, tx, s.w, fam,
 		next.Hash, s.arg(next.CreatedAt), s.arg(next.ExpiresAt), at,
-		ref.FamilyID, ref.Generation, ref.Hash, clientID)
+		ref.FamilyID, ref.Generation, ref.Hash, clientID, s.arg(rot.Commit()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.notRotated(ctx, tx, ref, clientID, rot, fam)
 	}

@@ -21,6 +21,7 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"concurrent rotation of one hash lets exactly one caller win", testRotateConcurrent},
 		{"concurrent rotation within a grace gives every caller the family", testRotateConcurrentGrace},
 		{"a request that arrived before the rotation committed lost a race, not reuse", testRotateInFlight},
+		{"the commit time is read from the rotation's clock when it writes", testRotateCommitClock},
 		{"the previous token within the grace gets the family and changes nothing", testRotateGraceRepeat},
 		{"the previous token after the grace is reuse", testRotateGraceOver},
 		{"the previous token by another client within the grace is reuse", testRotateGraceOtherClient},
@@ -380,6 +381,28 @@ func testRotateInFlight(t *testing.T, s storage.Tokens) {
 	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", replay), storage.Rotation{Now: replay})
 	wantErr(t, err, storage.ErrReused)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
+}
+
+// A rotation that waited (a queue, a lock) records the time of its write,
+// so a request that arrived while it waited was in flight.
+func testRotateCommitClock(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	now := base().Add(time.Hour)
+	commit := now.Add(5 * time.Second)
+	rot := storage.Rotation{Now: now, Clock: func() time.Time { return commit }}
+	fam, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-1", "", now), rot)
+	must(t, err)
+	equal(t, "LastUsedAt", fam.LastUsedAt, now)
+	later := commit.Add(time.Second)
+	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
+		storage.Rotation{Now: later, Arrived: now.Add(3 * time.Second)})
+	wantErr(t, err, storage.ErrNotFound)
+	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("a request that arrived while the winner waited revoked the family")
+	}
+	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
+		storage.Rotation{Now: later, Arrived: commit.Add(time.Millisecond)})
+	wantErr(t, err, storage.ErrReused)
 }
 
 func testRotateGraceRepeat(t *testing.T, s storage.Tokens) {
