@@ -4,9 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
+
+// commitAllowance is how long a rotation's write may take from the clock
+// reading before it to its commit: the store's round trip, a queue or a
+// lock. A request that arrives within it may have been sent before the
+// rotation committed, so it loses the race (invalid_grant) rather than
+// revoking the session. A replay gets nothing in that time either, so the
+// allowance costs reuse detection only the revocation of a replay that
+// arrives within a quarter second of the rotation.
+const commitAllowance = 250 * time.Millisecond
 
 var errBadRefresh = ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
 
@@ -66,9 +76,14 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
 		ExpiresAt: now.Add(p.refreshTTL(req.Client)), // the store caps it at the family's
 	}
-	// The store reads the commit time from the clock just before it
-	// writes: a request that arrived before it was in flight, not a replay.
-	rot := storage.Rotation{Now: now, Arrived: req.Time, Clock: p.now, Grace: p.reuseGrace(req.Client)}
+	// The store reads the commit time from the clock just before it writes;
+	// the write itself (the way to the store and its commit) takes up to
+	// commitAllowance more. A request that arrived before then was in
+	// flight, not a replay.
+	rot := storage.Rotation{
+		Now: now, Arrived: req.Time, Grace: p.reuseGrace(req.Client),
+		Clock: func() time.Time { return p.now().Add(commitAllowance) },
+	}
 	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, rot)
 	switch {
 	case errors.Is(err, storage.ErrReused):

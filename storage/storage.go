@@ -286,8 +286,8 @@ type Tokens interface {
 	//     (r.Grace > 0): a repeat within the reuse grace. Nothing changes;
 	//     the family is returned as for a rotation, and the caller answers
 	//     with the same successor token (it must be able to make it again);
-	//   - r.Grace is 0 and r.Arrived is not after the last rotation's commit
-	//     time (stores keep milliseconds; the same millisecond counts as
+	//   - r.Grace is 0 and r.Arrived is before the last rotation's commit
+	//     time (stores keep microseconds: the same microsecond is not
 	//     before): the request was in flight when another one won the race.
 	//     ErrNotFound, and the family stays alive;
 	//   - otherwise ref.Generation older than the family's: the token was

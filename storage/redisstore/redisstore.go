@@ -233,7 +233,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	}
 	res, err := rotateScript.Run(ctx, s.c, []string{s.famKey(ref.FamilyID)},
 		ms(rot.Now), ref.Generation, ref.Hash, clientID, next.Hash, ms(next.CreatedAt), ms(next.ExpiresAt),
-		ms(rot.Arrival()), max(rot.Grace, 0).Milliseconds(), ms(rot.Commit())).Slice()
+		rot.Arrival().UnixMicro(), max(rot.Grace, 0).Microseconds(), rot.Commit().UnixMicro()).Slice()
 	if err != nil {
 		return storage.Family{}, translate(op, err)
 	}

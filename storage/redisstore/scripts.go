@@ -28,13 +28,15 @@ return 'ok'
 
 // rotateScript replaces a family's live refresh token.
 // KEYS: family. ARGV: now, generation presented, hash presented, clientID
-// ("" for any), next hash, next created, next expires, arrived, grace (ms),
-// commit time.
+// ("" for any), next hash, next created, next expires, arrived, grace,
+// commit time (the last three in microseconds: a request and a rotation
+// often fall in one millisecond).
 // Returns {"ok", family fields...} (a rotation, or a repeat of the previous
 // token within the grace) or {"notfound"} or {"reused"}; see
 // storage.Tokens.Rotate for the rules, which sqlstore follows too. The key
 // keeps its expiry (the family's cap), which also bounds the new token. A
-// rotation keeps the spent token's hash ("ph") and its commit time ("ra").
+// rotation keeps the spent token's hash ("ph") and its commit time ("ra", Unix
+// microseconds).
 var rotateScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'client', 'exp', 'revoked', 'gen', 'th', 'te', 'ph', 'ra')
@@ -53,7 +55,7 @@ if rgen < gen then
       table.insert(r, 1, 'ok')
       return r
     end
-    if grace <= 0 and arrived <= ra then return {'notfound'} end
+    if grace <= 0 and arrived < ra then return {'notfound'} end
   end
   if frev == 0 then redis.call('HSET', KEYS[1], 'revoked', ARGV[1]) end
   return {'reused'}

@@ -39,7 +39,7 @@ type familyRow struct {
 	// The last rotation: the hash of the token it spent and its commit
 	// time, for the reuse grace and the race a request could not see.
 	PrevHash  string
-	RotatedAt dbTime
+	RotatedUS int64 `bun:"rotated_us"` // Unix microseconds; 0: never rotated
 }
 
 type accessRow struct {
@@ -152,7 +152,7 @@ func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmt txStmt, ref storage.
 	at := s.arg(rot.Now)
 	err := stmt.scan(ctx, tx, s.w, fam,
 		next.Hash, s.arg(next.CreatedAt), s.arg(next.ExpiresAt), at,
-		ref.FamilyID, ref.Generation, ref.Hash, clientID, s.arg(rot.Commit()))
+		ref.FamilyID, ref.Generation, ref.Hash, clientID, rot.Commit().UnixMicro())
 	if errors.Is(err, sql.ErrNoRows) {
 		return s.notRotated(ctx, tx, ref, clientID, rot, fam)
 	}
@@ -181,16 +181,16 @@ func (s *Store) notRotated(ctx context.Context, tx bun.Tx, ref storage.TokenRef,
 	}
 	previous := ref.Generation == r.Generation-1 &&
 		subtle.ConstantTimeCompare([]byte(ref.Hash), []byte(r.PrevHash)) == 1
-	committed, arrived := r.RotatedAt.Time(), rot.Arrival().Truncate(time.Millisecond)
+	committed, arrived := time.UnixMicro(r.RotatedUS), rot.Arrival().Truncate(time.Microsecond)
 	live := r.RevokedAt.Time().IsZero() && !expired(r.TokenExpiresAt, rot.Now)
-	if previous && live && !committed.IsZero() {
+	if previous && live && r.RotatedUS != 0 {
 		sameClient := clientID == "" || clientID == r.ClientID
 		switch {
 		case rot.Grace > 0 && sameClient && arrived.Before(committed.Add(rot.Grace)):
 			*fam = r
 			fam.LastUsedAt = dbTime(rot.Now)
 			return false, nil
-		case rot.Grace <= 0 && !arrived.After(committed):
+		case rot.Grace <= 0 && arrived.Before(committed):
 			return false, notFound(op) // lost a race it could not see
 		}
 	}

@@ -363,9 +363,9 @@ func testRotateInFlight(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	commit := base().Add(time.Hour)
 	rotateToken(t, s, first, commit)
-	// Arrived before the commit (or in its millisecond) and handled after
-	// it: not found, the family stays alive.
-	for _, arrived := range []time.Time{commit.Add(-time.Second), commit} {
+	// Arrived before the commit and handled after it: not found, the
+	// family stays alive.
+	for _, arrived := range []time.Time{commit.Add(-time.Second), commit.Add(-time.Microsecond)} {
 		later := commit.Add(time.Second)
 		_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
 			storage.Rotation{Now: later, Arrived: arrived})
@@ -376,8 +376,8 @@ func testRotateInFlight(t *testing.T, s storage.Tokens) {
 	}
 	_, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), commit)
 	must(t, err)
-	// Arrived after the commit: a replay.
-	replay := commit.Add(time.Millisecond)
+	// Arrived at the commit (to the microsecond) or later: a replay.
+	replay := commit
 	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", replay), storage.Rotation{Now: replay})
 	wantErr(t, err, storage.ErrReused)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
