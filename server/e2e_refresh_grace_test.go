@@ -335,3 +335,41 @@ func TestClusterRefreshRaces(t *testing.T) {
 		})
 	}
 }
+
+// The review's reproduction: /auth/jwt/verify/ and /auth/jwt/blacklist/
+// with the demo client's tokens (another client than the first-party one
+// SimpleJWT knows) answer as for an invalid token, and nothing is revoked:
+// the demo client's refresh token still works. Before the fix verify
+// answered 200 and blacklist revoked the demo client's session.
+func TestSimpleJWTRoutesRefuseOtherClientsTokens(t *testing.T) {
+	ts := startServer(t, nil)
+	foreign := ts.passwordToken(adminUser, adminPass, "openid")
+	for _, tok := range []string{foreign.RefreshToken, foreign.AccessToken} {
+		wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/verify/", "", map[string]any{"token": tok}),
+			http.StatusUnauthorized, "Token is invalid or expired")
+	}
+	wantDetail(t, ts.call(http.MethodPost, "/auth/jwt/blacklist/", "", map[string]any{"refresh": foreign.RefreshToken}),
+		http.StatusUnauthorized, "Token is invalid or expired")
+	if active, _ := ts.introspectActive(foreign.AccessToken); !active {
+		t.Fatal("blacklisting another client's refresh token revoked its session")
+	}
+	if _, err := ts.refresh(foreign.RefreshToken); err != nil {
+		t.Fatalf("another client's refresh token fails after /auth/jwt/blacklist/: %v", err)
+	}
+	// The first-party client's tokens still verify and blacklist.
+	res := ts.call(http.MethodPost, "/auth/jwt/create/", "", map[string]any{"username": adminUser, "password": adminPass})
+	if res.Status != http.StatusOK {
+		t.Fatalf("jwt/create: %s", res)
+	}
+	pair := res.json(t)
+	access, _ := pair["access"].(string)
+	refresh, _ := pair["refresh"].(string)
+	for _, tok := range []string{access, refresh} {
+		if r := ts.call(http.MethodPost, "/auth/jwt/verify/", "", map[string]any{"token": tok}); r.Status != http.StatusOK {
+			t.Fatalf("jwt/verify of a first-party token: %s", r)
+		}
+	}
+	if r := ts.call(http.MethodPost, "/auth/jwt/blacklist/", "", map[string]any{"refresh": refresh}); r.Status != http.StatusOK {
+		t.Fatalf("jwt/blacklist of a first-party token: %s", r)
+	}
+}
