@@ -70,12 +70,14 @@ type Tokens interface {
 	// RefreshUserTokens rotates a refresh token of the client. A token that
 	// is invalid, expired, revoked or rotated out is invalid_grant.
 	RefreshUserTokens(ctx context.Context, clientID, refresh, userAgent string) (*provider.TokenResponse, error)
-	// VerifyUserToken reports whether an access or refresh token is valid
-	// now: nil if so, invalid_token if not.
-	VerifyUserToken(ctx context.Context, raw string) error
-	// RevokeRefreshToken ends the session of a live refresh token; one that
-	// is not live is invalid_token.
-	RevokeRefreshToken(ctx context.Context, raw string) error
+	// VerifyUserToken reports whether an access or refresh token of the
+	// client is valid now: nil if so, invalid_token if not (another
+	// client's token too).
+	VerifyUserToken(ctx context.Context, clientID, raw string) error
+	// RevokeRefreshToken ends the session of a live refresh token of the
+	// client; one that is not live, or another client's, is invalid_token
+	// and nothing is revoked.
+	RevokeRefreshToken(ctx context.Context, clientID, raw string) error
 	// RevokeSubjectAccessTokens revokes every access token issued to the
 	// subject (a user ID) until now, those without a session included.
 	RevokeSubjectAccessTokens(ctx context.Context, subject string) error

@@ -248,25 +248,27 @@ func (s *Service) RefreshJWT(ctx context.Context, in Input, field, userAgent str
 	return JWTPair{Access: resp.AccessToken, Refresh: resp.RefreshToken}, nil
 }
 
-// VerifyJWT is SimpleJWT's TokenVerifyView: any valid token of ours.
+// VerifyJWT is SimpleJWT's TokenVerifyView: any valid token of ours issued
+// to the first-party client (SimpleJWT knows no other).
 func (s *Service) VerifyJWT(ctx context.Context, in Input, field string) error {
 	r := newReader(in)
 	raw, _ := r.str(field, true, false, 8192)
 	if err := r.done(); err != nil {
 		return err
 	}
-	return providerErr(s.opts.Tokens.VerifyUserToken(ctx, raw), ErrTokenInvalid)
+	return providerErr(s.opts.Tokens.VerifyUserToken(ctx, s.opts.FirstPartyClient, raw), ErrTokenInvalid)
 }
 
-// BlacklistJWT is SimpleJWT's TokenBlacklistView: the refresh token's
-// session is revoked.
+// BlacklistJWT is SimpleJWT's TokenBlacklistView: the session of the
+// first-party client's refresh token is revoked; another client's token is
+// answered as an invalid one and nothing is revoked.
 func (s *Service) BlacklistJWT(ctx context.Context, in Input) error {
 	r := newReader(in)
 	raw, _ := r.str("refresh", true, false, 512)
 	if err := r.done(); err != nil {
 		return err
 	}
-	return providerErr(s.opts.Tokens.RevokeRefreshToken(ctx, raw), ErrTokenInvalid)
+	return providerErr(s.opts.Tokens.RevokeRefreshToken(ctx, s.opts.FirstPartyClient, raw), ErrTokenInvalid)
 }
 
 // msgBadLogin is djoser's TokenCreateSerializer answer.

@@ -205,9 +205,9 @@ func TestVerifyJWT(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.provider.VerifyUserTokenFn = func(context.Context, string) error { return tc.err }
+			e.provider.VerifyUserTokenFn = func(context.Context, string, string) error { return tc.err }
 			checkErr(t, e.svc.VerifyJWT(context.Background(), body("token", "tok-1"), "token"), tc.want)
-			if got := e.provider.callsTo("VerifyUserToken"); !slices.Equal(got, []string{"tok-1"}) {
+			if got := e.provider.callsTo("VerifyUserToken"); !slices.Equal(got, []string{"app-web tok-1"}) {
 				t.Errorf("VerifyUserToken calls %q", got)
 			}
 		})
@@ -226,9 +226,9 @@ func TestBlacklistJWT(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.provider.RevokeRefreshTokenFn = func(context.Context, string) error { return tc.err }
+			e.provider.RevokeRefreshTokenFn = func(context.Context, string, string) error { return tc.err }
 			checkErr(t, e.svc.BlacklistJWT(context.Background(), body("refresh", "refresh-1")), tc.want)
-			if got := e.provider.callsTo("RevokeRefreshToken"); !slices.Equal(got, []string{"refresh-1"}) {
+			if got := e.provider.callsTo("RevokeRefreshToken"); !slices.Equal(got, []string{"app-web refresh-1"}) {
 				t.Errorf("RevokeRefreshToken calls %q", got)
 			}
 		})

@@ -29,8 +29,8 @@ type fakeProvider struct {
 	EnsureFirstPartyClientFn    func(ctx context.Context, id string) error
 	IssueUserTokensFn           func(ctx context.Context, clientID string, id backends.Identity, userAgent string) (*provider.TokenResponse, error)
 	RefreshUserTokensFn         func(ctx context.Context, clientID, refresh, userAgent string) (*provider.TokenResponse, error)
-	VerifyUserTokenFn           func(ctx context.Context, raw string) error
-	RevokeRefreshTokenFn        func(ctx context.Context, raw string) error
+	VerifyUserTokenFn           func(ctx context.Context, clientID, raw string) error
+	RevokeRefreshTokenFn        func(ctx context.Context, clientID, raw string) error
 	RevokeSubjectAccessTokensFn func(ctx context.Context, subject string) error
 	CountMailFn                 func(ctx context.Context, recipient string) error
 
@@ -108,20 +108,20 @@ func (p *fakeProvider) RefreshUserTokens(ctx context.Context, clientID, refresh,
 	return p.RefreshUserTokensFn(ctx, clientID, refresh, userAgent)
 }
 
-func (p *fakeProvider) VerifyUserToken(ctx context.Context, raw string) error {
-	p.log("VerifyUserToken", raw)
+func (p *fakeProvider) VerifyUserToken(ctx context.Context, clientID, raw string) error {
+	p.log("VerifyUserToken", clientID, raw)
 	if p.VerifyUserTokenFn == nil {
 		unexpected("VerifyUserToken")
 	}
-	return p.VerifyUserTokenFn(ctx, raw)
+	return p.VerifyUserTokenFn(ctx, clientID, raw)
 }
 
-func (p *fakeProvider) RevokeRefreshToken(ctx context.Context, raw string) error {
-	p.log("RevokeRefreshToken", raw)
+func (p *fakeProvider) RevokeRefreshToken(ctx context.Context, clientID, raw string) error {
+	p.log("RevokeRefreshToken", clientID, raw)
 	if p.RevokeRefreshTokenFn == nil {
 		unexpected("RevokeRefreshToken")
 	}
-	return p.RevokeRefreshTokenFn(ctx, raw)
+	return p.RevokeRefreshTokenFn(ctx, clientID, raw)
 }
 
 func (p *fakeProvider) RevokeSubjectAccessTokens(ctx context.Context, subject string) error {

@@ -101,6 +101,10 @@ type Metadata struct {
 	AccessTokenFormat       string   `json:"access_token_format"`
 	AccessTokenTTL          int64    `json:"access_token_ttl"`  // seconds; 0 = server default
 	RefreshTokenTTL         int64    `json:"refresh_token_ttl"` // seconds; 0 = server default
+	// RefreshReuseGrace is the client's refresh reuse grace in seconds
+	// (0: none, strict reuse detection); null or absent: the server's
+	// tokens.refresh_reuse_grace.
+	RefreshReuseGrace *int64 `json:"refresh_reuse_grace"`
 }
 
 // Errors of client registration (RFC 7591 §3.2.2).
@@ -210,6 +214,9 @@ func (m *Metadata) normalize(served []string) error {
 	if m.AccessTokenTTL < 0 || time.Duration(m.AccessTokenTTL)*time.Second > provider.MaxClientAccessTTL || m.RefreshTokenTTL < 0 {
 		return ErrInvalidMetadata.WithDescription("access_token_ttl: 0 to 86400 seconds; refresh_token_ttl: 0 or more")
 	}
+	if g := m.RefreshReuseGrace; g != nil && (*g < 0 || time.Duration(*g)*time.Second > provider.MaxRefreshReuseGrace) {
+		return ErrInvalidMetadata.WithDescription(fmt.Sprintf("refresh_reuse_grace: 0 to %d seconds, or null for the server's", int64(provider.MaxRefreshReuseGrace/time.Second)))
+	}
 	if len(m.ClientName) > 200 {
 		return ErrInvalidMetadata.WithDescription("client_name: at most 200 characters")
 	}
@@ -299,6 +306,11 @@ func (m *Metadata) toRecord(c *storage.Client) {
 	c.AccessTokenFormat = m.AccessTokenFormat
 	c.AccessTokenTTL = time.Duration(m.AccessTokenTTL) * time.Second
 	c.RefreshTokenTTL = time.Duration(m.RefreshTokenTTL) * time.Second
+	c.RefreshReuseGrace = nil
+	if m.RefreshReuseGrace != nil {
+		g := time.Duration(*m.RefreshReuseGrace) * time.Second
+		c.RefreshReuseGrace = &g
+	}
 }
 
 func metadataOf(c storage.Client) Metadata {
@@ -308,7 +320,16 @@ func metadataOf(c storage.Client) Metadata {
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scope: c.Scope,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second),
+		RefreshReuseGrace: graceSeconds(c.RefreshReuseGrace),
 	}
+}
+
+func graceSeconds(g *time.Duration) *int64 {
+	if g == nil {
+		return nil
+	}
+	s := int64(*g / time.Second)
+	return &s
 }
 
 func truncate(s string, n int) string {

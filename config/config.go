@@ -123,7 +123,12 @@ type Tokens struct {
 	RefreshTTL time.Duration `yaml:"refresh_ttl"`
 	// RefreshMaxTTL is the absolute cap of a refresh-token family.
 	RefreshMaxTTL time.Duration `yaml:"refresh_max_ttl"`
-	IDTokenTTL    time.Duration `yaml:"id_token_ttl"`
+	// RefreshReuseGrace lets the same client present the immediately
+	// previous refresh token again for this long after a rotation and get
+	// the same successor; 0 (the default) is RFC 9700's strict reuse
+	// detection. A client's refresh_reuse_grace overrides it.
+	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
+	IDTokenTTL        time.Duration `yaml:"id_token_ttl"`
 	// Audience of access tokens; default the issuer.
 	Audience []string `yaml:"audience"`
 	// ClientCacheTTL is how long an instance trusts a cached client.

@@ -727,6 +727,8 @@ func TestValidate(t *testing.T) {
 
 		{"a zero access ttl is refused", func(c *Config) { c.Tokens.AccessTTL = 0 }, "tokens.access_ttl: must be greater than 0"},
 		{"a zero refresh ttl is refused", func(c *Config) { c.Tokens.RefreshTTL = 0 }, "tokens.refresh_ttl: must be greater than 0"},
+		{"a negative refresh reuse grace is refused", func(c *Config) { c.Tokens.RefreshReuseGrace = -time.Second }, "tokens.refresh_reuse_grace: must be 0s to 5m0s, got -1s"},
+		{"a refresh reuse grace above 5m is refused", func(c *Config) { c.Tokens.RefreshReuseGrace = time.Hour }, "tokens.refresh_reuse_grace: must be 0s to 5m0s, got 1h0m0s"},
 		{"a negative refresh max ttl is refused", func(c *Config) { c.Tokens.RefreshMaxTTL = -time.Hour }, "tokens.refresh_max_ttl: must be greater than 0"},
 		{"a zero id token ttl is refused", func(c *Config) { c.Tokens.IDTokenTTL = 0 }, "tokens.id_token_ttl: must be greater than 0"},
 		{"a refresh ttl equal to its maximum is fine", func(c *Config) { c.Tokens.RefreshTTL = c.Tokens.RefreshMaxTTL }, ""},

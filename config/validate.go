@@ -210,6 +210,11 @@ func DecodeMasterKey(s string) ([]byte, error) {
 	return nil, errors.New("must be base64 (standard or URL alphabet) of exactly 32 bytes (generate one with: openssl rand -base64 32)")
 }
 
+// MaxRefreshReuseGrace bounds tokens.refresh_reuse_grace: a grace is for
+// two tabs or a retry after a lost response, not a second life for a
+// stolen token.
+const MaxRefreshReuseGrace = 5 * time.Minute
+
 func (c *Config) validateTokens(p *problems) {
 	t := c.Tokens
 	positive(p, "tokens.access_ttl", t.AccessTTL)
@@ -218,6 +223,9 @@ func (c *Config) validateTokens(p *problems) {
 	positive(p, "tokens.id_token_ttl", t.IDTokenTTL)
 	if t.RefreshTTL > 0 && t.RefreshMaxTTL > 0 && t.RefreshTTL > t.RefreshMaxTTL {
 		p.add("tokens.refresh_ttl", "must not exceed tokens.refresh_max_ttl (%s), got %s", t.RefreshMaxTTL, t.RefreshTTL)
+	}
+	if t.RefreshReuseGrace < 0 || t.RefreshReuseGrace > MaxRefreshReuseGrace {
+		p.add("tokens.refresh_reuse_grace", "must be 0s to %s, got %s", MaxRefreshReuseGrace, t.RefreshReuseGrace)
 	}
 	for i, aud := range t.Audience {
 		if aud == "" {

@@ -336,7 +336,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 		if _, err := f.p.VerifyAccessToken(t.Context(), first.AccessToken); !errors.Is(err, ErrInvalidToken) {
 			t.Fatalf("the first access token still works after the replay: %v", err)
 		}
-		if err := f.p.VerifyUserToken(t.Context(), first.RefreshToken); !errors.Is(err, ErrInvalidToken) {
+		if err := f.p.VerifyUserToken(t.Context(), "web", first.RefreshToken); !errors.Is(err, ErrInvalidToken) {
 			t.Fatalf("the first refresh token still works after the replay: %v", err)
 		}
 	})

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -109,48 +110,60 @@ func (p *Provider) RefreshUserTokens(ctx context.Context, clientID, refresh, use
 	return resp, nil
 }
 
-// VerifyUserToken reports whether a token latchkey issued is valid now: an
-// access token (JWT or opaque) or a live refresh token. Every reason for
-// rejection is ErrInvalidToken; a store failure is an error of its own.
-func (p *Provider) VerifyUserToken(ctx context.Context, raw string) error {
+// VerifyUserToken reports whether a token latchkey issued to the
+// first-party client clientID is valid now: an access token (JWT or
+// opaque) or a live refresh token. Every reason for rejection is
+// ErrInvalidToken, another client's token included (SimpleJWT knows one
+// client; the answer does not tell a foreign token from a bad one); a store
+// failure is an error of its own.
+func (p *Provider) VerifyUserToken(ctx context.Context, clientID, raw string) error {
 	if hasPrefix(raw, PrefixRefreshToken) {
-		ref, ok := p.secrets.ParseRefreshToken(raw)
-		if !ok {
-			return ErrInvalidToken
-		}
-		_, _, err := p.tokens.RefreshToken(ctx, ref, p.now())
-		if errors.Is(err, storage.ErrNotFound) {
-			return ErrInvalidToken
-		}
-		if err != nil {
-			return fmt.Errorf("look up refresh token: %w", err)
-		}
-		return nil
+		_, err := p.firstPartyFamily(ctx, clientID, raw)
+		return err
 	}
-	_, err := p.VerifyAccessToken(ctx, raw)
-	return err
+	info, err := p.VerifyAccessToken(ctx, raw)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare([]byte(info.ClientID), []byte(clientID)) != 1 {
+		return ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
+	}
+	return nil
 }
 
-// RevokeRefreshToken ends the session of a live refresh token (SimpleJWT's
-// blacklist). A token that is not live is ErrInvalidToken.
-func (p *Provider) RevokeRefreshToken(ctx context.Context, raw string) error {
-	ref, ok := p.secrets.ParseRefreshToken(raw)
-	if !ok {
-		return ErrInvalidToken
-	}
-	now := p.now()
-	_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
-	if errors.Is(err, storage.ErrNotFound) {
-		return ErrInvalidToken
-	}
+// RevokeRefreshToken ends the session of a live refresh token of the
+// first-party client clientID (SimpleJWT's blacklist). A token that is not
+// live, or another client's, is ErrInvalidToken and nothing is revoked.
+func (p *Provider) RevokeRefreshToken(ctx context.Context, clientID, raw string) error {
+	fam, err := p.firstPartyFamily(ctx, clientID, raw)
 	if err != nil {
-		return fmt.Errorf("look up refresh token: %w", err)
+		return err
 	}
-	if err := p.tokens.RevokeFamily(ctx, fam.ID, now); err != nil {
+	if err := p.tokens.RevokeFamily(ctx, fam.ID, p.now()); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
 	p.auditRevoked(ctx, "refresh_token", fam.Subject, fam.ClientID, fam.ID)
 	return nil
+}
+
+// firstPartyFamily returns the family of a live refresh token of the
+// client clientID; any other token is ErrInvalidToken.
+func (p *Provider) firstPartyFamily(ctx context.Context, clientID, raw string) (storage.Family, error) {
+	ref, ok := p.secrets.ParseRefreshToken(raw)
+	if !ok {
+		return storage.Family{}, ErrInvalidToken
+	}
+	_, fam, err := p.tokens.RefreshToken(ctx, ref, p.now())
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Family{}, ErrInvalidToken
+	}
+	if err != nil {
+		return storage.Family{}, fmt.Errorf("look up refresh token: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(fam.ClientID), []byte(clientID)) != 1 {
+		return storage.Family{}, ErrInvalidToken
+	}
+	return fam, nil
 }
 
 // HashSecret returns the keyed hash under which a secret is stored.

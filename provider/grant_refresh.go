@@ -5,10 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/storage"
 )
+
+// commitAllowance is how long a rotation's write may take from the clock
+// reading before it to its commit: the store's round trip, a queue or a
+// lock. A request that arrives within it may have been sent before the
+// rotation committed, so it loses the race (invalid_grant) rather than
+// revoking the session. A replay gets nothing in that time either, so the
+// allowance costs reuse detection only the revocation of a replay that
+// arrives within a quarter second of the rotation.
+const commitAllowance = 250 * time.Millisecond
 
 var errBadRefresh = ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
 
@@ -60,13 +70,29 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	// One atomic step checks the client, spends the token and stores the
-	// next one; the store detects a rotated-out token and revokes its family.
-	nextRaw := p.secrets.NewRefreshToken(ref.FamilyID, ref.Generation+1)
+	// next one; the store detects a rotated-out token and revokes its
+	// family, tells a request that lost a race it could not see (it arrived
+	// before the rotation committed) from a replay, and lets the same
+	// client repeat the previous token within the reuse grace. The
+	// successor is derived from the presented token, so a repeat gets the
+	// same one.
+	nextRaw, ok := p.secrets.NextRefreshToken(raw)
+	if !ok {
+		return nil, errBadRefresh
+	}
 	next := storage.RefreshToken{
 		Hash: p.secrets.Hash(nextRaw), CreatedAt: now,
 		ExpiresAt: now.Add(p.refreshTTL(req.Client)), // the store caps it at the family's
 	}
-	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, now)
+	// The store reads the commit time from the clock just before it writes;
+	// the write itself (the way to the store and its commit) takes up to
+	// commitAllowance more. A request that arrived before then was in
+	// flight, not a replay.
+	rot := storage.Rotation{
+		Now: now, Arrived: req.Time, Grace: p.reuseGrace(req.Client),
+		Clock: func() time.Time { return p.now().Add(commitAllowance) },
+	}
+	fam, err := p.tokens.Rotate(ctx, ref, req.Client.ID, next, rot)
 	switch {
 	case errors.Is(err, storage.ErrReused):
 		p.log.WarnContext(ctx, "refresh token reused; session revoked", "client_id", req.Client.ID)

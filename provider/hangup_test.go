@@ -21,9 +21,9 @@ type hangUpOnRotate struct {
 	hangUp context.CancelFunc
 }
 
-func (h *hangUpOnRotate) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+func (h *hangUpOnRotate) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, rot storage.Rotation) (storage.Family, error) {
 	h.hangUp()
-	return h.Tokens.Rotate(ctx, ref, clientID, next, now)
+	return h.Tokens.Rotate(ctx, ref, clientID, next, rot)
 }
 
 // A client that disconnects while its refresh token is being rotated

@@ -275,6 +275,14 @@ func (p *Provider) refreshTTL(cl *storage.Client) time.Duration {
 	return p.lifetimes.Refresh
 }
 
+// reuseGrace is the client's refresh reuse grace, or the server's.
+func (p *Provider) reuseGrace(cl *storage.Client) time.Duration {
+	if cl.RefreshReuseGrace != nil {
+		return min(max(*cl.RefreshReuseGrace, 0), MaxRefreshReuseGrace)
+	}
+	return min(p.lifetimes.RefreshReuseGrace, MaxRefreshReuseGrace)
+}
+
 // hasScope reports whether a space-separated scope string holds s.
 func hasScope(scope, s string) bool {
 	for _, f := range strings.Fields(scope) {

@@ -91,7 +91,11 @@ type Lifetimes struct {
 	Access     time.Duration
 	Refresh    time.Duration // sliding: each rotation extends by this
 	RefreshMax time.Duration // absolute cap of a family
-	IDToken    time.Duration
+	// RefreshReuseGrace: for this long after a rotation the same client may
+	// present the previous refresh token again and gets the same successor
+	// (0: strict reuse detection). A client's own setting overrides it.
+	RefreshReuseGrace time.Duration
+	IDToken           time.Duration
 }
 
 // Options configures a Provider.
@@ -157,6 +161,10 @@ type Provider struct {
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
 // keys stay published at least this long after they retire.
 const MaxClientAccessTTL = 24 * time.Hour
+
+// MaxRefreshReuseGrace bounds a refresh reuse grace, the server's and a
+// client's: long enough for two tabs or a retry after a lost response.
+const MaxRefreshReuseGrace = 5 * time.Minute
 
 // New builds a Provider. Call Start before serving.
 func New(opts Options) *Provider {

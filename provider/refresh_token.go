@@ -51,12 +51,45 @@ func (s *Secrets) refreshMAC(dst []byte, family, gen string, random []byte) []by
 
 // NewRefreshToken makes the refresh token of a family's generation.
 func (s *Secrets) NewRefreshToken(family string, generation int64) string {
-	gen := strconv.FormatInt(generation, 10)
-	buf := make([]byte, refreshRandomBytes, refreshRandomBytes+refreshMACBytes)
-	if _, err := rand.Read(buf); err != nil {
+	random := make([]byte, refreshRandomBytes)
+	if _, err := rand.Read(random); err != nil {
 		panic("provider: crypto/rand failed: " + err.Error()) // never on a supported OS
 	}
-	buf = s.refreshMAC(buf, family, gen, buf)
+	return s.refreshToken(family, generation, random)
+}
+
+// NextRefreshToken makes the successor of a refresh token: the same family,
+// the next generation, and a random part derived from the token's own
+// random part by HMAC under a key of its own. So a rotation and a repeat of
+// the same token within the reuse grace give the same successor, and
+// nothing about it is stored but its keyed hash; without the master key it
+// is as unguessable as a random one. It reports false for anything
+// latchkey did not make.
+func (s *Secrets) NextRefreshToken(raw string) (string, bool) {
+	ref, random, ok := s.parseRefreshToken(raw)
+	if !ok {
+		return "", false
+	}
+	gen := strconv.FormatInt(ref.Generation+1, 10)
+	h := s.successorPool.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(ref.FamilyID))
+	h.Write([]byte{'.'})
+	h.Write([]byte(gen))
+	h.Write([]byte{'.'})
+	h.Write(random)
+	var sum [sha256.Size]byte
+	next := h.Sum(sum[:0])[:refreshRandomBytes]
+	s.successorPool.Put(h)
+	return s.refreshToken(ref.FamilyID, ref.Generation+1, next), true
+}
+
+// refreshToken formats a refresh token with its MAC.
+func (s *Secrets) refreshToken(family string, generation int64, random []byte) string {
+	gen := strconv.FormatInt(generation, 10)
+	buf := make([]byte, 0, refreshRandomBytes+refreshMACBytes)
+	buf = append(buf, random...)
+	buf = s.refreshMAC(buf, family, gen, random)
 	var b strings.Builder
 	b.Grow(len(PrefixRefreshToken) + len(family) + len(gen) + 2 + refreshPayloadLen)
 	b.WriteString(PrefixRefreshToken)
@@ -72,35 +105,42 @@ func (s *Secrets) NewRefreshToken(family string, generation int64) string {
 // returns what it names, with the keyed hash of the whole token. It reports
 // false for anything latchkey did not make.
 func (s *Secrets) ParseRefreshToken(raw string) (storage.TokenRef, bool) {
+	ref, _, ok := s.parseRefreshToken(raw)
+	return ref, ok
+}
+
+// parseRefreshToken is ParseRefreshToken that also returns the token's
+// random part.
+func (s *Secrets) parseRefreshToken(raw string) (storage.TokenRef, []byte, bool) {
 	rest, ok := strings.CutPrefix(raw, PrefixRefreshToken)
 	if !ok {
-		return storage.TokenRef{}, false
+		return storage.TokenRef{}, nil, false
 	}
 	family, rest, ok := strings.Cut(rest, ".")
 	if !ok || family == "" || len(family) > maxFamilyIDLen {
-		return storage.TokenRef{}, false
+		return storage.TokenRef{}, nil, false
 	}
 	gen, payload, ok := strings.Cut(rest, ".")
 	if !ok || len(payload) != refreshPayloadLen || gen == "" || len(gen) > 18 || (len(gen) > 1 && gen[0] == '0') {
-		return storage.TokenRef{}, false
+		return storage.TokenRef{}, nil, false
 	}
 	for i := 0; i < len(gen); i++ {
 		if gen[i] < '0' || gen[i] > '9' {
-			return storage.TokenRef{}, false
+			return storage.TokenRef{}, nil, false
 		}
 	}
 	generation, err := strconv.ParseInt(gen, 10, 64)
 	if err != nil {
-		return storage.TokenRef{}, false
+		return storage.TokenRef{}, nil, false
 	}
 	var buf [refreshRandomBytes + refreshMACBytes]byte
 	if n, err := base64.RawURLEncoding.Decode(buf[:], []byte(payload)); err != nil || n != len(buf) {
-		return storage.TokenRef{}, false
+		return storage.TokenRef{}, nil, false
 	}
 	var mac [refreshMACBytes]byte
 	want := s.refreshMAC(mac[:0], family, gen, buf[:refreshRandomBytes])
 	if !hmac.Equal(want, buf[refreshRandomBytes:]) {
-		return storage.TokenRef{}, false
+		return storage.TokenRef{}, nil, false
 	}
-	return storage.TokenRef{FamilyID: family, Generation: generation, Hash: s.Hash(raw)}, true
+	return storage.TokenRef{FamilyID: family, Generation: generation, Hash: s.Hash(raw)}, buf[:refreshRandomBytes], true
 }

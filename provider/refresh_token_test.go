@@ -75,3 +75,36 @@ func BenchmarkParseRefreshToken(b *testing.B) {
 		}
 	}
 }
+
+// A token's successor is the same every time it is made (a repeat within
+// the reuse grace gets the same one), names the next generation, parses,
+// differs between tokens of one generation and between master keys, and
+// only tokens latchkey made have one.
+func TestNextRefreshTokenIsDerivedFromThePresentedToken(t *testing.T) {
+	s := refreshSecrets(t, 7)
+	raw := s.NewRefreshToken("fam", 3)
+	next, ok := s.NextRefreshToken(raw)
+	if !ok || !strings.HasPrefix(next, PrefixRefreshToken+"fam.4.") {
+		t.Fatalf("successor %q, %v", next, ok)
+	}
+	if again, _ := s.NextRefreshToken(raw); again != next {
+		t.Fatal("the successor of one token differs between calls")
+	}
+	if ref, ok := s.ParseRefreshToken(next); !ok || ref.Generation != 4 {
+		t.Fatalf("the successor parses as %+v, %v", ref, ok)
+	}
+	if other, _ := s.NextRefreshToken(s.NewRefreshToken("fam", 3)); other == next {
+		t.Fatal("two tokens of one generation have the same successor")
+	}
+	if other, _ := refreshSecrets(t, 8).NextRefreshToken(raw); other != "" {
+		t.Fatal("a token of another master key has a successor")
+	}
+	last := "A"
+	if strings.HasSuffix(raw, "A") {
+		last = "B"
+	}
+	forged := raw[:len(raw)-1] + last
+	if _, ok := s.NextRefreshToken(forged); ok {
+		t.Fatal("a forged token has a successor")
+	}
+}

@@ -49,6 +49,9 @@ type Secrets struct {
 	aead        cipher.AEAD
 	pool        sync.Pool // of hash.Hash keyed with hashKey
 	refreshPool sync.Pool // of hash.Hash keyed with the refresh-token MAC key
+	// successorPool: of hash.Hash keyed with the key that derives a refresh
+	// token's successor (NextRefreshToken).
+	successorPool sync.Pool
 }
 
 // MasterKeySize is the length of the master key in bytes.
@@ -71,6 +74,10 @@ func NewSecrets(master []byte) (*Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master key: derive refresh key: %w", err)
 	}
+	successorKey, err := hkdf.Key(sha256.New, master, nil, "latchkey refresh successor v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("master key: derive refresh successor key: %w", err)
+	}
 	block, err := aes.NewCipher(sealKey)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
@@ -82,6 +89,7 @@ func NewSecrets(master []byte) (*Secrets, error) {
 	s := &Secrets{hashKey: hashKey, aead: aead}
 	s.pool.New = func() any { return hmac.New(sha256.New, s.hashKey) }
 	s.refreshPool.New = func() any { return hmac.New(sha256.New, refreshKey) }
+	s.successorPool.New = func() any { return hmac.New(sha256.New, successorKey) }
 	return s, nil
 }
 

@@ -107,6 +107,10 @@ func (p *Provider) GrantTypes() []string { return append([]string(nil), p.grants
 // the grant, and hands the request to the grant. The request body must be
 // size-limited by the caller.
 func (p *Provider) Token(ctx context.Context, r *http.Request) (*TokenResponse, error) {
+	// The arrival time, before anything that may wait (the body, the
+	// client's lookup and rate limits): a refresh that arrived before
+	// another one's rotation committed lost a race it could not see.
+	arrived := p.now()
 	form, err := ParseForm(r)
 	if err != nil {
 		return nil, err
@@ -132,7 +136,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (*TokenResponse, 
 	}
 	resp, err := grant.Token(ctx, &TokenRequest{
 		GrantType: gt, Form: form, Client: cl,
-		UserAgent: r.UserAgent(), IP: clientIP(ctx), Time: p.now(),
+		UserAgent: r.UserAgent(), IP: clientIP(ctx), Time: arrived,
 	})
 	if err != nil {
 		return nil, err

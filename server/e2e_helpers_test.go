@@ -65,15 +65,28 @@ func serviceEnv(t testing.TB, name, what string) string {
 type testClock struct {
 	mu  sync.Mutex
 	now time.Time
+	// live clocks run with the wall clock, offset by Advance: for races
+	// whose outcome depends on which request came first.
+	live   bool
+	offset time.Duration
 }
 
 func newTestClock() *testClock {
 	return &testClock{now: time.Now().Truncate(time.Second)}
 }
 
+// newLiveClock returns a clock that runs with the wall clock and can still
+// be moved forward.
+func newLiveClock() *testClock {
+	return &testClock{live: true}
+}
+
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.live {
+		return time.Now().Add(c.offset)
+	}
 	return c.now
 }
 
@@ -81,6 +94,7 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.offset += d
 }
 
 // testServer is a real latchkey server listening on a loopback port.

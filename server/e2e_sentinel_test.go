@@ -129,7 +129,9 @@ func TestRedisClusterServesEveryFlow(t *testing.T) {
 		if active, _ := ts.introspectActive(next.AccessToken); !active {
 			t.Fatalf("token %d not active", i)
 		}
-		// Reuse revokes the family.
+		// Reuse (after the rotation committed, not a request in flight)
+		// revokes the family.
+		ts.Clock.Advance(time.Second)
 		_, err = ts.refresh(tok.RefreshToken)
 		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
 		if _, err := ts.refresh(next.RefreshToken); err == nil {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/config"
 )
@@ -171,6 +172,8 @@ func TestUsersJWT(t *testing.T) {
 		if m["access"] == nil || next == "" || next == refresh {
 			t.Fatalf("refresh answer %s", res.Body)
 		}
+		// A replay, after the rotation committed (not a request in flight).
+		ts.Clock.Advance(time.Second)
 		res = ts.call(http.MethodPost, "/auth/jwt/refresh", "", map[string]any{"refresh": refresh})
 		wantDetail(t, res, http.StatusUnauthorized, "Token is invalid or expired")
 		if res.json(t)["code"] != "token_not_valid" {

@@ -139,6 +139,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Lifetimes: provider.Lifetimes{
 			Access: cfg.Tokens.AccessTTL, Refresh: cfg.Tokens.RefreshTTL,
 			RefreshMax: cfg.Tokens.RefreshMaxTTL, IDToken: cfg.Tokens.IDTokenTTL,
+			RefreshReuseGrace: cfg.Tokens.RefreshReuseGrace,
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,

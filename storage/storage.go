@@ -129,8 +129,11 @@ type Client struct {
 	AccessTokenFormat       string        // jwt or opaque
 	AccessTokenTTL          time.Duration // 0: server default
 	RefreshTokenTTL         time.Duration // 0: server default
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// RefreshReuseGrace overrides tokens.refresh_reuse_grace for this
+	// client (see Tokens.Rotate); nil: the server's.
+	RefreshReuseGrace *time.Duration
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Clients stores OAuth 2.0 clients.
@@ -203,6 +206,45 @@ type TokenRef struct {
 	Hash       string
 }
 
+// Rotation is the time of a refresh-token rotation and its reuse grace.
+type Rotation struct {
+	// Now is the time of the rotation: expiries are checked against it and
+	// it becomes the family's LastUsedAt.
+	Now time.Time
+	// Clock, when set, gives the commit time the rotation records: the
+	// store reads it just before its write (after a queue or a lock it
+	// waited for), so a request that arrived while this one waited counts
+	// as in flight. Nil, or a time before Now: Now is the commit time.
+	Clock func() time.Time
+	// Arrived is when the request arrived; zero means Now. A request that
+	// arrived before the commit of the rotation that spent its token lost a
+	// race it could not see.
+	Arrived time.Time
+	// Grace is how long after a rotation the same client may present the
+	// immediately previous token again (0: never, RFC 9700's strict reuse
+	// detection).
+	Grace time.Duration
+}
+
+// Commit returns the commit time to record: Clock's time, but not before
+// Now.
+func (r Rotation) Commit() time.Time {
+	if r.Clock != nil {
+		if t := r.Clock(); t.After(r.Now) {
+			return t
+		}
+	}
+	return r.Now
+}
+
+// Arrival returns Arrived, or Now when Arrived is zero.
+func (r Rotation) Arrival() time.Time {
+	if r.Arrived.IsZero() {
+		return r.Now
+	}
+	return r.Arrived
+}
+
 // AccessToken is an opaque (reference) access token, by its keyed hash.
 type AccessToken struct {
 	Hash      string
@@ -235,17 +277,29 @@ type Tokens interface {
 	// next, atomically: of many concurrent calls with one ref exactly one
 	// succeeds. The new token's generation is ref.Generation+1 (the caller
 	// builds the token with it; next.FamilyID and next.Generation are
-	// ignored) and its ExpiresAt is capped at the family's. It returns the
-	// family with LastUsedAt = now.
-	//   - ref.Generation older than the family's: the token was rotated out,
-	//     so the family is revoked (if it was not) and the error is ErrReused,
-	//     whichever client presents it, unless the family is past its cap;
+	// ignored) and its ExpiresAt is capped at the family's. The rotation
+	// records r.Commit() as its commit time and the presented token's hash as the
+	// previous token's. It returns the family with LastUsedAt = r.Now.
+	//   - ref names the immediately previous generation with the previous
+	//     token's hash, by the family's client (clientID empty: any), and
+	//     r.Arrived is before the last rotation's commit time plus r.Grace
+	//     (r.Grace > 0): a repeat within the reuse grace. Nothing changes;
+	//     the family is returned as for a rotation, and the caller answers
+	//     with the same successor token (it must be able to make it again);
+	//   - r.Grace is 0 and r.Arrived is before the last rotation's commit
+	//     time (stores keep microseconds: the same microsecond is not
+	//     before): the request was in flight when another one won the race.
+	//     ErrNotFound, and the family stays alive;
+	//   - otherwise ref.Generation older than the family's: the token was
+	//     rotated out, so the family is revoked (if it was not) and the error
+	//     is ErrReused, whichever client presents it, unless the family is
+	//     past its cap;
 	//   - unknown family, revoked or expired family, expired token, a hash
 	//     that is not the live token's, a generation from the future:
 	//     ErrNotFound;
 	//   - clientID not empty and the family belongs to another client: the
 	//     token is left as it is and the error is ErrNotFound.
-	Rotate(ctx context.Context, ref TokenRef, clientID string, next RefreshToken, now time.Time) (Family, error)
+	Rotate(ctx context.Context, ref TokenRef, clientID string, next RefreshToken, r Rotation) (Family, error)
 	// RefreshToken looks up a live refresh token (the family's current one,
 	// not expired, family active) and its family.
 	RefreshToken(ctx context.Context, ref TokenRef, now time.Time) (RefreshToken, Family, error)

@@ -220,7 +220,7 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 // Rotate replaces the family's live token; see storage.Tokens. The token
 // lives in its family's hash, so the whole check-and-replace is one script
 // on one key: one round trip, atomic, and on Cluster one hash slot.
-func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, rot storage.Rotation) (storage.Family, error) {
 	const op = "rotate refresh token"
 	if next.Hash == "" {
 		return storage.Family{}, translate(op, errors.New("empty next token hash"))
@@ -240,7 +240,8 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	ctx, cancel := uncanceled(ctx)
 	defer cancel()
 	res, err := rotateScript.Run(ctx, s.c, []string{s.famKey(ref.FamilyID)},
-		ms(now), ref.Generation, ref.Hash, clientID, next.Hash, ms(next.CreatedAt), ms(next.ExpiresAt)).Slice()
+		ms(rot.Now), ref.Generation, ref.Hash, clientID, next.Hash, ms(next.CreatedAt), ms(next.ExpiresAt),
+		rot.Arrival().UnixMicro(), max(rot.Grace, 0).Microseconds(), rot.Commit().UnixMicro()).Slice()
 	if err != nil {
 		return storage.Family{}, translate(op, err)
 	}

@@ -89,9 +89,9 @@ func TestKeysExpire(t *testing.T) {
 			mustOK(t, s.CreateFamily(ctx, fam2, storage.RefreshToken{Hash: "g0", CreatedAt: base, ExpiresAt: base.Add(time.Hour)}))
 			now := base.Add(time.Minute)
 			h0 := storage.TokenRef{FamilyID: "f1", Generation: 0, Hash: "h0"}
-			_, err := s.Rotate(ctx, h0, "web", storage.RefreshToken{Hash: "h1", CreatedAt: now, ExpiresAt: now.Add(48 * time.Hour)}, now)
+			_, err := s.Rotate(ctx, h0, "web", storage.RefreshToken{Hash: "h1", CreatedAt: now, ExpiresAt: now.Add(48 * time.Hour)}, storage.Rotation{Now: now})
 			mustOK(t, err)
-			_, err = s.Rotate(ctx, h0, "", storage.RefreshToken{Hash: "hx", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now)
+			_, err = s.Rotate(ctx, h0, "", storage.RefreshToken{Hash: "hx", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, storage.Rotation{Now: now})
 			if err == nil {
 				t.Fatal("reuse succeeded")
 			}
@@ -148,7 +148,7 @@ func BenchmarkRotateRedis(b *testing.B) {
 	for i := range b.N {
 		next := storage.RefreshToken{Hash: "t" + strconv.Itoa(i+1), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		ref := storage.TokenRef{FamilyID: "bench", Generation: int64(i), Hash: "t" + strconv.Itoa(i)}
-		if _, err := s.Rotate(ctx, ref, "web", next, now); err != nil {
+		if _, err := s.Rotate(ctx, ref, "web", next, storage.Rotation{Now: now}); err != nil {
 			b.Fatal(err)
 		}
 	}

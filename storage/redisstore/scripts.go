@@ -28,18 +28,35 @@ return 'ok'
 
 // rotateScript replaces a family's live refresh token.
 // KEYS: family. ARGV: now, generation presented, hash presented, clientID
-// ("" for any), next hash, next created, next expires.
-// Returns {"ok", family fields...} or {"notfound"} or {"reused"}; see
+// ("" for any), next hash, next created, next expires, arrived, grace,
+// commit time (the last three in microseconds: a request and a rotation
+// often fall in one millisecond).
+// Returns {"ok", family fields...} (a rotation, or a repeat of the previous
+// token within the grace) or {"notfound"} or {"reused"}; see
 // storage.Tokens.Rotate for the rules, which sqlstore follows too. The key
-// keeps its expiry (the family's cap), which also bounds the new token.
+// keeps its expiry (the family's cap), which also bounds the new token. A
+// rotation keeps the spent token's hash ("ph") and its commit time ("ra", Unix
+// microseconds).
 var rotateScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
-local f = redis.call('HMGET', KEYS[1], 'client', 'exp', 'revoked', 'gen', 'th', 'te')
+local f = redis.call('HMGET', KEYS[1], 'client', 'exp', 'revoked', 'gen', 'th', 'te', 'ph', 'ra')
 if not f[2] then return {'notfound'} end
 local fexp, frev, gen, texp = tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[6])
 local rgen = tonumber(ARGV[2])
 if fexp ~= 0 and fexp <= now then return {'notfound'} end
 if rgen < gen then
+  local ra = tonumber(f[8] or '0')
+  local arrived, grace = tonumber(ARGV[8]), tonumber(ARGV[9])
+  if rgen == gen - 1 and f[7] and f[7] == ARGV[3] and frev == 0 and ra ~= 0
+      and (texp == 0 or texp > now) then
+    if grace > 0 and (ARGV[4] == '' or ARGV[4] == f[1]) and arrived < ra + grace then
+      redis.call('HSET', KEYS[1], 'used', ARGV[1])
+      local r = redis.call('HGETALL', KEYS[1])
+      table.insert(r, 1, 'ok')
+      return r
+    end
+    if grace <= 0 and arrived < ra then return {'notfound'} end
+  end
   if frev == 0 then redis.call('HSET', KEYS[1], 'revoked', ARGV[1]) end
   return {'reused'}
 end
@@ -49,7 +66,8 @@ end
 if ARGV[4] ~= '' and ARGV[4] ~= f[1] then return {'notfound'} end
 local nexp = tonumber(ARGV[7])
 if fexp ~= 0 and (nexp == 0 or fexp < nexp) then nexp = fexp end
-redis.call('HSET', KEYS[1], 'gen', gen + 1, 'th', ARGV[5], 'tc', ARGV[6], 'te', nexp, 'used', ARGV[1])
+redis.call('HSET', KEYS[1], 'gen', gen + 1, 'th', ARGV[5], 'tc', ARGV[6], 'te', nexp, 'used', ARGV[1],
+  'ph', f[5], 'ra', ARGV[10])
 local r = redis.call('HGETALL', KEYS[1])
 table.insert(r, 1, 'ok')
 return r

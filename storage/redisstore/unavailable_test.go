@@ -127,7 +127,7 @@ func storeCalls(s *Store) map[string]func(context.Context) error {
 			return err
 		},
 		"Rotate": func(ctx context.Context) error {
-			_, err := s.Rotate(ctx, storage.TokenRef{FamilyID: "f", Hash: "h0"}, "", storage.RefreshToken{Hash: "h1"}, now)
+			_, err := s.Rotate(ctx, storage.TokenRef{FamilyID: "f", Hash: "h0"}, "", storage.RefreshToken{Hash: "h1"}, storage.Rotation{Now: now})
 			return err
 		},
 		"Revoked": func(ctx context.Context) error {

@@ -28,7 +28,7 @@ type rotateReq struct {
 	ref      storage.TokenRef
 	clientID string
 	next     storage.RefreshToken
-	now      time.Time
+	rot      storage.Rotation
 	reply    chan rotateReply
 }
 
@@ -58,8 +58,8 @@ func (b *rotateBatcher) close() { close(b.done) }
 // batch (bounded by batchTimeout), and the caller waits for that answer even
 // if ctx ends meanwhile: an error never comes back for a rotation that
 // happened. Only a store closing under it leaves the answer unknown.
-func (b *rotateBatcher) rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (familyRow, bool, error) {
-	req := &rotateReq{ref: ref, clientID: clientID, next: next, now: now, reply: make(chan rotateReply, 1)}
+func (b *rotateBatcher) rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, rot storage.Rotation) (familyRow, bool, error) {
+	req := &rotateReq{ref: ref, clientID: clientID, next: next, rot: rot, reply: make(chan rotateReply, 1)}
 	select {
 	case <-b.done: // the queue has room after close too
 		return familyRow{}, false, errClosed
@@ -118,7 +118,7 @@ func (b *rotateBatcher) run(batch []*rotateReq) {
 		err = b.s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			for i, req := range batch {
 				r := &replies[i]
-				r.reused, r.err = b.s.rotate(ctx, tx, stmts[0], req.ref, req.clientID, req.next, req.now, &r.fam)
+				r.reused, r.err = b.s.rotate(ctx, tx, stmts[0], req.ref, req.clientID, req.next, req.rot, &r.fam)
 				if r.err != nil && !isResult(r.err) {
 					return r.err
 				}

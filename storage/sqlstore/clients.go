@@ -24,8 +24,9 @@ type clientRow struct {
 	Scope                   string
 	TokenEndpointAuthMethod string
 	AccessTokenFormat       string
-	AccessTokenTTL          time.Duration `bun:"access_token_ttl"` // nanoseconds
-	RefreshTokenTTL         time.Duration `bun:"refresh_token_ttl"`
+	AccessTokenTTL          time.Duration  `bun:"access_token_ttl"` // nanoseconds
+	RefreshTokenTTL         time.Duration  `bun:"refresh_token_ttl"`
+	RefreshReuseGrace       *time.Duration `bun:"refresh_reuse_grace"` // NULL: server default
 	CreatedAt               dbTime
 	UpdatedAt               dbTime
 }
@@ -36,7 +37,7 @@ func newClientRow(c storage.Client) clientRow {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scope: c.Scope,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
-		AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL,
+		AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL, RefreshReuseGrace: c.RefreshReuseGrace,
 		CreatedAt: dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
 	}
 }
@@ -47,7 +48,7 @@ func (r *clientRow) client() storage.Client {
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes, Scope: r.Scope,
 		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, AccessTokenFormat: r.AccessTokenFormat,
-		AccessTokenTTL: r.AccessTokenTTL, RefreshTokenTTL: r.RefreshTokenTTL,
+		AccessTokenTTL: r.AccessTokenTTL, RefreshTokenTTL: r.RefreshTokenTTL, RefreshReuseGrace: r.RefreshReuseGrace,
 		CreatedAt: r.CreatedAt.Time(), UpdatedAt: r.UpdatedAt.Time(),
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
-// schemaConsentsUp keeps users' consents (migration 20251205000001): one
+// schemaConsentsUp keeps users' consents (migration 20251205000002): one
 // row per user and client, the scopes space-separated and sorted.
 var schemaConsentsUp = []string{
 	`CREATE TABLE IF NOT EXISTS consents (

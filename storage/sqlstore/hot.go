@@ -226,7 +226,7 @@ func newHotQueries(db *bun.DB) hotQueries {
 				token_hash = $1, token_created_at = $2,
 				token_expires_at = CASE WHEN expires_at IS NULL THEN $3
 					WHEN $3 IS NULL OR expires_at < $3 THEN expires_at ELSE $3 END,
-				last_used_at = $4
+				last_used_at = $4, prev_hash = token_hash, rotated_us = $9
 			WHERE id = $5 AND generation = $6 AND token_hash = $7
 				AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)
 				AND (token_expires_at IS NULL OR token_expires_at > $4)

@@ -39,7 +39,8 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20251130000020", "login_attempts", schemaAttemptsUp, schemaAttemptsDown))
 	ms.Add(goMigration(pg, "20251130000031", "codes_and_login_sessions", schemaCodesUp, schemaCodesDown))
 	ms.Add(goMigration(pg, "20251130000041", "subject_revocations", schemaSubjectRevocationsUp, schemaSubjectRevocationsDown))
-	ms.Add(goMigration(pg, "20251205000001", "consents", schemaConsentsUp, schemaConsentsDown))
+	ms.Add(goMigration(pg, "20251205000001", "refresh_rotation_grace", schemaRotationGraceUp, schemaRotationGraceDown))
+	ms.Add(goMigration(pg, "20251205000002", "consents", schemaConsentsUp, schemaConsentsDown))
 	ms.Add(goMigration(pg, "20261205000001", "audit_events_and_admin_keys", schemaAuditUp, schemaAuditDown))
 	return ms
 }

@@ -29,3 +29,22 @@ var schemaRefreshInFamilyDown = []string{
 	`ALTER TABLE refresh_families DROP COLUMN IF EXISTS token_hash`,
 	`ALTER TABLE refresh_families DROP COLUMN IF EXISTS generation`,
 }
+
+// The last rotation's spent token hash and commit time (migration
+// 20251205000001): the same client may present the immediately previous
+// token again within the reuse grace (clients.refresh_reuse_grace, NULL: the
+// server's), and a request that arrived before the
+// rotation committed lost a race rather than replayed a token. The commit
+// time is in Unix microseconds: a request and a rotation often fall in one
+// millisecond.
+var schemaRotationGraceUp = []string{
+	`ALTER TABLE refresh_families ADD COLUMN IF NOT EXISTS prev_hash TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE refresh_families ADD COLUMN IF NOT EXISTS rotated_us BIGINT NOT NULL DEFAULT 0`,
+	`ALTER TABLE clients ADD COLUMN IF NOT EXISTS refresh_reuse_grace BIGINT`,
+}
+
+var schemaRotationGraceDown = []string{
+	`ALTER TABLE clients DROP COLUMN IF EXISTS refresh_reuse_grace`,
+	`ALTER TABLE refresh_families DROP COLUMN IF EXISTS rotated_us`,
+	`ALTER TABLE refresh_families DROP COLUMN IF EXISTS prev_hash`,
+}

@@ -322,7 +322,7 @@ func writeSome(ctx context.Context, s *sqlstore.Store, i int, now time.Time) err
 	for j := range 10 {
 		next := storage.RefreshToken{Hash: fmt.Sprintf("%s-%d", fam, j+1), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		ref := storage.TokenRef{FamilyID: fam, Generation: int64(j), Hash: fmt.Sprintf("%s-%d", fam, j)}
-		if _, err := s.Rotate(ctx, ref, "", next, now); err != nil {
+		if _, err := s.Rotate(ctx, ref, "", next, storage.Rotation{Now: now}); err != nil {
 			return err
 		}
 	}
@@ -385,7 +385,7 @@ func BenchmarkRotateSQLite(b *testing.B) {
 	rotate := func(id string, hash *string, i int) {
 		next := storage.RefreshToken{Hash: fmt.Sprintf("%s-%d", id, i), CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 		ref := storage.TokenRef{FamilyID: id, Generation: int64(i - 1), Hash: *hash}
-		if _, err := s.Rotate(b.Context(), ref, "", next, now); err != nil {
+		if _, err := s.Rotate(b.Context(), ref, "", next, storage.Rotation{Now: now}); err != nil {
 			b.Fatal(err)
 		}
 		*hash = next.Hash

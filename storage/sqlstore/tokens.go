@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type familyRow struct {
 	TokenHash      string
 	TokenCreatedAt dbTime
 	TokenExpiresAt dbTime
+	// The last rotation: the hash of the token it spent and its commit
+	// time, for the reuse grace and the race a request could not see.
+	PrevHash  string
+	RotatedUS int64 `bun:"rotated_us"` // Unix microseconds; 0: never rotated
 }
 
 type accessRow struct {
@@ -101,7 +106,7 @@ func capAt(t, limit time.Time) time.Time {
 // row lock and then no longer match; on SQLite the single writer runs them
 // one after the other. Only when nothing matched does a second query find
 // out whether the token was rotated out (reuse) or is simply not live.
-func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time) (storage.Family, error) {
+func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID string, next storage.RefreshToken, rot storage.Rotation) (storage.Family, error) {
 	const op = "rotate refresh token"
 	if err := checkKey(op, ref, clientID); err != nil { // no family has such a client either
 		return storage.Family{}, err
@@ -115,7 +120,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 		err    error
 	)
 	if s.batcher != nil {
-		fam, reused, err = s.batcher.rotate(ctx, ref, clientID, next, now)
+		fam, reused, err = s.batcher.rotate(ctx, ref, clientID, next, rot)
 	} else {
 		// A rotation that started finishes: a client hanging up (ctx
 		// canceled) must not cut the transaction where its outcome is
@@ -135,7 +140,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 		}
 		err = s.tx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			var err error
-			reused, err = s.rotate(ctx, tx, stmts[0], ref, clientID, next, now, &fam)
+			reused, err = s.rotate(ctx, tx, stmts[0], ref, clientID, next, rot, &fam)
 			return err
 		})
 	}
@@ -153,37 +158,54 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 // savepoints. A reuse returns (true, nil) so that the transaction commits
 // the family's revocation; a token that is not live is ErrNotFound; the
 // database's errors are returned as they are, for Rotate to translate.
-func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmt txStmt, ref storage.TokenRef, clientID string, next storage.RefreshToken, now time.Time, fam *familyRow) (bool, error) {
-	at := s.arg(now)
+func (s *Store) rotate(ctx context.Context, tx bun.Tx, stmt txStmt, ref storage.TokenRef, clientID string, next storage.RefreshToken, rot storage.Rotation, fam *familyRow) (bool, error) {
+	at := s.arg(rot.Now)
 	err := stmt.scan(ctx, tx, s.w, fam,
 		next.Hash, s.arg(next.CreatedAt), s.arg(next.ExpiresAt), at,
-		ref.FamilyID, ref.Generation, ref.Hash, clientID)
+		ref.FamilyID, ref.Generation, ref.Hash, clientID, rot.Commit().UnixMicro())
 	if errors.Is(err, sql.ErrNoRows) {
-		return s.revokeOnReuse(ctx, tx, ref, now)
+		return s.notRotated(ctx, tx, ref, clientID, rot, fam)
 	}
 	return false, err
 }
 
-// revokeOnReuse finds out why a token could not be rotated. A generation
-// older than the family's is a token rotated out before: someone replays an
-// old token, so the whole family is revoked and (true, nil) returned.
-// Anything else is ErrNotFound.
-func (s *Store) revokeOnReuse(ctx context.Context, tx bun.Tx, ref storage.TokenRef, now time.Time) (bool, error) {
+// notRotated finds out why a token could not be rotated (storage.Tokens
+// has the rules). The immediately previous token within the grace is a
+// repeat: fam is filled and (false, nil) returned. One presented by a
+// request that arrived before the rotation committed lost a race:
+// ErrNotFound, the family stays alive. Any other generation older than the
+// family's is a replay of a rotated-out token, so the whole family is
+// revoked and (true, nil) returned. Anything else is ErrNotFound.
+func (s *Store) notRotated(ctx context.Context, tx bun.Tx, ref storage.TokenRef, clientID string, rot storage.Rotation, fam *familyRow) (bool, error) {
 	const op = "rotate refresh token"
 	var r familyRow
-	err := tx.NewSelect().Model(&r).Column("id", "generation", "expires_at", "revoked_at").
-		Where("id = ?", ref.FamilyID).Scan(ctx)
+	err := tx.NewSelect().Model(&r).Where("id = ?", ref.FamilyID).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, notFound(op)
 	}
 	if err != nil {
 		return false, err
 	}
-	if ref.Generation >= r.Generation || expired(r.ExpiresAt, now) {
+	if ref.Generation >= r.Generation || expired(r.ExpiresAt, rot.Now) {
 		return false, notFound(op)
 	}
+	previous := ref.Generation == r.Generation-1 &&
+		subtle.ConstantTimeCompare([]byte(ref.Hash), []byte(r.PrevHash)) == 1
+	committed, arrived := time.UnixMicro(r.RotatedUS), rot.Arrival().Truncate(time.Microsecond)
+	live := r.RevokedAt.Time().IsZero() && !expired(r.TokenExpiresAt, rot.Now)
+	if previous && live && r.RotatedUS != 0 {
+		sameClient := clientID == "" || clientID == r.ClientID
+		switch {
+		case rot.Grace > 0 && sameClient && arrived.Before(committed.Add(rot.Grace)):
+			*fam = r
+			fam.LastUsedAt = dbTime(rot.Now)
+			return false, nil
+		case rot.Grace <= 0 && arrived.Before(committed):
+			return false, notFound(op) // lost a race it could not see
+		}
+	}
 	if r.RevokedAt.Time().IsZero() {
-		_, err = tx.NewUpdate().Model((*familyRow)(nil)).Set("revoked_at = ?", dbTime(now)).
+		_, err = tx.NewUpdate().Model((*familyRow)(nil)).Set("revoked_at = ?", dbTime(rot.Now)).
 			Where("id = ? AND revoked_at IS NULL", r.ID).Exec(ctx)
 		if err != nil {
 			return false, err

@@ -55,7 +55,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 				return err
 			},
 			"Rotate": func() error {
-				_, err := s.Rotate(ctx, storage.TokenRef{FamilyID: "f", Hash: "h0"}, "", storage.RefreshToken{Hash: "h1"}, now)
+				_, err := s.Rotate(ctx, storage.TokenRef{FamilyID: "f", Hash: "h0"}, "", storage.RefreshToken{Hash: "h1"}, storage.Rotation{Now: now})
 				return err
 			},
 			"Revoked": func() error {

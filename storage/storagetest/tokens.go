@@ -21,6 +21,13 @@ func RunTokens(t *testing.T, open func(t *testing.T) storage.Tokens) {
 		{"rotating an old hash again is reuse and revokes the family", testRotateReuse},
 		{"concurrent rotation of one hash lets exactly one caller win", testRotateConcurrent},
 		{"a rotation canceled at any moment happens whole or not at all", testRotateCanceled},
+		{"concurrent rotation within a grace gives every caller the family", testRotateConcurrentGrace},
+		{"a request that arrived before the rotation committed lost a race, not reuse", testRotateInFlight},
+		{"the commit time is read from the rotation's clock when it writes", testRotateCommitClock},
+		{"the previous token within the grace gets the family and changes nothing", testRotateGraceRepeat},
+		{"the previous token after the grace is reuse", testRotateGraceOver},
+		{"the previous token by another client within the grace is reuse", testRotateGraceOtherClient},
+		{"a token two generations back within the grace is reuse", testRotateGraceTwoBack},
 		{"a hash that is not the live token's is not found and changes nothing", testRotateWrongHash},
 		{"a generation from the future is not found and changes nothing", testRotateFutureGeneration},
 		{"an unknown token is not found", testRotateUnknown},
@@ -66,10 +73,10 @@ func testTokensInvalidText(t *testing.T, s storage.Tokens) {
 		for _, r := range []storage.TokenRef{ref(bad, 0, "fam-0"), ref("fam", 0, bad)} {
 			_, _, err = s.RefreshToken(ctx, r, now)
 			wantNotFound(t, what("RefreshToken"), err)
-			_, err = s.Rotate(ctx, r, "", refreshToken("next", "", now), now)
+			_, err = s.Rotate(ctx, r, "", refreshToken("next", "", now), storage.Rotation{Now: now})
 			wantNotFound(t, what("Rotate"), err)
 		}
-		_, err = s.Rotate(ctx, refOf(first), bad, refreshToken("next", "", now), now)
+		_, err = s.Rotate(ctx, refOf(first), bad, refreshToken("next", "", now), storage.Rotation{Now: now})
 		wantNotFound(t, what("Rotate by client"), err)
 		_, err = s.AccessToken(ctx, bad, now)
 		wantNotFound(t, what("AccessToken"), err)
@@ -91,7 +98,7 @@ func testTokensInvalidText(t *testing.T, s storage.Tokens) {
 		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, f, refreshToken("other-0", "", now)))
 		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, sampleFamily("other"), refreshToken(bad, "", now)))
 		wantInvalid(t, what("CreateFamily"), s.CreateFamily(ctx, sampleFamily(bad), refreshToken("x-0", "", now)))
-		_, err = s.Rotate(ctx, refOf(first), "", refreshToken(bad, "", now), now)
+		_, err = s.Rotate(ctx, refOf(first), "", refreshToken(bad, "", now), storage.Rotation{Now: now})
 		wantInvalid(t, what("Rotate"), err)
 		at := sampleAccessToken("h2", "jti-2")
 		at.Claims = map[string]any{"roles": []any{"a", bad}}
@@ -156,7 +163,7 @@ func createFamily(t *testing.T, s storage.Tokens, f storage.Family) storage.Refr
 func rotateToken(t *testing.T, s storage.Tokens, from storage.RefreshToken, now time.Time) storage.RefreshToken {
 	t.Helper()
 	next := refreshToken(fmt.Sprintf("%s-%d", from.FamilyID, from.Generation+1), "", now)
-	_, err := s.Rotate(t.Context(), refOf(from), "", next, now)
+	_, err := s.Rotate(t.Context(), refOf(from), "", next, storage.Rotation{Now: now})
 	must(t, err)
 	next.FamilyID, next.Generation = from.FamilyID, from.Generation+1
 	return next
@@ -234,7 +241,7 @@ func testRotate(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Hour)
 	next := refreshToken("fam-1", "ignored", now) // the store fills in the family
 	next.Generation = 99                          // and the generation
-	got, err := s.Rotate(t.Context(), refOf(first), "", next, now)
+	got, err := s.Rotate(t.Context(), refOf(first), "", next, storage.Rotation{Now: now})
 	must(t, err)
 	want := f
 	want.LastUsedAt = now
@@ -258,12 +265,12 @@ func testRotateReuse(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Hour)
 	second := rotateToken(t, s, first, now)
 	replay := now.Add(time.Minute)
-	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", replay), replay)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", replay), storage.Rotation{Now: replay})
 	wantErr(t, err, storage.ErrReused)
 
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
 	later := replay.Add(time.Minute)
-	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", later), later)
+	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", later), storage.Rotation{Now: later})
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), refOf(second), later)
 	wantErr(t, err, storage.ErrNotFound)
@@ -274,12 +281,56 @@ func testRotateReuse(t *testing.T, s storage.Tokens) {
 	}
 	// A replay of a revoked family is still a reuse, and keeps the first
 	// revocation time.
-	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-y", "", later), later)
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-y", "", later), storage.Rotation{Now: later})
 	wantErr(t, err, storage.ErrReused)
 	equal(t, "RevokedAt after a second replay", getFamily(t, s, "fam").RevokedAt, replay)
 }
 
+// The callers all arrived before the winner committed: the losers lost a
+// race they could not see, so none of them revokes the family.
 func testRotateConcurrent(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	now := base().Add(time.Hour)
+	rot := storage.Rotation{Now: now, Arrived: now.Add(-10 * time.Millisecond)}
+	const callers = 20
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, callers)
+	)
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), rot)
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins, winner := 0, -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+			winner = i
+		case errors.Is(err, storage.ErrNotFound):
+		default:
+			t.Errorf("caller %d: got %v, want nil or ErrNotFound (a lost race is not reuse)", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d callers rotated the same token, want exactly 1", wins)
+	}
+	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("losing a race revoked the family")
+	}
+	_, _, err := s.RefreshToken(t.Context(), ref("fam", 1, fmt.Sprintf("next-%d", winner)), now)
+	must(t, err)
+}
+
+// Within a grace every concurrent caller gets the family; the provider
+// derives the successor from the presented token, so they all pass the
+// same next token and one of them stores it.
+func testRotateConcurrentGrace(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
 	const callers = 20
@@ -291,39 +342,138 @@ func testRotateConcurrent(t *testing.T, s storage.Tokens) {
 	for i := range callers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.Rotate(t.Context(), refOf(first), "", refreshToken(fmt.Sprintf("next-%d", i), "", now), now)
+			rot := storage.Rotation{Now: now, Arrived: now.Add(time.Duration(i) * time.Millisecond), Grace: 10 * time.Second}
+			_, errs[i] = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-1", "", now), rot)
 		})
 	}
 	close(start)
 	wg.Wait()
-	wins, reused := 0, 0
 	for i, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case errors.Is(err, storage.ErrReused):
-			reused++
-		case errors.Is(err, storage.ErrNotFound):
-		default:
-			t.Errorf("caller %d: unexpected error %v", i, err)
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
 		}
 	}
-	if wins != 1 {
-		t.Fatalf("%d callers rotated the same token, want exactly 1", wins)
+	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("concurrent rotation within the grace revoked the family")
 	}
-	if reused == 0 {
-		t.Fatal("no loser was told the token was reused")
+	tok, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), now)
+	must(t, err)
+	equal(t, "generation", tok.Generation, int64(1))
+}
+
+func testRotateInFlight(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	rotateToken(t, s, first, commit)
+	// Arrived before the commit and handled after it: not found, the
+	// family stays alive.
+	for _, arrived := range []time.Time{commit.Add(-time.Second), commit.Add(-time.Microsecond)} {
+		later := commit.Add(time.Second)
+		_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
+			storage.Rotation{Now: later, Arrived: arrived})
+		wantErr(t, err, storage.ErrNotFound)
+		if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+			t.Fatalf("a request that arrived at commit%+v revoked the family", arrived.Sub(commit))
+		}
 	}
-	// The losers replayed a rotated-out token: the family is revoked.
+	_, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), commit)
+	must(t, err)
+	// Arrived at the commit (to the microsecond) or later: a replay.
+	replay := commit
+	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", replay), storage.Rotation{Now: replay})
+	wantErr(t, err, storage.ErrReused)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, replay)
+}
+
+// A rotation that waited (a queue, a lock) records the time of its write,
+// so a request that arrived while it waited was in flight.
+func testRotateCommitClock(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	now := base().Add(time.Hour)
+	commit := now.Add(5 * time.Second)
+	rot := storage.Rotation{Now: now, Clock: func() time.Time { return commit }}
+	fam, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-1", "", now), rot)
+	must(t, err)
+	equal(t, "LastUsedAt", fam.LastUsedAt, now)
+	later := commit.Add(time.Second)
+	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
+		storage.Rotation{Now: later, Arrived: now.Add(3 * time.Second)})
+	wantErr(t, err, storage.ErrNotFound)
+	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("a request that arrived while the winner waited revoked the family")
+	}
+	_, err = s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", later),
+		storage.Rotation{Now: later, Arrived: commit.Add(time.Millisecond)})
+	wantErr(t, err, storage.ErrReused)
+}
+
+func testRotateGraceRepeat(t *testing.T, s storage.Tokens) {
+	f := sampleFamily("fam")
+	first := createFamily(t, s, f)
+	commit := base().Add(time.Hour)
+	second := rotateToken(t, s, first, commit)
+	repeat := commit.Add(5 * time.Second)
+	got, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("ignored", "", repeat),
+		storage.Rotation{Now: repeat, Grace: 10 * time.Second})
+	must(t, err)
+	want := f
+	want.LastUsedAt = repeat
+	equal(t, "the family of a repeat", got, want)
+	// The live token is still the one the rotation stored.
+	tok, _, err := s.RefreshToken(t.Context(), refOf(second), repeat)
+	must(t, err)
+	equal(t, "live token", tok.Hash, second.Hash)
+	_, _, err = s.RefreshToken(t.Context(), ref("fam", 1, "ignored"), repeat)
+	wantErr(t, err, storage.ErrNotFound)
+	// A second repeat within the grace too, and the family rotates on.
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("ignored", "", repeat),
+		storage.Rotation{Now: repeat.Add(time.Second), Grace: 10 * time.Second})
+	must(t, err)
+	rotateToken(t, s, second, repeat.Add(2*time.Second))
+}
+
+func testRotateGraceOver(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	rotateToken(t, s, first, commit)
+	late := commit.Add(10 * time.Second)
+	_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", late),
+		storage.Rotation{Now: late, Grace: 10 * time.Second})
+	wantErr(t, err, storage.ErrReused)
+	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, late)
+}
+
+func testRotateGraceOtherClient(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	rotateToken(t, s, first, commit)
+	soon := commit.Add(time.Second)
+	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", soon),
+		storage.Rotation{Now: soon, Grace: 10 * time.Second})
+	wantErr(t, err, storage.ErrReused)
 	if getFamily(t, s, "fam").RevokedAt.IsZero() {
-		t.Fatal("concurrent reuse did not revoke the family")
+		t.Fatal("another client's replay within the grace did not revoke the family")
+	}
+}
+
+func testRotateGraceTwoBack(t *testing.T, s storage.Tokens) {
+	first := createFamily(t, s, sampleFamily("fam"))
+	commit := base().Add(time.Hour)
+	second := rotateToken(t, s, first, commit)
+	rotateToken(t, s, second, commit.Add(time.Second))
+	soon := commit.Add(2 * time.Second)
+	_, err := s.Rotate(t.Context(), refOf(first), "web", refreshToken("fam-x", "", soon),
+		storage.Rotation{Now: soon, Grace: time.Minute})
+	wantErr(t, err, storage.ErrReused)
+	if getFamily(t, s, "fam").RevokedAt.IsZero() {
+		t.Fatal("a token two generations back did not revoke the family")
 	}
 }
 
 func testRotateWrongHash(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), ref("fam", 0, "forged"), "", refreshToken("fam-1", "", now), now)
+	_, err := s.Rotate(t.Context(), ref("fam", 0, "forged"), "", refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 	rotateToken(t, s, first, now)
@@ -332,23 +482,23 @@ func testRotateWrongHash(t *testing.T, s storage.Tokens) {
 func testRotateFutureGeneration(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
-	_, err := s.Rotate(t.Context(), ref("fam", 5, first.Hash), "", refreshToken("fam-6", "", now), now)
+	_, err := s.Rotate(t.Context(), ref("fam", 5, first.Hash), "", refreshToken("fam-6", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 	rotateToken(t, s, first, now)
 }
 
 func testRotateUnknown(t *testing.T, s storage.Tokens) {
-	_, err := s.Rotate(t.Context(), ref("never-issued", 0, "x"), "", refreshToken("x", "", base()), base())
+	_, err := s.Rotate(t.Context(), ref("never-issued", 0, "x"), "", refreshToken("x", "", base()), storage.Rotation{Now: base()})
 	wantErr(t, err, storage.ErrNotFound)
-	_, err = s.Rotate(t.Context(), ref("never-issued", 3, "x"), "", refreshToken("x", "", base()), base())
+	_, err = s.Rotate(t.Context(), ref("never-issued", 3, "x"), "", refreshToken("x", "", base()), storage.Rotation{Now: base()})
 	wantErr(t, err, storage.ErrNotFound)
 }
 
 func testRotateExpired(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := first.ExpiresAt
-	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	if !getFamily(t, s, "fam").RevokedAt.IsZero() {
 		t.Error("an expired token revoked its family")
@@ -363,12 +513,12 @@ func testRotateFamilyCap(t *testing.T, s storage.Tokens) {
 	must(t, err)
 	second := rotateToken(t, s, first, base().Add(time.Minute))
 	now := f.ExpiresAt
-	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(second), "", refreshToken("fam-2", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), refOf(second), now)
 	wantErr(t, err, storage.ErrNotFound)
 	// Past the cap an old token is dead, not a reuse.
-	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-x", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	equal(t, "RevokedAt", getFamily(t, s, "fam").RevokedAt, time.Time{})
 }
@@ -377,7 +527,7 @@ func testRotateRevoked(t *testing.T, s storage.Tokens) {
 	first := createFamily(t, s, sampleFamily("fam"))
 	now := base().Add(time.Hour)
 	must(t, s.RevokeFamily(t.Context(), "fam", now))
-	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	_, _, err = s.RefreshToken(t.Context(), refOf(first), now)
 	wantErr(t, err, storage.ErrNotFound)
@@ -457,7 +607,7 @@ func testRevokeSubject(t *testing.T, s storage.Tokens) {
 	equal(t, "revoked", n, 2)
 	equal(t, "a's RevokedAt", getFamily(t, s, "a").RevokedAt, now)
 	equal(t, "gone keeps its first revocation", getFamily(t, s, "gone").RevokedAt, base())
-	_, err = s.Rotate(t.Context(), ref("a", 0, "a-0"), "", refreshToken("a-1", "", now), now)
+	_, err = s.Rotate(t.Context(), ref("a", 0, "a-0"), "", refreshToken("a-1", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	n, err = s.RevokeSubject(t.Context(), "42", now)
 	must(t, err)
@@ -579,7 +729,7 @@ func testPurge(t *testing.T, s storage.Tokens) {
 	rotatedAt := base().Add(20 * time.Hour)
 	current := refreshToken("live-1", "", rotatedAt)
 	current.ExpiresAt = now.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), refOf(first), "", current, rotatedAt)
+	_, err := s.Rotate(t.Context(), refOf(first), "", current, storage.Rotation{Now: rotatedAt})
 	must(t, err)
 	// A family past its cap goes, and its token with it.
 	capped := sampleFamily("capped")
@@ -620,7 +770,7 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	f := sampleFamily("fam")
 	first := createFamily(t, s, f)
 	now := base().Add(time.Minute)
-	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", now), now)
+	_, err := s.Rotate(t.Context(), refOf(first), "someone-else", refreshToken("fam-x", "", now), storage.Rotation{Now: now})
 	wantErr(t, err, storage.ErrNotFound)
 	if _, _, err := s.RefreshToken(t.Context(), refOf(first), now); err != nil {
 		t.Fatalf("the owner's token was spent by another client: %v", err)
@@ -630,7 +780,7 @@ func testRotateOtherClient(t *testing.T, s storage.Tokens) {
 	if revoked {
 		t.Fatal("another client's attempt revoked the family")
 	}
-	_, err = s.Rotate(t.Context(), refOf(first), f.ClientID, refreshToken("fam-1", "", now), now)
+	_, err = s.Rotate(t.Context(), refOf(first), f.ClientID, refreshToken("fam-1", "", now), storage.Rotation{Now: now})
 	must(t, err)
 }
 
@@ -640,7 +790,7 @@ func testRotateCapsExpiry(t *testing.T, s storage.Tokens) {
 	now := base().Add(time.Minute)
 	next := refreshToken("fam-1", "", now)
 	next.ExpiresAt = f.ExpiresAt.Add(24 * time.Hour)
-	_, err := s.Rotate(t.Context(), refOf(first), "", next, now)
+	_, err := s.Rotate(t.Context(), refOf(first), "", next, storage.Rotation{Now: now})
 	must(t, err)
 	tok, _, err := s.RefreshToken(t.Context(), ref("fam", 1, "fam-1"), now)
 	must(t, err)
@@ -792,7 +942,7 @@ func testRotateCanceled(t *testing.T, s storage.Tokens) {
 			delay *= 10
 		}
 		timer := time.AfterFunc(delay, cancel)
-		_, err := s.Rotate(ctx, refOf(first), "", next, now)
+		_, err := s.Rotate(ctx, refOf(first), "", next, storage.Rotation{Now: now})
 		timer.Stop()
 		cancel()
 
