@@ -107,6 +107,16 @@ start_server() {
 }
 
 # stop_server stops the last server started and waits for it.
+# log_has PATTERN waits (bounded) until the server's log holds PATTERN: the
+# server buffers its log and writes it out every 100 ms.
+log_has() {
+  local log="$work/$NAME.log" deadline=$((SECONDS + 10))
+  until grep -q "$1" "$log"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
 stop_server() {
   local pid=${pids[-1]}
   kill -TERM "$pid"
@@ -135,11 +145,12 @@ export LATCHKEY_LISTEN=127.0.0.1:$PORT
 mkdir "$work/quickstart" && cd "$work/quickstart"
 run_block README.md quickstart
 [ -s data/latchkey.db ] && [ -s data/master.key ] || fail "quickstart: no fresh ./data"
+log_has '^Get a token for the admin user:' || fail "quickstart: no banner with a curl"
 printed=$(grep -A1 '^Get a token for the admin user:' "$work/quickstart.log" | tail -n 1)
 case $printed in *"http://localhost:$PORT/oauth2/token"*) ;; *) fail "the printed curl does not use the issuer http://localhost:$PORT: $printed" ;; esac
 step "the printed curl: $(echo "$printed" | sed -E "s/(password=|demo:)'[^']*'/\1'…'/g")"
 eval "$printed" | jq -e '.access_token and .token_type == "Bearer"' >/dev/null || fail "the printed curl got no token"
-grep -q "\"issuer\":\"http://localhost:$PORT\"" "$work/quickstart.log" || fail "the issuer in force is not logged"
+log_has "\"issuer\":\"http://localhost:$PORT\"" || fail "the issuer in force is not logged"
 stop_server
 
 # --- 2. Chosen credentials, "Using it", clients, docs/clients.md ---------
@@ -164,7 +175,8 @@ run_block docs/clients.md clients-api
 stop_server
 # Set again on a bootstrapped database, the variables warn once.
 start_server
-[ "$(grep -c 'bootstrap variables have no effect' "$work/$NAME.log")" = 1 ] || fail "no single warning about late bootstrap variables"
+log_has 'bootstrap variables have no effect' &&
+  [ "$(grep -c 'bootstrap variables have no effect' "$work/$NAME.log")" = 1 ] || fail "no single warning about late bootstrap variables"
 stop_server
 
 # --- 3. Production: the README's master key, Postgres and Redis ----------
