@@ -74,4 +74,3 @@ func (l *Limiter) verifyDevice(account, token string) (string, bool) {
 	}
 	return id, true
 }
-
