@@ -55,7 +55,7 @@ func TestLockoutSprayDoesNotLockOutKnownDevices(t *testing.T) {
 		if dev == nil {
 			t.Fatalf("no latchkey_device cookie on a successful login: %v", res.Header.Values("Set-Cookie"))
 		}
-		if !dev.HttpOnly || dev.SameSite != http.SameSiteLaxMode || dev.Secure || dev.Path != "/auth" || dev.MaxAge <= 0 {
+		if !dev.HttpOnly || dev.SameSite != http.SameSiteLaxMode || dev.Secure || dev.Path != "/" || dev.MaxAge <= 0 {
 			t.Errorf("device cookie attributes: %+v", dev)
 		}
 
