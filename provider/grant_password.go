@@ -52,8 +52,11 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	if len(login) > 320 || len(password) > 1024 {
 		return backends.Identity{}, errBadLogin
 	}
-	// Before any lookup, so a blocked login costs nothing and looks the
-	// same whether or not the account exists.
+	// Before the password check, so a blocked login costs no argon2 run and
+	// looks the same whether or not the account exists (the limiter
+	// resolves the login to its account with the same lookups either way).
+	// The device cookie of a user-API login (WithDevice) makes a known
+	// device pass the account-wide block, and a success earns a new one.
 	dev := deviceFrom(ctx)
 	var devIn string
 	if dev != nil {
