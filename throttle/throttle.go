@@ -292,13 +292,6 @@ func (l *Limiter) BeginLogin(ctx context.Context, login, ip, device string) (*At
 	}
 	if addr := normalizeAddress(ip); addr != "" && l.knownAddrTTL > 0 {
 		a.knownKey = "pw:k:" + l.hash.Hash("rate-limit known "+account) + ":" + addr
-		if !known {
-			st, err := l.states(ctx, []string{a.knownKey}, l.now())
-			if err != nil {
-				return nil, err
-			}
-			known = st[0].Failures > 0
-		}
 	}
 	if err := l.begin(ctx, a, ip, known); err != nil {
 		return nil, err
@@ -326,21 +319,30 @@ func (l *Limiter) states(ctx context.Context, names []string, now time.Time) ([]
 	return states, nil
 }
 
-// begin reads the counters of a and refuses a blocked check; known passes
-// the account counter's block.
+// begin reads the counters of a and refuses a blocked check; known (or a
+// record under a.knownKey, read in the same round trip) passes the account
+// counter's block.
 func (l *Limiter) begin(ctx context.Context, a *Attempt, ip string, known bool) error {
 	kind := a.kind
 	if len(a.keys) == 0 {
 		return nil
 	}
-	names := make([]string, len(a.keys))
+	names := make([]string, len(a.keys), len(a.keys)+1)
 	for i, k := range a.keys {
 		names[i] = k.key
+	}
+	readKnown := !known && a.knownKey != ""
+	if readKnown {
+		names = append(names, a.knownKey)
 	}
 	now := l.now()
 	states, err := l.states(ctx, names, now)
 	if err != nil {
 		return err
+	}
+	if readKnown {
+		known = states[len(states)-1].Failures > 0
+		states = states[:len(states)-1]
 	}
 	a.states = states
 	var until time.Time
