@@ -56,6 +56,16 @@ type RateLimit struct {
 	Mail Limit `yaml:"mail"`
 	// MailAddress counts those requests from one client address.
 	MailAddress Limit `yaml:"mail_address"`
+	// KnownDeviceTTL is how long a client address that signed an account in
+	// stays known to that account: a known address is not refused by the
+	// account limit's block (its account_address and address limits still
+	// apply). 0 turns the address rule off. Default 720h.
+	KnownDeviceTTL time.Duration `yaml:"known_device_ttl"`
+	// DeviceCookieTTL is the lifetime of the latchkey_device cookie set by
+	// the user API's logins (/auth/jwt/create/, /auth/token/login/): a
+	// browser holding it is a known device of that account. 0 sets and
+	// accepts no cookie. Default 720h.
+	DeviceCookieTTL time.Duration `yaml:"device_cookie_ttl"`
 }
 
 // Limit allows Failures failed attempts within Window; each further failure
@@ -69,12 +79,14 @@ type Limit struct {
 
 func defaultRateLimit() RateLimit {
 	return RateLimit{
-		Enabled:        true,
-		AccountAddress: Limit{Failures: 5, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 15 * time.Minute},
-		Account:        Limit{Failures: 50, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 5 * time.Minute},
-		Address:        Limit{Failures: 100, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 15 * time.Minute},
-		Mail:           Limit{Failures: 3, Window: time.Hour, Backoff: 5 * time.Minute, MaxBackoff: time.Hour},
-		MailAddress:    Limit{Failures: 20, Window: time.Hour, Backoff: time.Minute, MaxBackoff: time.Hour},
+		Enabled:         true,
+		AccountAddress:  Limit{Failures: 5, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 15 * time.Minute},
+		Account:         Limit{Failures: 50, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 5 * time.Minute},
+		Address:         Limit{Failures: 100, Window: 15 * time.Minute, Backoff: time.Second, MaxBackoff: 15 * time.Minute},
+		Mail:            Limit{Failures: 3, Window: time.Hour, Backoff: 5 * time.Minute, MaxBackoff: time.Hour},
+		MailAddress:     Limit{Failures: 20, Window: time.Hour, Backoff: time.Minute, MaxBackoff: time.Hour},
+		KnownDeviceTTL:  720 * time.Hour,
+		DeviceCookieTTL: 720 * time.Hour,
 	}
 }
 
@@ -103,6 +115,12 @@ func (c *Config) validateRedis(p *problems) {
 }
 
 func (c *Config) validateRateLimit(p *problems) {
+	if c.RateLimit.KnownDeviceTTL < 0 {
+		p.add("rate_limit.known_device_ttl", "must not be negative (0 turns the known-address rule off), got %s", c.RateLimit.KnownDeviceTTL)
+	}
+	if c.RateLimit.DeviceCookieTTL < 0 {
+		p.add("rate_limit.device_cookie_ttl", "must not be negative (0 turns the device cookie off), got %s", c.RateLimit.DeviceCookieTTL)
+	}
 	for _, l := range []struct {
 		key string
 		l   Limit

@@ -10,7 +10,6 @@ import (
 	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
-	"github.com/latchkey-auth/latchkey/throttle"
 )
 
 // errBadLogin is the one answer to every failed password login: unknown
@@ -53,9 +52,17 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	if len(login) > 320 || len(password) > 1024 {
 		return backends.Identity{}, errBadLogin
 	}
-	// Before any lookup, so a blocked login costs nothing and looks the
-	// same whether or not the account exists.
-	att, err := p.limiter.Begin(ctx, throttle.KindPassword, login, clientIP(ctx))
+	// Before the password check, so a blocked login costs no argon2 run and
+	// looks the same whether or not the account exists (the limiter
+	// resolves the login to its account with the same lookups either way).
+	// The device cookie of a user-API login (WithDevice) makes a known
+	// device pass the account-wide block, and a success earns a new one.
+	dev := deviceFrom(ctx)
+	var devIn string
+	if dev != nil {
+		devIn = dev.In
+	}
+	att, err := p.limiter.BeginLogin(ctx, login, clientIP(ctx), devIn)
 	if err != nil {
 		err = throttleErr(err)
 		if errors.Is(err, ErrRateLimited) {
@@ -81,6 +88,11 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 				id.Backend = b.ID
 			}
 			att.Succeeded(ctx)
+			if dev != nil {
+				var exp time.Time
+				dev.Out, exp = att.DeviceToken()
+				dev.MaxAge = exp.Sub(p.now())
+			}
 			p.auditLogin(ctx, audit.TypeLoginSucceeded, login, id)
 			return id, nil
 		}

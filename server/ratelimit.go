@@ -24,12 +24,14 @@ func (s *Server) rateLimits(cfg config.Config) provider.RateLimits {
 		store = s.redis
 	}
 	return provider.RateLimits{
-		Store:          store,
-		AccountAddress: attemptLimit(rl.AccountAddress),
-		Account:        attemptLimit(rl.Account),
-		Address:        attemptLimit(rl.Address),
-		Mail:           attemptLimit(rl.Mail),
-		MailAddress:    attemptLimit(rl.MailAddress),
+		Store:           store,
+		AccountAddress:  attemptLimit(rl.AccountAddress),
+		Account:         attemptLimit(rl.Account),
+		Address:         attemptLimit(rl.Address),
+		Mail:            attemptLimit(rl.Mail),
+		MailAddress:     attemptLimit(rl.MailAddress),
+		KnownAddressTTL: rl.KnownDeviceTTL,
+		DeviceTTL:       rl.DeviceCookieTTL,
 	}
 }
 

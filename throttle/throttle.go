@@ -16,6 +16,12 @@
 // cannot push the account-wide counter up to lock the owner out. After a
 // failed check the failure is counted on all three.
 //
+// Password logins (BeginLogin) key the account counter on the account the
+// login names, resolved by a LoginResolver, not on the login as typed; and
+// a known client (a device token, an address that signed the account in
+// within KnownAddressTTL) passes the account counter's block, so a
+// distributed guesser cannot lock the owner out (see BeginLogin).
+//
 // After a successful check only the account_address counter is reset. The
 // account counter is not: the owner signing in must not wipe out the count
 // of a distributed attack on their account. The address counter is not:
@@ -26,9 +32,9 @@
 // block for Backoff, doubling with every further failure up to MaxBackoff.
 //
 // What is known about an account is never visible: the counters key on the
-// login as typed (lower-cased, as logins are compared), hashed with the
-// server's keyed hash (the Hasher), whether or not the account exists, and
-// the checks before and after are the same for both.
+// resolved account or, for a login that names none, on the login as typed
+// (NFKC-normalised and lower-cased), hashed with the server's keyed hash
+// (the Hasher); the checks before and after are the same for both.
 //
 // Concurrent requests that pass the check before the first failure lands
 // are each checked (and counted): a burst can exceed a limit by the number
@@ -123,6 +129,26 @@ type Options struct {
 	Observer Observer         // nil: nothing is counted
 	Logger   *slog.Logger     // nil: nothing is logged
 	Now      func() time.Time // nil: time.Now
+	// Resolver maps a typed login to its account (see BeginLogin); nil
+	// keys the account counter on the normalised login as typed.
+	Resolver LoginResolver
+	// KnownAddressTTL is how long a client address that signed an account
+	// in stays known to it and passes the account-wide block; 0 turns the
+	// address rule off.
+	KnownAddressTTL time.Duration
+	// DeviceTTL is the lifetime of a device token (Attempt.DeviceToken);
+	// 0 issues none and accepts none.
+	DeviceTTL time.Duration
+}
+
+// LoginResolver maps a typed login (a username or an e-mail address) to a
+// stable key of the account it names, so every spelling of one account
+// shares one account counter. found is false for a login that names no
+// account; an error means the lookup could not be made (the check is then
+// refused, 503). Implementations take the same steps whether or not the
+// account exists (the local backend does).
+type LoginResolver interface {
+	ResolveLogin(ctx context.Context, login string) (account string, found bool, err error)
 }
 
 // ErrUnavailable is in the chain of every error of a counter store that
@@ -157,6 +183,10 @@ type Limiter struct {
 	log   *slog.Logger
 	now   func() time.Time
 	cache *attemptCache // see attemptCacheTTL
+
+	resolver     LoginResolver
+	knownAddrTTL time.Duration
+	deviceTTL    time.Duration
 }
 
 // New returns a Limiter keeping its counters in store and keying them with
@@ -180,6 +210,7 @@ func New(store storage.Attempts, hash Hasher, limits Limits, opts Options) *Limi
 		cred:  [numLimits]storage.AttemptLimit{limits.AccountAddress, limits.Account, limits.Address},
 		mail:  [numLimits]storage.AttemptLimit{limitAccount: limits.Mail, limitAddress: limits.MailAddress},
 		obs:   opts.Observer, log: opts.Logger, now: opts.Now, cache: newAttemptCache(),
+		resolver: opts.Resolver, knownAddrTTL: opts.KnownAddressTTL, deviceTTL: opts.DeviceTTL,
 	}
 }
 
@@ -200,6 +231,10 @@ type Attempt struct {
 	kind   Kind
 	keys   []attemptKey
 	states []storage.AttemptState
+	// account is the account counter's key of a login (BeginLogin) and
+	// knownKey the record of its known addresses (empty when off).
+	account  string
+	knownKey string
 }
 
 // Begin is called before a check of account (a login, a client ID or an
@@ -213,14 +248,59 @@ func (l *Limiter) Begin(ctx context.Context, kind Kind, account, ip string) (*At
 		return nil, nil
 	}
 	a := &Attempt{l: l, kind: kind, keys: l.keys(kind, account, ip)}
-	if len(a.keys) == 0 {
-		return a, nil
+	if err := l.begin(ctx, a, ip, false); err != nil {
+		return nil, err
 	}
-	names := make([]string, len(a.keys))
-	for i, k := range a.keys {
-		names[i] = k.key
+	return a, nil
+}
+
+// BeginLogin is Begin for a password login, made from the client address
+// ip, with the device token the client presented ("" for none).
+//
+// The account counter keys on the account the login names, resolved by
+// the Resolver (a username and the account's e-mail address share one
+// counter); a login that names no account is counted under its normalised
+// spelling (NFKC, lower case), with the same steps, so the answers say
+// nothing about which accounts exist.
+//
+// A known client — a valid device token of this account, or an address
+// that signed this account in within KnownAddressTTL — is not refused by
+// the account counter's block: a distributed guesser cannot lock the owner
+// out. Its account_address and address counters still apply, and a device
+// token adds a counter of its own (under the account_address policy).
+func (l *Limiter) BeginLogin(ctx context.Context, login, ip, device string) (*Attempt, error) {
+	if l == nil {
+		return nil, nil
 	}
-	now := l.now()
+	account := "login:" + NormalizeLogin(login)
+	if l.resolver != nil {
+		key, found, err := l.resolver.ResolveLogin(ctx, login)
+		if err != nil {
+			return nil, fmt.Errorf("%w: resolve login: %w", ErrUnavailable, err)
+		}
+		if found {
+			account = "account:" + key
+		}
+	}
+	a := &Attempt{l: l, kind: KindPassword, account: account, keys: l.keys(KindPassword, account, ip)}
+	known := false
+	if id, ok := l.verifyDevice(account, device); ok {
+		known = true
+		if lim := l.cred[limitAccountAddress]; lim.Failures > 0 {
+			a.keys = append(a.keys, attemptKey{limit: limitAccountAddress, key: "pw:d:" + l.hash.Hash("rate-limit device "+id)})
+		}
+	}
+	if addr := normalizeAddress(ip); addr != "" && l.knownAddrTTL > 0 {
+		a.knownKey = "pw:k:" + l.hash.Hash("rate-limit known "+account) + ":" + addr
+	}
+	if err := l.begin(ctx, a, ip, known); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// states reads the counters of keys, from the cache where it is fresh.
+func (l *Limiter) states(ctx context.Context, names []string, now time.Time) ([]storage.AttemptState, error) {
 	states := make([]storage.AttemptState, len(names))
 	if missing := l.cache.get(names, now, states); len(missing) > 0 {
 		read := make([]string, len(missing))
@@ -236,22 +316,53 @@ func (l *Limiter) Begin(ctx context.Context, kind Kind, account, ip string) (*At
 			l.cache.put(names[i], got[j], now)
 		}
 	}
+	return states, nil
+}
+
+// begin reads the counters of a and refuses a blocked check; known (or a
+// record under a.knownKey, read in the same round trip) passes the account
+// counter's block.
+func (l *Limiter) begin(ctx context.Context, a *Attempt, ip string, known bool) error {
+	kind := a.kind
+	if len(a.keys) == 0 {
+		return nil
+	}
+	names := make([]string, len(a.keys), len(a.keys)+1)
+	for i, k := range a.keys {
+		names[i] = k.key
+	}
+	readKnown := !known && a.knownKey != ""
+	if readKnown {
+		names = append(names, a.knownKey)
+	}
+	now := l.now()
+	states, err := l.states(ctx, names, now)
+	if err != nil {
+		return err
+	}
+	if readKnown {
+		known = states[len(states)-1].Failures > 0
+		states = states[:len(states)-1]
+	}
 	a.states = states
 	var until time.Time
 	blockedBy := -1
 	for i, st := range states {
+		if known && a.keys[i].limit == limitAccount {
+			continue
+		}
 		if st.BlockedUntil.After(now) && st.BlockedUntil.After(until) {
 			until, blockedBy = st.BlockedUntil, a.keys[i].limit
 		}
 	}
 	if blockedBy < 0 {
-		return a, nil
+		return nil
 	}
 	e := &LimitedError{RetryAfter: retryAfter(until.Sub(now)), Limit: limitNames[blockedBy]}
 	l.obs.RateLimited(e.Limit)
 	l.log.InfoContext(ctx, "credential check refused by rate limit",
 		"kind", string(kind), "limit", e.Limit, "ip", ip, "retry_after_s", e.RetryAfter)
-	return nil, e
+	return e
 }
 
 // Failed counts a failed check on every watched counter. An error (wrapping
@@ -290,6 +401,17 @@ func (a *Attempt) Succeeded(ctx context.Context) {
 			continue
 		}
 		a.l.cache.put(k.key, storage.AttemptState{}, a.l.now())
+	}
+	if a.knownKey != "" {
+		// The address is known to this account for KnownAddressTTL from
+		// now: a record that is never blocked, forgotten after the TTL.
+		now := a.l.now()
+		st, err := a.l.store.FailAttempt(ctx, a.knownKey, a.l.knownLimit(), now)
+		if err != nil {
+			a.l.log.WarnContext(ctx, "rate limit: could not record a known address", "err", err)
+			return
+		}
+		a.l.cache.put(a.knownKey, st, now)
 	}
 }
 

@@ -155,6 +155,21 @@ func (b *backend) CheckPassword(ctx context.Context, login, password string) (ba
 	return identity(b.id, u), true, nil
 }
 
+// ResolveLogin names the account a login signs in to (its user ID), for
+// the rate limits' account counter (throttle.LoginResolver): a username and
+// the account's e-mail address resolve to the same key. It makes the same
+// lookups as CheckPassword, whether or not the account exists.
+func (b *backend) ResolveLogin(ctx context.Context, login string) (string, bool, error) {
+	if login == "" {
+		return "", false, nil
+	}
+	u, found, err := b.lookup(ctx, login)
+	if err != nil || !found {
+		return "", false, err
+	}
+	return strconv.FormatInt(u.ID, 10), true, nil
+}
+
 // lookup finds the account a login names, trying the configured fields in
 // order; the first match wins.
 func (b *backend) lookup(ctx context.Context, login string) (storage.User, bool, error) {

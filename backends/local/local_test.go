@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -549,5 +550,37 @@ func TestRegistryOpen(t *testing.T) {
 	}
 	if b.id != "db" || b.params != testParams.withDefaults() {
 		t.Errorf("opened id %q params %+v, want db and %+v", b.id, b.params, testParams.withDefaults())
+	}
+}
+
+// TestResolveLogin: every spelling of one account resolves to one key (the
+// rate limits' account counter), an unknown login to none, with the same
+// lookups as a known one.
+func TestResolveLogin(t *testing.T) {
+	fake := newFakeUsers()
+	alice := fake.add(storage.User{Username: "alice", Email: "alice@example.com", PasswordHash: mustHash(t, "pw", testParams), IsActive: true})
+	b := open(t, Config{Argon2: testParams}, backends.Deps{Users: fake})
+	want := strconv.FormatInt(alice.ID, 10)
+	for _, login := range []string{"alice", "ａlice", "alice@example.com", "ALICE@example.com"} {
+		key, found, err := b.ResolveLogin(t.Context(), login)
+		if err != nil || !found || key != want {
+			t.Errorf("ResolveLogin(%q) = %q, %v, %v; want %q", login, key, found, err, want)
+		}
+	}
+	lookups := func(login string) [2]int {
+		u0, e0, _ := fake.counts()
+		if _, _, err := b.ResolveLogin(t.Context(), login); err != nil {
+			t.Fatal(err)
+		}
+		u1, e1, _ := fake.counts()
+		return [2]int{u1 - u0, e1 - e0}
+	}
+	for known, unknown := range map[string]string{"alice": "nobody", "alice@example.com": "nobody@example.com"} {
+		if key, found, _ := b.ResolveLogin(t.Context(), unknown); found || key != "" {
+			t.Errorf("ResolveLogin(%q) = %q, found", unknown, key)
+		}
+		if k, u := lookups(known), lookups(unknown); k != u {
+			t.Errorf("lookups for %q %v, for %q %v: want the same", known, k, unknown, u)
+		}
 	}
 }
