@@ -65,7 +65,13 @@ func TestSentinelFailoverIsFollowedWithoutRestart(t *testing.T) {
 	// The replica has everything before the failover.
 	mc := redis.NewClient(&redis.Options{Addr: master.addr()})
 	defer mc.Close()
-	if n, err := mc.Wait(t.Context(), 1, 5*time.Second).Result(); err != nil || n < 1 {
+	// The replica's initial sync may still run on a busy machine: wait until
+	// the master sees it online, then until it acknowledged every write.
+	waitFor(t, 60*time.Second, "the replica to be online at the master", func() bool {
+		info, err := mc.Info(t.Context(), "replication").Result()
+		return err == nil && strings.Contains(info, "connected_slaves:1") && strings.Contains(info, "state=online")
+	})
+	if n, err := mc.Wait(t.Context(), 1, 30*time.Second).Result(); err != nil || n < 1 {
 		t.Fatalf("WAIT for the replica: %d %v", n, err)
 	}
 
