@@ -26,14 +26,10 @@ import (
 // with a user, a confidential web client "web" and a public native client
 // "cli", on a clock the test moves.
 type codeFlow struct {
-	p     *Provider
-	mu    sync.Mutex
-	now   time.Time
-	user  string // the user's sub
-	store interface {
-		CreateClient(context.Context, storage.Client) error
-		CreateUser(context.Context, *storage.User) error
-	}
+	p    *Provider
+	mu   sync.Mutex
+	now  time.Time
+	user string // the user's sub
 }
 
 func (f *codeFlow) clock() time.Time {
@@ -56,7 +52,6 @@ func newCodeFlow(t *testing.T) *codeFlow {
 		CreateClient(context.Context, storage.Client) error
 		CreateUser(context.Context, *storage.User) error
 	})
-	f.store = store
 	now := f.clock()
 	u := &storage.User{Username: "carol", Email: "carol@example.com", EmailVerified: true, IsActive: true, DateJoined: now}
 	if err := store.CreateUser(t.Context(), u); err != nil {
@@ -241,14 +236,13 @@ func (f *codeFlow) authorize(t *testing.T, q url.Values, login Login) codeResult
 func (f *codeFlow) redeem(t *testing.T, client, secret string, form url.Values) (*TokenResponse, error) {
 	t.Helper()
 	form.Set("grant_type", GrantAuthorizationCode)
+	if secret == "" {
+		form.Set("client_id", client) // a public client names itself
+	}
 	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if secret != "" {
 		r.SetBasicAuth(client, secret)
-	} else {
-		form.Set("client_id", client)
-		r = httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	return f.p.Token(t.Context(), r)
 }

@@ -631,19 +631,23 @@ func baseURL(cfg config.Config, addr string) string {
 	return u.Scheme + "://" + addr
 }
 
-// raceRefresh sends n refreshes with one refresh token at the same moment,
-// request i to bases[i%len(bases)], and returns how many succeeded and
-// every status. An answer other than 200 or 400 invalid_grant fails the
-// test.
-func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh string, n int) (int, []int) {
+// refreshAnswer is one answer of a refresh race.
+type refreshAnswer struct {
+	status          int
+	code            string
+	access, refresh string
+}
+
+// fireRefreshes sends n refreshes with one refresh token at the same
+// moment as the demo client, request i to bases[i%len(bases)], and returns
+// the answers; a request that gets no answer fails the test.
+func fireRefreshes(t *testing.T, client *http.Client, bases []string, refresh string, n int) []refreshAnswer {
 	t.Helper()
 	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}.Encode()
 	var (
-		wg       sync.WaitGroup
-		start    = make(chan struct{})
-		statuses = make([]int, n)
-		codes    = make([]string, n)
-		errs     = make([]error, n)
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		out   = make([]refreshAnswer, n)
 	)
 	for i := range n {
 		req, err := http.NewRequest(http.MethodPost, bases[i%len(bases)]+"/oauth2/token", strings.NewReader(body))
@@ -656,29 +660,39 @@ func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh stri
 			<-start
 			res, err := client.Do(req)
 			if err != nil {
-				errs[i] = err
+				t.Errorf("request %d: %v", i, err)
 				return
 			}
 			defer res.Body.Close()
-			statuses[i] = res.StatusCode
-			var e struct {
-				Error string `json:"error"`
+			var b struct {
+				Error        string `json:"error"`
+				AccessToken  string `json:"access_token"`
+				RefreshToken string `json:"refresh_token"`
 			}
-			_ = decodeJSON(res.Body, &e)
-			codes[i] = e.Error
+			_ = decodeJSON(res.Body, &b)
+			out[i] = refreshAnswer{status: res.StatusCode, code: b.Error, access: b.AccessToken, refresh: b.RefreshToken}
 		})
 	}
 	close(start)
 	wg.Wait()
-	ok := 0
-	for i := range n {
+	return out
+}
+
+// raceRefresh sends n refreshes with one refresh token at the same moment,
+// request i to bases[i%len(bases)], and returns how many succeeded and
+// every status. An answer other than 200 or 400 invalid_grant fails the
+// test.
+func raceRefresh(t *testing.T, client *http.Client, bases []string, refresh string, n int) (int, []int) {
+	t.Helper()
+	ok, statuses := 0, make([]int, n)
+	for i, a := range fireRefreshes(t, client, bases, refresh, n) {
+		statuses[i] = a.status
 		switch {
-		case errs[i] != nil:
-			t.Errorf("request %d: %v", i, errs[i])
-		case statuses[i] == http.StatusOK:
+		case a.status == 0: // no answer: reported by fireRefreshes
+		case a.status == http.StatusOK:
 			ok++
-		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
-			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
+		case a.status != http.StatusBadRequest || a.code != "invalid_grant":
+			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, a.status, a.code)
 		}
 	}
 	return ok, statuses

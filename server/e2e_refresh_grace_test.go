@@ -12,13 +12,6 @@ import (
 	"github.com/latchkey-auth/latchkey/config"
 )
 
-// refreshAnswer is one answer of a refresh race.
-type refreshAnswer struct {
-	status          int
-	code            string
-	access, refresh string
-}
-
 // refreshRace fires n refresh_token requests with one token at once as the
 // demo client, spread over bases, on connections opened beforehand so that
 // the requests arrive together, and returns the answers.
@@ -39,39 +32,7 @@ func refreshRace(t *testing.T, bases []string, refresh string, n int) []refreshA
 		})
 	}
 	warm.Wait()
-	body := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}.Encode()
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		out   = make([]refreshAnswer, n)
-	)
-	for i := range n {
-		req, err := http.NewRequest(http.MethodPost, bases[i%len(bases)]+"/oauth2/token", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(demoClient, demoSecret)
-		wg.Go(func() {
-			<-start
-			res, err := client.Do(req)
-			if err != nil {
-				t.Errorf("request %d: %v", i, err)
-				return
-			}
-			defer res.Body.Close()
-			var b struct {
-				Error        string `json:"error"`
-				AccessToken  string `json:"access_token"`
-				RefreshToken string `json:"refresh_token"`
-			}
-			_ = decodeJSON(res.Body, &b)
-			out[i] = refreshAnswer{status: res.StatusCode, code: b.Error, access: b.AccessToken, refresh: b.RefreshToken}
-		})
-	}
-	close(start)
-	wg.Wait()
-	return out
+	return fireRefreshes(t, client, bases, refresh, n)
 }
 
 // oneWinner checks that exactly one answer is a 200 and every other one
