@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/latchkey-auth/latchkey/config"
-	"github.com/latchkey-auth/latchkey/storage/storagetest"
+	"github.com/latchkey-auth/latchkey/handlers/pages/pagestest"
 )
 
 // spaPage is a single-page app on another origin: it logs in through
@@ -43,35 +41,11 @@ run().then(r => { document.getElementById("out").textContent = JSON.stringify(r)
   .finally(() => { document.body.setAttribute("data-done", "1"); });
 </script></body></html>`
 
-// browser starts headless Chromium (Debian's chromium, installed by
-// scripts/chromium.sh in CI): a missing browser fails the test when
-// services are required, and skips it loudly otherwise.
+// browser starts headless Chromium through pagestest (Debian's chromium,
+// installed by scripts/chromium.sh in CI), with its services gate.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		path = storagetest.RequireProgram(t, "the browser (CORS) tests", "chromium")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// The first action starts the browser; it lives as long as ctx, so no
-	// deadline of its own here.
-	if err := chromedp.Do(ctx); err != nil {
-		if os.Getenv(storagetest.RequireServicesEnv) == "1" {
-			t.Fatalf("headless Chromium (%s) did not start: %v", path, err)
-		}
-		t.Skipf("!!! SKIPPING the browser (CORS) tests: headless Chromium (%s) did not start: %v !!!", path, err)
-	}
-	return ctx
+	return pagestest.NewBrowser(t).Context()
 }
 
 // runSPA opens the page at pageURL and returns what it wrote into #out.

@@ -23,6 +23,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/latchkey-auth/latchkey/storage/storagetest"
 )
 
 // Timeout bounds each Run: generous, because CI machines are busy.
@@ -72,10 +74,10 @@ func NewBrowser(t testing.TB) *Browser {
 	}
 	if err != nil {
 		msg := fmt.Sprintf("pagestest: no headless browser: %v (install Debian's chromium with bash scripts/chromium.sh, or set LATCHKEY_TEST_CHROMIUM)", err)
-		if os.Getenv("LATCHKEY_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED BROWSER TEST: " + msg)
+		// The services gate of every suite: fails when services are
+		// required, else skips loudly and lists the skip in make test's
+		// summary.
+		storagetest.Require(t, "the browser tests", false, msg)
 	}
 	return &Browser{t: t, ctx: ctx}
 }
