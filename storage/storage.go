@@ -132,6 +132,9 @@ type Client struct {
 	// RefreshReuseGrace overrides tokens.refresh_reuse_grace for this
 	// client (see Tokens.Rotate); nil: the server's.
 	RefreshReuseGrace *time.Duration
+	// SkipConsent marks a first-party client: the hosted consent page is
+	// never shown for it (the bootstrap demo client has it).
+	SkipConsent bool
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
