@@ -5,7 +5,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -334,3 +336,26 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 
 // hasScope reports whether a space-separated scope list holds want.
 func hasScope(scope, want string) bool { return slices.Contains(strings.Fields(scope), want) }
+
+// ErrCSRFFailed answers an unsafe request authenticated by the login
+// session without its X-CSRFToken header, as Django's
+// SessionAuthentication does.
+var ErrCSRFFailed = &Error{Status: http.StatusForbidden, Detail: "CSRF Failed: CSRF token missing or incorrect."}
+
+// AuthenticateSession admits the user of a browser's login session (the
+// hosted pages' cookie): subject is the session's user, sessionID its
+// public ID. An inactive or deleted user is not authenticated.
+func (s *Service) AuthenticateSession(ctx context.Context, subject, sessionID string) (*Principal, error) {
+	uid, err := strconv.ParseInt(subject, 10, 64)
+	if err != nil || uid <= 0 {
+		return nil, ErrNotAuthenticated
+	}
+	u, err := s.activeUser(ctx, uid)
+	if err != nil {
+		if errors.Is(err, ErrUserInactive) || errors.Is(err, ErrTokenNotValid) {
+			return nil, ErrNotAuthenticated
+		}
+		return nil, err
+	}
+	return &Principal{User: u, Method: "session", SessionID: sessionID}, nil
+}

@@ -49,6 +49,9 @@ const (
 	TypeClientSecretRotated  = "client.secret_rotated"
 	TypeKeyRotated           = "key.rotated"
 	TypeSessionRevoked       = "session.revoked"
+	TypeConsentGranted       = "consent.granted"
+	TypeConsentRevoked       = "consent.revoked"
+	TypeLogout               = "session.ended"
 	TypeAdminKeyCreated      = "admin_key.created"
 	TypeAdminKeyRevoked      = "admin_key.revoked"
 )

@@ -37,6 +37,7 @@ type Config struct {
 	HTTP           HTTP      `yaml:"http"`
 	Mail           Mail      `yaml:"mail"`
 	UI             UI        `yaml:"ui"`
+	Sessions       Sessions  `yaml:"sessions"`
 	Audit          Audit     `yaml:"audit"`
 	Metrics        Metrics   `yaml:"metrics"`
 }
@@ -227,6 +228,7 @@ func Default() Config {
 		RateLimit: defaultRateLimit(),
 		Mail:      defaultMail(),
 		UI:        defaultUI(),
+		Sessions:  defaultSessions(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Retention: 90 * 24 * time.Hour},
 		HTTP: HTTP{

@@ -47,11 +47,21 @@ func principal(c *gin.Context) *accounts.Principal {
 	return pr
 }
 
-// authenticate sets the caller from the Authorization header. With
-// required, an unauthenticated request is answered 401 here.
+// authenticate sets the caller from the Authorization header, or without
+// one from the hosted pages' login session cookie (as DRF's
+// SessionAuthentication: unsafe methods then need the X-CSRFToken
+// header). With required, an unauthenticated request is answered 401 here.
 func (a *api) authenticate(required bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.GetHeader("Authorization")
+		if h == "" {
+			if p, done := a.sessionPrincipal(c); done {
+				return
+			} else if p != nil {
+				a.admit(c, p)
+				return
+			}
+		}
 		if h == "" && !required {
 			c.Next()
 			return
@@ -65,15 +75,69 @@ func (a *api) authenticate(required bool) gin.HandlerFunc {
 			a.writeDRF(c, err)
 			return
 		}
-		c.Set(principalKey, p)
-		c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), p.Actor()))
-		c.Next()
+		a.admit(c, p)
 	}
+}
+
+// admit lets the request go on as p.
+func (a *api) admit(c *gin.Context, p *accounts.Principal) {
+	c.Set(principalKey, p)
+	c.Request = c.Request.WithContext(audit.WithActor(c.Request.Context(), p.Actor()))
+	c.Next()
+}
+
+// sessionPrincipal authenticates a request by the login session cookie.
+// done means the request was answered (a store fault, a missing CSRF
+// header); a nil principal without done means no session.
+func (a *api) sessionPrincipal(c *gin.Context) (p *accounts.Principal, done bool) {
+	if a.Pages == nil {
+		return nil, false
+	}
+	s, err := a.Pages.Session(c.Request)
+	if err != nil {
+		a.Logger.WarnContext(c.Request.Context(), "login session unavailable", "err", err)
+		a.writeDRF(c, accounts.ErrUnavailable)
+		return nil, true
+	}
+	if s == nil {
+		return nil, false
+	}
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		if !a.Pages.CheckCSRFHeader(c.Request, s) {
+			a.writeDRF(c, accounts.ErrCSRFFailed)
+			return nil, true
+		}
+	}
+	p, err = a.Accounts.AuthenticateSession(c.Request.Context(), s.Subject, s.ID)
+	if errors.Is(err, accounts.ErrNotAuthenticated) {
+		return nil, false
+	}
+	if err != nil {
+		a.writeDRF(c, err)
+		return nil, true
+	}
+	return p, false
 }
 
 // requireStaff admits staff and superusers, authenticated as on /auth/,
 // and admin API keys (accounts.Service.AuthenticateAdmin).
 func (a *api) requireStaff(c *gin.Context) {
+	if c.GetHeader("Authorization") == "" {
+		p, done := a.sessionPrincipal(c)
+		if done {
+			return
+		}
+		if p != nil {
+			if !p.Staff() {
+				a.writeDRF(c, accounts.ErrForbidden)
+				return
+			}
+			a.admit(c, p)
+			return
+		}
+	}
 	p, err := a.Accounts.AuthenticateAdmin(c.Request.Context(), c.GetHeader("Authorization"))
 	if err != nil {
 		a.writeDRF(c, err)

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -177,33 +176,6 @@ func (a *api) adminSendReset(c *gin.Context) {
 }
 
 // withInput reads the body and runs fn with it.
-// deviceContext carries the login's device cookie (latchkey_device) to the
-// rate limits, and brings back the cookie a successful login earns.
-func deviceContext(c *gin.Context) (context.Context, *provider.Device) {
-	dev := &provider.Device{}
-	if ck, err := c.Request.Cookie(provider.DeviceCookieName); err == nil {
-		dev.In = ck.Value
-	}
-	return provider.WithDevice(c.Request.Context(), dev), dev
-}
-
-// setDeviceCookie sets the device cookie a successful login earned: a
-// browser that holds it is a known device of the account, which the
-// account-wide lockout does not refuse (docs/rate-limits.md). HttpOnly,
-// SameSite=Lax, Secure when the issuer is https; Path "/", as the login
-// routes live under several prefixes (/auth, /rest-auth, drf-jwt's).
-func (a *api) setDeviceCookie(c *gin.Context, dev *provider.Device) {
-	if dev.Out == "" {
-		return
-	}
-	secure := a.Provider != nil && strings.HasPrefix(a.Provider.Issuer(), "https://")
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: provider.DeviceCookieName, Value: dev.Out, Path: "/",
-		MaxAge:   int(dev.MaxAge / time.Second),
-		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
-	})
-}
-
 func (a *api) withInput(c *gin.Context, fn func(in accounts.Input)) {
 	in, ok := a.readInput(c)
 	if !ok {
@@ -214,13 +186,13 @@ func (a *api) withInput(c *gin.Context, fn func(in accounts.Input)) {
 
 func (a *api) jwtCreate(c *gin.Context) {
 	a.withInput(c, func(in accounts.Input) {
-		ctx, dev := deviceContext(c)
+		ctx, dev := provider.DeviceContext(c.Request)
 		pair, err := a.Accounts.CreateJWT(ctx, in, c.Request.UserAgent())
 		if err != nil {
 			a.writeDRF(c, err)
 			return
 		}
-		a.setDeviceCookie(c, dev)
+		dev.SetCookie(c.Writer, a.secureCookies())
 		noStore(c)
 		c.JSON(http.StatusOK, pair)
 	})
@@ -266,13 +238,13 @@ func (a *api) jwtBlacklist(c *gin.Context) {
 // the user.
 func (a *api) restAuthLogin(c *gin.Context) {
 	a.withInput(c, func(in accounts.Input) {
-		ctx, dev := deviceContext(c)
+		ctx, dev := provider.DeviceContext(c.Request)
 		pair, err := a.Accounts.CreateJWT(ctx, in, c.Request.UserAgent())
 		if err != nil {
 			a.writeDRF(c, err)
 			return
 		}
-		a.setDeviceCookie(c, dev)
+		dev.SetCookie(c.Writer, a.secureCookies())
 		body := gin.H{"access": pair.Access, "refresh": pair.Refresh}
 		if p, err := a.Accounts.Authenticate(ctx, "Bearer "+pair.Access); err == nil {
 			if u, err := a.Accounts.GetUser(ctx, p, p.User.ID); err == nil {
@@ -309,13 +281,13 @@ func (a *api) restAuthLogout(c *gin.Context) {
 // drfJWTAuth is django-rest-framework-jwt's obtain view: {"token": access}.
 func (a *api) drfJWTAuth(c *gin.Context) {
 	a.withInput(c, func(in accounts.Input) {
-		ctx, dev := deviceContext(c)
+		ctx, dev := provider.DeviceContext(c.Request)
 		pair, err := a.Accounts.CreateJWT(ctx, in, c.Request.UserAgent())
 		if err != nil {
 			a.writeDRF(c, drfJWTError(err))
 			return
 		}
-		a.setDeviceCookie(c, dev)
+		dev.SetCookie(c.Writer, a.secureCookies())
 		noStore(c)
 		c.JSON(http.StatusOK, gin.H{"token": pair.Access, "refresh": pair.Refresh})
 	})
@@ -360,13 +332,13 @@ func drfJWTError(err error) error {
 
 func (a *api) tokenLogin(c *gin.Context) {
 	a.withInput(c, func(in accounts.Input) {
-		ctx, dev := deviceContext(c)
+		ctx, dev := provider.DeviceContext(c.Request)
 		tok, err := a.Accounts.TokenLogin(ctx, in)
 		if err != nil {
 			a.writeDRF(c, err)
 			return
 		}
-		a.setDeviceCookie(c, dev)
+		dev.SetCookie(c.Writer, a.secureCookies())
 		noStore(c)
 		c.JSON(http.StatusOK, gin.H{"auth_token": tok})
 	})
@@ -650,4 +622,10 @@ func (a *api) groupMember(add bool) gin.HandlerFunc {
 		}
 		c.Status(http.StatusNoContent)
 	}
+}
+
+// secureCookies reports whether cookies get the Secure flag: an https
+// issuer.
+func (a *api) secureCookies() bool {
+	return a.Provider != nil && strings.HasPrefix(a.Provider.Issuer(), "https://")
 }

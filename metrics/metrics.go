@@ -24,6 +24,8 @@ type Registry struct {
 	issued      *prometheus.CounterVec
 	loginFailed *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+	authorize   *prometheus.CounterVec
+	logins      *prometheus.CounterVec
 	redisRT     prometheus.Counter
 }
 
@@ -41,6 +43,13 @@ func New() *Registry {
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_tokens_issued_total", Help: "Token responses by grant type.",
 		}, []string{"grant"}),
+		authorize: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_authorize_requests_total",
+			Help: "Authorization requests by outcome: code, login (sent to sign in), consent (sent to consent), error (sent back to the client), refused (an error page).",
+		}, []string{"outcome"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_browser_logins_total", Help: "Sign-ins on the hosted login page by backend and result (succeeded, failed).",
+		}, []string{"backend", "result"}),
 		loginFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_logins_failed_total", Help: "Failed password checks by backend.",
 		}, []string{"backend"}),
@@ -52,7 +61,7 @@ func New() *Registry {
 			Help: "Network round trips to Redis: one per command, script or pipeline sent.",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.redisRT,
+	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -74,6 +83,12 @@ func (m *Registry) TokenIssued(grant string) { m.issued.WithLabelValues(grant).I
 
 // LoginFailed counts a failed password check.
 func (m *Registry) LoginFailed(backend string) { m.loginFailed.WithLabelValues(backend).Inc() }
+
+// Authorize counts an authorization request by its outcome.
+func (m *Registry) Authorize(outcome string) { m.authorize.WithLabelValues(outcome).Inc() }
+
+// BrowserLogin counts a sign-in on the login page.
+func (m *Registry) BrowserLogin(backend, result string) { m.logins.WithLabelValues(backend, result).Inc() }
 
 // RateLimited counts a request refused by a limit.
 func (m *Registry) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -237,8 +238,12 @@ func (p *Provider) AuthorizeErrorURL(req *AuthorizeRequest, err error) string {
 type Login struct {
 	Subject  string
 	AuthTime time.Time
-	// SessionID is the login session's ID (the sid of the tokens is the
-	// refresh family the code starts).
+	// SessionKey is the login session's private key (its store record):
+	// the code remembers it so that the tokens it gives can be revoked when
+	// the session ends (Options.Sessions).
+	SessionKey string
+	// SessionID is the login session's public ID, the sid claim of the ID
+	// token (OIDC Front-Channel and Back-Channel Logout).
 	SessionID string
 	// AMR are the authentication methods (RFC 8176: "pwd", …).
 	AMR []string
@@ -258,10 +263,14 @@ func (p *Provider) IssueCode(ctx context.Context, req *AuthorizeRequest, login L
 		Hash: p.secrets.Hash(raw), FamilyID: newID(), ClientID: req.Client.ID, Subject: login.Subject,
 		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
-		SessionID: login.SessionID, AuthTime: login.AuthTime, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
+		SessionID: login.SessionKey, AuthTime: login.AuthTime, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
+		Claims: map[string]any{},
 	}
 	if len(login.AMR) > 0 {
-		code.Claims = map[string]any{"amr": login.AMR}
+		code.Claims["amr"] = login.AMR
+	}
+	if login.SessionID != "" {
+		code.Claims["sid"] = login.SessionID
 	}
 	if err := p.codes.CreateCode(ctx, code); err != nil {
 		return "", err
@@ -286,4 +295,28 @@ func withQuery(uri string, q url.Values) string {
 	}
 	u.RawQuery = merged.Encode()
 	return u.String()
+}
+
+// ParseAuthorizeParams validates an authorization request kept while the
+// user signed in or consented (the parameters as the client sent them),
+// exactly as ParseAuthorize does: the client, its redirect URIs and its
+// scope are checked again, as they may have changed meanwhile.
+func (p *Provider) ParseAuthorizeParams(ctx context.Context, params url.Values) (*AuthorizeRequest, error) {
+	r := (&http.Request{Method: http.MethodGet, URL: &url.URL{RawQuery: params.Encode()}, Header: http.Header{}}).WithContext(ctx)
+	return p.ParseAuthorize(ctx, r)
+}
+
+// LoginSubject turns an identity a backend vouched for into the subject of
+// a browser's login session, and records the login (last_login). The
+// hosted login page only signs in users with a local account: an identity
+// without one is refused as a wrong password would be.
+func (p *Provider) LoginSubject(ctx context.Context, id backends.Identity) (string, error) {
+	if id.UserID == 0 {
+		return "", errBadLogin
+	}
+	sub, err := p.identityToSubject(ctx, id, p.now())
+	if err != nil {
+		return "", err
+	}
+	return sub.ID, nil
 }

@@ -13,6 +13,8 @@ import (
 // serves today, no more.
 type Discovery struct {
 	Issuer                                    string   `json:"issuer"`
+	AuthorizationEndpoint                     string   `json:"authorization_endpoint"`
+	EndSessionEndpoint                        string   `json:"end_session_endpoint"`
 	TokenEndpoint                             string   `json:"token_endpoint"`
 	JWKSURI                                   string   `json:"jwks_uri"`
 	UserinfoEndpoint                          string   `json:"userinfo_endpoint"`
@@ -20,6 +22,10 @@ type Discovery struct {
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
+	ResponseModesSupported                    []string `json:"response_modes_supported"`
+	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
+	PromptValuesSupported                     []string `json:"prompt_values_supported"`
+	AuthorizationResponseISSParameter         bool     `json:"authorization_response_iss_parameter_supported"`
 	GrantTypesSupported                       []string `json:"grant_types_supported"`
 	SubjectTypesSupported                     []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported          []string `json:"id_token_signing_alg_values_supported"`
@@ -44,13 +50,19 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 	base := strings.TrimSuffix(p.issuer, "/")
 	d := Discovery{
 		Issuer:                                    p.issuer,
+		AuthorizationEndpoint:                     base + "/oauth2/authorize",
+		EndSessionEndpoint:                        base + "/oauth2/logout",
 		TokenEndpoint:                             base + "/oauth2/token",
 		JWKSURI:                                   base + "/oauth2/jwks",
 		UserinfoEndpoint:                          base + "/oauth2/userinfo",
 		IntrospectionEndpoint:                     base + "/oauth2/introspect",
 		RevocationEndpoint:                        base + "/oauth2/revoke",
 		ScopesSupported:                           []string{"openid", "profile", "email", "offline_access", "groups"},
-		ResponseTypesSupported:                    []string{},
+		ResponseTypesSupported:                    []string{"code"},
+		ResponseModesSupported:                    []string{"query"},
+		CodeChallengeMethodsSupported:             []string{"S256"},
+		PromptValuesSupported:                     []string{PromptNone, PromptLogin, PromptConsent},
+		AuthorizationResponseISSParameter:         true,
 		GrantTypesSupported:                       p.GrantTypes(),
 		SubjectTypesSupported:                     []string{"public"},
 		IDTokenSigningAlgValuesSupported:          algs,
@@ -58,7 +70,7 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 		IntrospectionEndpointAuthMethodsSupported: []string{AuthSecretBasic, AuthSecretPost},
 		RevocationEndpointAuthMethodsSupported:    []string{AuthSecretBasic, AuthSecretPost, AuthNone},
 		ClaimsSupported: []string{
-			"iss", "sub", "aud", "exp", "iat", "auth_time", "sid", "azp",
+			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "amr", "at_hash",
 			"preferred_username", "name", "given_name", "family_name", "email", "email_verified", "groups",
 		},
 	}

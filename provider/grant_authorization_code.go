@@ -62,11 +62,18 @@ func (g authorizationCodeGrant) Token(ctx context.Context, req *TokenRequest) (*
 		client: req.Client, subject: sub, scope: code.Scope, authTime: code.AuthTime, now: req.Time,
 		nonce: code.Nonce, amr: stringList(code.Claims["amr"]),
 	}
+	spec.sid, _ = code.Claims["sid"].(string)
 	fam, refresh, err := p.newFamilyWithID(ctx, req, code.FamilyID, sub, code.Scope, code.AuthTime)
 	if err != nil {
 		return nil, err
 	}
 	spec.family = fam
+	if p.sessions != nil && code.SessionID != "" {
+		// A logout that ends the login session may revoke these tokens.
+		if err := p.sessions.AddFamily(ctx, code.SessionID, fam.ID); err != nil {
+			p.log.WarnContext(ctx, "could not tie the tokens to their login session", "err", err)
+		}
+	}
 	if hasScope(code.Scope, "offline_access") && allowsGrant(req.Client, GrantRefreshToken) {
 		spec.refresh = refresh
 	}

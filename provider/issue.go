@@ -39,6 +39,9 @@ type grantSpec struct {
 	now      time.Time       // the request's time: iat, exp
 	nonce    string          // OIDC nonce of the authorization request
 	amr      []string        // authentication methods of the login (RFC 8176)
+	// sid is the login session of a browser sign-in, the ID token's sid;
+	// empty: the family's ID.
+	sid string
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -230,6 +233,9 @@ func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time, 
 	}
 	if g.family != nil {
 		c.SessionID = g.family.ID
+	}
+	if g.sid != "" {
+		c.SessionID = g.sid
 	}
 	c.ProfileClaims = profileClaims(g.subject, g.scope)
 	tok, err := p.keys.signID(ctx, func(alg string) any {

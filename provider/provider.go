@@ -124,9 +124,20 @@ type Options struct {
 	// RateLimits protects every credential check; a nil Store turns it off.
 	RateLimits RateLimits
 
+	// Sessions are the browsers' login sessions (package sessions): the
+	// tokens an authorization code gives are tied to the session it was
+	// issued in, so that a logout can revoke them. Nil ties nothing.
+	Sessions SessionTokens
+
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
+}
+
+// SessionTokens ties refresh families to the login session (by its
+// private key) they were started in; *sessions.Manager implements it.
+type SessionTokens interface {
+	AddFamily(ctx context.Context, sessionKey, familyID string) error
 }
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
@@ -136,6 +147,7 @@ type Provider struct {
 	store     Store
 	tokens    storage.Tokens
 	codes     storage.Codes
+	sessions  SessionTokens
 	engine    engine
 	secrets   *Secrets
 	keys      *KeyRing
@@ -188,7 +200,7 @@ func New(opts Options) *Provider {
 	}
 	p := &Provider{
 		issuer: opts.Issuer, audience: opts.Audience,
-		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, secrets: opts.Secrets, engine: newEngine(),
+		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, sessions: opts.Sessions, secrets: opts.Secrets, engine: newEngine(),
 		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
 		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
 		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),

@@ -109,7 +109,7 @@ func links(cfg config.Config) accounts.Links {
 
 // openPages builds the hosted pages from ui.*: a template that does not
 // parse stops the start.
-func openPages(cfg config.Config, users *accounts.Service, master []byte, log *slog.Logger) (*pages.Pages, error) {
+func openPages(cfg config.Config, users *accounts.Service, master []byte, log *slog.Logger, signIn *pages.SignIn) (*pages.Pages, error) {
 	key, err := pages.DeriveCSRFKey(master)
 	if err != nil {
 		return nil, err
@@ -117,6 +117,7 @@ func openPages(cfg config.Config, users *accounts.Service, master []byte, log *s
 	p, err := pages.New(pages.Options{
 		Accounts: users, CSRF: pages.NewCSRF(key, strings.HasPrefix(cfg.Issuer, "https://")),
 		ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL, Templates: cfg.UI.Templates, Logger: log,
+		SignIn: signIn,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("hosted pages: %w", err)

@@ -26,8 +26,10 @@ import (
 	"github.com/latchkey-auth/latchkey/clients"
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
+	"github.com/latchkey-auth/latchkey/handlers/pages"
 	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/sessions"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -129,6 +131,13 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	s.hasher = hasher
 	s.audit = audit.New(s.store, opts.Logger, opts.Now)
+	browser, err := sessions.New(sessions.Options{
+		Logins: s.hot, Families: s.hot, Hasher: secrets, Now: opts.Now,
+		Idle: cfg.Sessions.IdleTimeout, Lifetime: cfg.Sessions.Lifetime, Secure: strings.HasPrefix(cfg.Issuer, "https://"),
+	})
+	if err != nil {
+		return err
+	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
 		Store: s.store, Tokens: s.hot, Codes: s.hot, Secrets: secrets,
@@ -143,7 +152,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		},
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
-		RateLimits: s.rateLimits(cfg), Audit: s.audit,
+		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
@@ -162,7 +171,10 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	hosted, err := openPages(cfg, users, master, opts.Logger)
+	hosted, err := openPages(cfg, users, master, opts.Logger, &pages.SignIn{
+		Provider: s.provider, Sessions: browser, Consents: s.store, Observer: s.metrics, Audit: s.audit,
+		LogoutRevokesTokens: cfg.Sessions.LogoutRevokesTokens, Secure: strings.HasPrefix(cfg.Issuer, "https://"), Now: opts.Now,
+	})
 	if err != nil {
 		return err
 	}

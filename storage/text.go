@@ -85,3 +85,21 @@ func validValue(v reflect.Value) bool {
 	}
 	return true
 }
+
+// CutText makes s text every store accepts, at most n bytes long: invalid
+// UTF-8 (a User-Agent may hold Latin-1 bytes) and NUL become U+FFFD, and
+// the cut never splits a character. The one helper for free text from a
+// request (user agents, logins kept in audit events).
+func CutText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -74,8 +75,11 @@ const maxFormBytes = 16 << 10
 var builtin embed.FS
 
 // pageNames are the page templates; each is parsed together with
-// layout.html. Issue 14's login, consent and logout pages join the list.
-var pageNames = []string{"activate.html", "activated.html", "reset.html", "reset_done.html", "error.html"}
+// layout.html.
+var pageNames = []string{
+	"activate.html", "activated.html", "reset.html", "reset_done.html", "error.html",
+	"login.html", "consent.html", "logout.html", "signed_in.html", "signed_out.html",
+}
 
 const (
 	layoutName = "layout.html"
@@ -100,11 +104,15 @@ type Options struct {
 	// ui.logo_url); Templates is the folder of overrides (ui.templates).
 	ProductName, LogoURL, Templates string
 	Logger                          *slog.Logger
+	// SignIn serves browser sign-in (/oauth2/authorize, /login, /consent,
+	// /oauth2/logout); nil serves none of it.
+	SignIn *SignIn
 }
 
 // Pages serves the hosted pages.
 type Pages struct {
 	opts     Options
+	signIn   *SignIn
 	pages    map[string]*template.Template
 	style    []byte
 	styleURL string
@@ -123,6 +131,17 @@ type View struct {
 	// Errors are the form's messages by field name (non_field_errors for
 	// the whole form), as the user API reports them.
 	Errors map[string][]string
+
+	// Browser sign-in. Request is the kept authorization request's ID (the
+	// forms' hidden "request" field); ClientName names the application;
+	// Username fills the login form (login_hint, or what was typed) or
+	// names who is signed in; Scopes are what the consent page asks for;
+	// Backends are the other sign-in methods; Hidden are a form's other
+	// hidden fields.
+	Request, ClientName, Username string
+	Scopes                        []ScopeView
+	Backends                      []BackendView
+	Hidden                        map[string]string
 }
 
 // New parses every template (built-in, or its override in opts.Templates)
@@ -143,6 +162,22 @@ func New(opts Options) (*Pages, error) {
 		return nil, err
 	}
 	p := &Pages{opts: opts, pages: map[string]*template.Template{}, csp: csp(opts.LogoURL)}
+	if opts.SignIn != nil {
+		si := *opts.SignIn
+		if si.Provider == nil || si.Sessions == nil || si.Consents == nil {
+			return nil, errors.New("pages: sign-in needs Provider, Sessions and Consents")
+		}
+		if si.Observer == nil {
+			si.Observer = nopSignInObserver{}
+		}
+		if si.Audit == nil {
+			si.Audit = nopAuditor{}
+		}
+		if si.Now == nil {
+			si.Now = time.Now
+		}
+		p.signIn = &si
+	}
 	layout, err := read(layoutName)
 	if err != nil {
 		return nil, err
@@ -239,6 +274,9 @@ func (p *Pages) Register(r gin.IRouter) {
 	g.POST("/activate/:uid/:token", p.readForm, p.activate)
 	g.GET("/password/reset/confirm/:uid/:token", p.resetForm)
 	g.POST("/password/reset/confirm/:uid/:token", p.readForm, p.reset)
+	if p.signIn != nil {
+		p.registerSignIn(g)
+	}
 }
 
 // SetHeaders writes the security headers of a page.
@@ -309,21 +347,42 @@ var (
 // readForm reads a form POST (bounded) and checks its CSRF token; a
 // missing or wrong token is a 403 page and the handler does not run.
 func (p *Pages) readForm(c *gin.Context) {
+	if !p.parseBody(c) {
+		return
+	}
+	if !p.opts.CSRF.Check(c.Request) {
+		p.Render(c, http.StatusForbidden, "error.html", errCSRF)
+		return
+	}
+	c.Next()
+}
+
+// readBody reads a form POST (bounded) whose CSRF token the handler checks
+// itself (against the login session).
+func (p *Pages) readBody(c *gin.Context) {
+	if p.parseBody(c) {
+		c.Next()
+	}
+}
+
+func (p *Pages) parseBody(c *gin.Context) bool {
 	r := c.Request
 	r.Body = http.MaxBytesReader(c.Writer, r.Body, maxFormBytes)
 	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	if !strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") {
 		p.Render(c, http.StatusUnsupportedMediaType, "error.html", errBadForm)
-		return
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
 		p.Render(c, http.StatusBadRequest, "error.html", errBadForm)
-		return
+		return false
 	}
-	if !p.opts.CSRF.Check(r) {
-		p.Render(c, http.StatusForbidden, "error.html", errCSRF)
-		return
-	}
+	return true
+}
+
+// limitBody bounds a POST body that another parser reads.
+func (p *Pages) limitBody(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBytes)
 	c.Next()
 }
 
