@@ -124,14 +124,16 @@ var (
 )
 
 // DefaultGrantTypes is what a client registering no grant_types gets:
-// RFC 7591 §2's default, authorization_code (with refresh_token), when the
-// server serves it; until then client_credentials for a confidential client
-// and password with refresh_token for a public one (a first-party app with
-// its own login form). Only served grants are ever returned.
-func DefaultGrantTypes(served []string, public bool) []string {
+// RFC 7591 §2's default, authorization_code (with refresh_token), for a
+// client that registers redirect URIs (it signs users in through a
+// browser); without redirect URIs, which that flow needs,
+// client_credentials for a confidential client and password with
+// refresh_token for a public one (a first-party app with its own login
+// form). Only served grants are ever returned.
+func DefaultGrantTypes(served []string, public, redirects bool) []string {
 	var want []string
 	switch {
-	case slices.Contains(served, provider.GrantAuthorizationCode):
+	case redirects && slices.Contains(served, provider.GrantAuthorizationCode):
 		want = []string{provider.GrantAuthorizationCode, provider.GrantRefreshToken}
 	case public:
 		want = []string{provider.GrantPassword, provider.GrantRefreshToken}
@@ -177,7 +179,7 @@ func (m *Metadata) normalize(served []string) error {
 		return ErrInvalidMetadata.WithDescription("token_endpoint_auth_method: must be client_secret_basic, client_secret_post or none")
 	}
 	if len(m.GrantTypes) == 0 {
-		m.GrantTypes = DefaultGrantTypes(served, m.TokenEndpointAuthMethod == provider.AuthNone)
+		m.GrantTypes = DefaultGrantTypes(served, m.TokenEndpointAuthMethod == provider.AuthNone, len(m.RedirectURIs) > 0)
 	}
 	for _, g := range m.GrantTypes {
 		if !slices.Contains(served, g) {

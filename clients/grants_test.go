@@ -41,24 +41,30 @@ func TestDefaultGrantTypesAreServed(t *testing.T) {
 	tests := []struct {
 		name   string
 		served []string
-		public bool
-		want   []string
+		public    bool
+		redirects bool
+		want      []string
 	}{
-		{"a confidential client gets client_credentials", served, false, []string{"client_credentials"}},
-		{"a public client gets password and refresh_token", served, true, []string{"password", "refresh_token"}},
-		{"with authorization_code served, RFC 7591's default", append(slices.Clone(served), "authorization_code"), true, []string{"authorization_code", "refresh_token"}},
-		{"nothing that is not served", []string{"client_credentials"}, true, []string{}},
+		{"a confidential client gets client_credentials", served, false, false, []string{"client_credentials"}},
+		{"a public client gets password and refresh_token", served, true, false, []string{"password", "refresh_token"}},
+		{"with redirect URIs and authorization_code served, RFC 7591's default", append(slices.Clone(served), "authorization_code"), true, true, []string{"authorization_code", "refresh_token"}},
+		{"without redirect URIs, not the code flow", append(slices.Clone(served), "authorization_code"), false, false, []string{"client_credentials"}},
+		{"nothing that is not served", []string{"client_credentials"}, true, false, []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := DefaultGrantTypes(tt.served, tt.public); !slices.Equal(got, tt.want) {
+			if got := DefaultGrantTypes(tt.served, tt.public, tt.redirects); !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
 	}
 	m := Metadata{ClientName: "SPA", TokenEndpointAuthMethod: provider.AuthNone, RedirectURIs: []string{"https://app.example.com/cb"}}
 	if err := m.normalize(served); err != nil || !slices.Equal(m.GrantTypes, []string{"password", "refresh_token"}) {
-		t.Fatalf("a public client without grant_types: %v, %v", m.GrantTypes, err)
+		t.Fatalf("a public client without grant_types, on a server without the code flow: %v, %v", m.GrantTypes, err)
+	}
+	m = Metadata{ClientName: "SPA", TokenEndpointAuthMethod: provider.AuthNone, RedirectURIs: []string{"https://app.example.com/cb"}}
+	if err := m.normalize(provider.BuiltinGrantTypes()); err != nil || !slices.Equal(m.GrantTypes, []string{"authorization_code", "refresh_token"}) {
+		t.Fatalf("a public client with a redirect URI and without grant_types: %v, %v", m.GrantTypes, err)
 	}
 }
 
