@@ -1,8 +1,8 @@
 // Package pages serves latchkey's hosted pages, the only HTML the server
-// renders: today the pages the e-mailed links open (GET/POST
-// /activate/{uid}/{token}, GET/POST /password/reset/confirm/{uid}/{token});
-// the login, consent and logout pages of browser sign-in build on the same
-// machinery.
+// renders: browser sign-in (GET/POST /oauth2/authorize, /login, /consent,
+// /oauth2/logout; see signin.go) and the pages the e-mailed links open
+// (GET/POST /activate/{uid}/{token}, GET/POST
+// /password/reset/confirm/{uid}/{token}).
 //
 // Templates are html/template files embedded in the binary
 // (templates/*.html): layout.html is the frame of every page and each page
