@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -33,10 +34,13 @@ const (
 )
 
 // loginForm is GET /login: the login form, for a kept authorization
-// request (?request=) or to sign in to the server itself. A browser
-// already signed in and without a request sees who it is signed in as.
+// request (?request=), for another page of this server (?next=, a local
+// path such as /device), or to sign in to the server itself. A browser
+// already signed in and without a request sees who it is signed in as (or
+// goes on to next).
 func (p *Pages) loginForm(c *gin.Context) {
 	v := p.view()
+	v.Next = localPath(c.Query("next"))
 	if id := c.Query("request"); id != "" {
 		pending, req := p.resume(c, id)
 		if pending == nil {
@@ -46,11 +50,28 @@ func (p *Pages) loginForm(c *gin.Context) {
 	} else if s, err := p.signIn.Sessions.Current(c.Request.Context(), c.Request); err != nil {
 		p.unavailable(c, err)
 		return
+	} else if s != nil && v.Next != "" {
+		p.redirect(c, v.Next)
+		return
 	} else if s != nil {
 		p.signedIn(c, s)
 		return
 	}
 	p.renderLogin(c, http.StatusOK, v)
+}
+
+// localPath returns next when it is a path on this server ("/device?…"),
+// else "": never another origin ("//evil.example", "https://…", "/\evil"),
+// so the login page cannot be made an open redirect.
+func localPath(next string) string {
+	if len(next) > 1024 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\x00\r\n") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return ""
+	}
+	return u.String()
 }
 
 func (p *Pages) renderLogin(c *gin.Context, status int, v View) {
@@ -80,6 +101,7 @@ func (p *Pages) signedIn(c *gin.Context, s *sessions.Session) {
 func (p *Pages) login(c *gin.Context) {
 	form := c.Request.PostForm
 	v := p.view()
+	v.Next = localPath(form.Get("next"))
 	var pending *sessions.Request
 	var req *provider.AuthorizeRequest
 	if id := form.Get("request"); id != "" {
@@ -134,7 +156,11 @@ func (p *Pages) login(c *gin.Context) {
 	p.signIn.Observer.BrowserLogin(id.Backend, "succeeded")
 	p.setHeaderCSRF(c, s)
 	if pending == nil {
-		p.redirect(c, LoginPath)
+		next := v.Next
+		if next == "" {
+			next = LoginPath
+		}
+		p.redirect(c, next)
 		return
 	}
 	p.proceed(c, req, pending.Params, pending, s)

@@ -138,7 +138,8 @@ type View struct {
 	// names who is signed in; Scopes are what the consent page asks for;
 	// Backends are the other sign-in methods; Hidden are a form's other
 	// hidden fields.
-	Request, ClientName, Username string
+	// Next is where the login page goes once signed in (a local path).
+	Request, ClientName, Username, Next string
 	Scopes                        []ScopeView
 	Backends                      []BackendView
 	Hidden                        map[string]string
