@@ -128,6 +128,9 @@ func runSuites(t *testing.T, open opener) {
 	t.Run("Consents", func(t *testing.T) {
 		storagetest.RunConsents(t, func(t *testing.T) storagetest.ConsentsAndClients { return o(t) })
 	})
+	t.Run("Identities", func(t *testing.T) {
+		storagetest.RunIdentities(t, func(t *testing.T) storagetest.IdentitiesAndUsers { return o(t) })
+	})
 	t.Run("AuditEvents", func(t *testing.T) {
 		storagetest.RunAuditEvents(t, func(t *testing.T) storage.AuditEvents { return o(t) })
 	})
