@@ -52,6 +52,8 @@ const (
 	TypeConsentGranted       = "consent.granted"
 	TypeConsentRevoked       = "consent.revoked"
 	TypeLogout               = "session.ended"
+	TypeUserLinked           = "user.linked"
+	TypeUserUnlinked         = "user.unlinked"
 	TypeAdminKeyCreated      = "admin_key.created"
 	TypeAdminKeyRevoked      = "admin_key.revoked"
 )

@@ -79,6 +79,10 @@ type Backend struct {
 	Impl any
 }
 
+// ErrUnavailable is a backend that cannot answer now (its upstream is down
+// or slow): not a refusal of the user, who may try again later.
+var ErrUnavailable = errors.New("backends: the backend is unavailable")
+
 // ErrUnknownType is returned by Open for a type the registry lacks.
 var ErrUnknownType = errors.New("backends: unknown type")
 
@@ -140,4 +144,18 @@ func (r Registry) Types() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// LinkPolicy says how identities of a backend that signs users in
+// elsewhere (a social backend) become local accounts (package identities).
+type LinkPolicy struct {
+	// Provision creates an account for an identity that is not linked.
+	Provision bool
+	// LinkByVerifiedEmail links an identity to the account with the same
+	// e-mail address when the upstream says the address is verified.
+	LinkByVerifiedEmail bool
+	// ManagedGroups are the local groups the backend's group rules give:
+	// at each sign-in the user's membership of these follows the rules,
+	// and other groups (set by admins) stay.
+	ManagedGroups []string
 }

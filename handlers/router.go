@@ -37,6 +37,9 @@ type Deps struct {
 	// Pages serves the hosted pages (activation, password reset); nil
 	// serves none.
 	Pages *pages.Pages
+	// Identities lists and unlinks users' social identities; nil lists
+	// none.
+	Identities Identities
 	// Ready reports whether the stores answer (/readyz).
 	Ready func(ctx context.Context) error
 	// Metrics counts every request and serves /metrics; nil makes a

@@ -60,6 +60,9 @@ func (a *api) userRoutes(r *gin.Engine) {
 
 	both(g, http.MethodGet, "/users/me/sessions", authed, a.listSessions)
 	both(g, http.MethodDelete, "/users/me/sessions/:sid", authed, a.revokeSession)
+	both(g, http.MethodGet, "/users/me/identities", authed, a.listIdentities)
+	both(g, http.MethodPost, "/users/me/identities/:backend", authed, a.startLink)
+	both(g, http.MethodDelete, "/users/me/identities/:backend", authed, a.unlinkIdentity)
 	both(g, http.MethodGet, "/users/me/tokens", authed, a.listTokens)
 	both(g, http.MethodPost, "/users/me/tokens", authed, a.createToken)
 	both(g, http.MethodDelete, "/users/me/tokens/:tid", authed, a.deleteToken)

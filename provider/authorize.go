@@ -247,6 +247,10 @@ type Login struct {
 	SessionID string
 	// AMR are the authentication methods (RFC 8176: "pwd", …).
 	AMR []string
+	// IDP is the outside identity provider the user signed in at (a
+	// social backend's ID), the ID token's idp claim; empty for a local
+	// login.
+	IDP string
 }
 
 // IssueCode issues an authorization code for a signed-in user and returns
@@ -271,6 +275,9 @@ func (p *Provider) IssueCode(ctx context.Context, req *AuthorizeRequest, login L
 	}
 	if login.SessionID != "" {
 		code.Claims["sid"] = login.SessionID
+	}
+	if login.IDP != "" {
+		code.Claims["idp"] = login.IDP
 	}
 	if err := p.codes.CreateCode(ctx, code); err != nil {
 		return "", err

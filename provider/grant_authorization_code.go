@@ -63,6 +63,7 @@ func (g authorizationCodeGrant) Token(ctx context.Context, req *TokenRequest) (*
 		nonce: code.Nonce, amr: stringList(code.Claims["amr"]),
 	}
 	spec.sid, _ = code.Claims["sid"].(string)
+	spec.idp, _ = code.Claims["idp"].(string)
 	fam, refresh, err := p.newFamilyWithID(ctx, req, code.FamilyID, sub, code.Scope, code.AuthTime)
 	if err != nil {
 		return nil, err

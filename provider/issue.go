@@ -42,6 +42,8 @@ type grantSpec struct {
 	// sid is the login session of a browser sign-in, the ID token's sid;
 	// empty: the family's ID.
 	sid string
+	// idp is the outside identity provider of the login, if any.
+	idp string
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -218,6 +220,7 @@ type IDClaims struct {
 	AuthorizedParty string   `json:"azp,omitempty"`
 	SessionID       string   `json:"sid,omitempty"`
 	AMR             []string `json:"amr,omitempty"`
+	IDP             string   `json:"idp,omitempty"`
 	AccessTokenHash string   `json:"at_hash,omitempty"`
 	ProfileClaims
 }
@@ -226,7 +229,7 @@ func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time, 
 	c := IDClaims{
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: Audience{g.client.ID},
 		IssuedAt: now.Unix(), Expiry: now.Add(p.lifetimes.IDToken).Unix(), AuthorizedParty: g.client.ID,
-		Nonce: g.nonce, AMR: g.amr,
+		Nonce: g.nonce, AMR: g.amr, IDP: g.idp,
 	}
 	if !g.authTime.IsZero() {
 		c.AuthTime = g.authTime.Unix()

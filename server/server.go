@@ -27,6 +27,7 @@ import (
 	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers"
 	"github.com/latchkey-auth/latchkey/handlers/pages"
+	"github.com/latchkey-auth/latchkey/identities"
 	"github.com/latchkey-auth/latchkey/metrics"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/sessions"
@@ -55,18 +56,20 @@ type Options struct {
 
 // Server is an assembled latchkey server.
 type Server struct {
-	cfg      config.Config
-	log      *slog.Logger
-	now      func() time.Time
-	store    Durable
-	redis    Redis    // storage.redis, when anything lives there; else nil
-	hot      hotStore // tokens, revocations, codes, login state: redis or store
-	provider *provider.Provider
-	clients  *clients.Admin
-	metrics  *metrics.Registry
-	handler  http.Handler // every route, or all but the admin API when it has its own listener
-	admin    http.Handler // the admin API's own handler, when admin.listen is set
-	metricsH http.Handler // /metrics' own handler, when metrics.listen is set
+	cfg   config.Config
+	log   *slog.Logger
+	now   func() time.Time
+	store Durable
+	redis Redis    // storage.redis, when anything lives there; else nil
+	hot   hotStore // tokens, revocations, codes, login state: redis or store
+	// identities links social identities to accounts.
+	identities *identities.Service
+	provider   *provider.Provider
+	clients    *clients.Admin
+	metrics    *metrics.Registry
+	handler    http.Handler // every route, or all but the admin API when it has its own listener
+	admin      http.Handler // the admin API's own handler, when admin.listen is set
+	metricsH   http.Handler // /metrics' own handler, when metrics.listen is set
 	// hasher hashes new passwords (bootstrap, user API, CLI).
 	hasher backends.PasswordHasher
 	// audit records audit events to the log and the durable store.
@@ -125,12 +128,16 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	passwords, hasher, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
+	passwords, hasher, social, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
 	if err != nil {
 		return err
 	}
 	s.hasher = hasher
 	s.audit = audit.New(s.store, opts.Logger, opts.Now)
+	s.identities = identities.New(identities.Options{
+		Store: s.store, Audit: s.audit, Now: opts.Now, Log: opts.Logger,
+		AllowMixedScripts: cfg.Users.UsernameMixedScripts == "allow",
+	})
 	browser, err := sessions.New(sessions.Options{
 		Logins: s.hot, Families: s.hot, Hasher: secrets, Now: opts.Now,
 		Idle: cfg.Sessions.IdleTimeout, Lifetime: cfg.Sessions.Lifetime, Secure: strings.HasPrefix(cfg.Issuer, "https://"),
@@ -173,6 +180,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	hosted, err := openPages(cfg, users, master, opts.Logger, &pages.SignIn{
 		Provider: s.provider, Sessions: browser, Consents: s.store, Observer: s.metrics, Audit: s.audit,
+		Social: social, Identities: s.identities, Issuer: cfg.Issuer,
 		LogoutRevokesTokens: cfg.Sessions.LogoutRevokesTokens, Secure: strings.HasPrefix(cfg.Issuer, "https://"), Now: opts.Now,
 	})
 	if err != nil {
@@ -180,7 +188,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	s.accounts = users
 	deps := handlers.Deps{
-		Provider: s.provider, Clients: s.clients, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Clients: s.clients, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Identities: s.identities, Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -207,14 +215,18 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 // returns those that check passwords, and the hasher of new passwords: the
 // first backend that is a backends.PasswordHasher (see defaultHasher when
 // none is).
-func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, backends.PasswordHasher, error) {
+func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, backends.PasswordHasher, []pages.SocialBackend, error) {
 	deps := backends.Deps{Logger: log, Users: users, LoginFields: cfg.Users.LoginFields}
 	var checkers []provider.PasswordBackend
 	var hasher backends.PasswordHasher
+	var social []pages.SocialBackend
 	for _, b := range cfg.Backends {
 		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, deps)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+		if sb, ok := opened.Impl.(pages.SocialBackend); ok {
+			social = append(social, sb)
 		}
 		if pc, ok := opened.Impl.(backends.PasswordChecker); ok {
 			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc})
@@ -226,10 +238,10 @@ func openBackends(cfg config.Config, reg backends.Registry, users storage.Users,
 	if hasher == nil {
 		var err error
 		if hasher, err = defaultHasher(reg, deps); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return checkers, hasher, nil
+	return checkers, hasher, social, nil
 }
 
 // defaultHasherType is the backend type whose defaults hash new passwords

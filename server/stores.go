@@ -31,6 +31,7 @@ type Stores interface {
 type Durable interface {
 	storage.Store // users, groups, clients, keys, tokens, personal tokens; Ping, Close
 	storage.Consents
+	storage.Identities
 	storage.Codes
 	storage.LoginSessions
 	storage.Attempts

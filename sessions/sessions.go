@@ -56,6 +56,7 @@ const (
 	dataFamilies = "families"
 	dataAbsolute = "absolute"
 	dataUsername = "username"
+	dataIDP      = "idp"
 )
 
 // maxFamilies bounds the refresh families remembered per session (for
@@ -125,6 +126,9 @@ type Session struct {
 	// Backend authenticated the user; AMR are the methods (RFC 8176).
 	Backend string
 	AMR     []string
+	// IDP is the outside identity provider (a social backend's ID) the
+	// user signed in at; empty for a password login.
+	IDP string
 	// Families are the refresh families started from this session.
 	Families []string
 }
@@ -135,6 +139,7 @@ type Login struct {
 	Username  string
 	Backend   string
 	AMR       []string
+	IDP       string
 	UserAgent string
 	IP        string
 }
@@ -168,13 +173,14 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err := m.opts.Families.CreateFamily(ctx, fam, first); err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
-	s := &Session{Key: m.opts.Hasher.Hash(raw), ID: sid, Subject: l.Subject, Username: l.Username, AuthTime: now, Backend: l.Backend, AMR: slices.Clone(l.AMR)}
+	s := &Session{Key: m.opts.Hasher.Hash(raw), ID: sid, Subject: l.Subject, Username: l.Username, AuthTime: now, Backend: l.Backend, AMR: slices.Clone(l.AMR), IDP: l.IDP}
 	rec := storage.LoginSession{
 		ID: s.Key, Subject: l.Subject, AuthTime: now, Backend: l.Backend,
 		Data: map[string]string{
 			dataSID: sid, dataAMR: strings.Join(l.AMR, " "),
 			dataAbsolute: absolute.UTC().Format(time.RFC3339Nano),
 			dataUsername: storage.CutText(l.Username, 320),
+			dataIDP:      l.IDP,
 		},
 		UserAgent: fam.UserAgent, IP: l.IP, CreatedAt: now, UpdatedAt: now,
 		ExpiresAt: minTime(now.Add(m.opts.Idle), absolute),
@@ -311,7 +317,7 @@ func (m *Manager) AddFamily(ctx context.Context, key, familyID string) error {
 func sessionOf(rec storage.LoginSession) *Session {
 	return &Session{
 		Key: rec.ID, ID: rec.Data[dataSID], Subject: rec.Subject, Username: rec.Data[dataUsername], AuthTime: rec.AuthTime, Backend: rec.Backend,
-		AMR: splitList(rec.Data[dataAMR]), Families: splitList(rec.Data[dataFamilies]),
+		AMR: splitList(rec.Data[dataAMR]), Families: splitList(rec.Data[dataFamilies]), IDP: rec.Data[dataIDP],
 	}
 }
 

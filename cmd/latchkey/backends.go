@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/backends/local"
+	"github.com/latchkey-auth/latchkey/backends/oidc"
 )
 
 // backendTypes is the registry of backend types. This is the only file that
@@ -10,5 +11,6 @@ import (
 func backendTypes() backends.Registry {
 	return backends.Registry{
 		"local": func() backends.Config { return new(local.Config) },
+		"oidc":  func() backends.Config { return new(oidc.Config) },
 	}
 }

@@ -140,9 +140,9 @@ type View struct {
 	// hidden fields.
 	// Next is where the login page goes once signed in (a local path).
 	Request, ClientName, Username, Next string
-	Scopes                        []ScopeView
-	Backends                      []BackendView
-	Hidden                        map[string]string
+	Scopes                              []ScopeView
+	Backends                            []BackendView
+	Hidden                              map[string]string
 }
 
 // New parses every template (built-in, or its override in opts.Templates)
@@ -177,6 +177,15 @@ func New(opts Options) (*Pages, error) {
 		if si.Now == nil {
 			si.Now = time.Now
 		}
+		if len(si.Social) > 0 && si.Identities == nil {
+			return nil, errors.New("pages: social sign-in needs Identities")
+		}
+		if si.Backends == nil {
+			for _, b := range si.Social {
+				si.Backends = append(si.Backends, BackendLink{ID: b.ID(), Name: b.DisplayName()})
+			}
+		}
+		si.Issuer = strings.TrimSuffix(si.Issuer, "/")
 		p.signIn = &si
 	}
 	layout, err := read(layoutName)

@@ -81,8 +81,14 @@ type SignIn struct {
 	Provider SignInProvider
 	Sessions *sessions.Manager
 	Consents Consents
+	// Social are the sign-in methods at other identity providers, in the
+	// login page's order; Identities links their identities to accounts.
+	// Issuer is the server's issuer URL (the upstreams' redirect URIs).
+	Social     []SocialBackend
+	Identities IdentityLinker
+	Issuer     string
 	// Backends are the login page's other sign-in methods (social
-	// backends), in order.
+	// backends), in order; by default one per Social backend.
 	Backends []BackendLink
 	// Observer and Audit may be nil.
 	Observer SignInObserver
@@ -159,6 +165,8 @@ func (p *Pages) registerSignIn(g gin.IRoutes) {
 	g.POST(LoginPath, p.readForm, p.login)
 	g.GET(ConsentPath, p.consentForm)
 	g.POST(ConsentPath, p.readBody, p.consent)
+	g.GET("/login/:backend", p.socialStart)
+	g.GET("/login/:backend/callback", p.socialCallback)
 	g.GET(LogoutPath, p.logout)
 	g.POST(LogoutPath, p.readBody, p.logout)
 }
@@ -315,7 +323,7 @@ func (p *Pages) issue(c *gin.Context, req *provider.AuthorizeRequest, pending *s
 		return
 	}
 	to, err := p.signIn.Provider.IssueCode(ctx, req, provider.Login{
-		Subject: s.Subject, AuthTime: s.AuthTime, SessionKey: s.Key, SessionID: s.ID, AMR: s.AMR,
+		Subject: s.Subject, AuthTime: s.AuthTime, SessionKey: s.Key, SessionID: s.ID, AMR: s.AMR, IDP: s.IDP,
 	})
 	if err != nil {
 		p.authorizeFailed(c, req, err)
