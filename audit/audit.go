@@ -49,6 +49,8 @@ const (
 	TypeClientSecretRotated  = "client.secret_rotated"
 	TypeKeyRotated           = "key.rotated"
 	TypeSessionRevoked       = "session.revoked"
+	TypeConsentGranted       = "consent.granted"
+	TypeConsentRevoked       = "consent.revoked"
 	TypeAdminKeyCreated      = "admin_key.created"
 	TypeAdminKeyRevoked      = "admin_key.revoked"
 )

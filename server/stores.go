@@ -30,6 +30,7 @@ type Stores interface {
 // the purges of what has expired.
 type Durable interface {
 	storage.Store // users, groups, clients, keys, tokens, personal tokens; Ping, Close
+	storage.Consents
 	storage.Codes
 	storage.LoginSessions
 	storage.Attempts
