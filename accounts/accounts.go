@@ -163,6 +163,11 @@ type Options struct {
 	// AdminKeys stores admin API keys (lk_ak_), which authorize /admin/
 	// and nothing else; nil turns them off.
 	AdminKeys storage.AdminKeys
+	// Consents are the users' consents to clients (the consent page's
+	// memory) and Clients names the clients they are for; with Consents
+	// nil a user has none.
+	Consents Consents
+	Clients  ClientReader
 }
 
 // Retype are djoser's *_RETYPE settings.

@@ -105,6 +105,10 @@ type Metadata struct {
 	// (0: none, strict reuse detection); null or absent: the server's
 	// tokens.refresh_reuse_grace.
 	RefreshReuseGrace *int64 `json:"refresh_reuse_grace"`
+	// SkipConsent marks a first-party client: the hosted consent page is
+	// never shown for it, its scopes are granted without asking. Absent:
+	// false.
+	SkipConsent bool `json:"skip_consent"`
 }
 
 // Errors of client registration (RFC 7591 §3.2.2).
@@ -308,6 +312,7 @@ func (m *Metadata) toRecord(c *storage.Client) {
 	c.AccessTokenFormat = m.AccessTokenFormat
 	c.AccessTokenTTL = time.Duration(m.AccessTokenTTL) * time.Second
 	c.RefreshTokenTTL = time.Duration(m.RefreshTokenTTL) * time.Second
+	c.SkipConsent = m.SkipConsent
 	c.RefreshReuseGrace = nil
 	if m.RefreshReuseGrace != nil {
 		g := time.Duration(*m.RefreshReuseGrace) * time.Second
@@ -322,7 +327,7 @@ func metadataOf(c storage.Client) Metadata {
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scope: c.Scope,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second),
-		RefreshReuseGrace: graceSeconds(c.RefreshReuseGrace),
+		RefreshReuseGrace: graceSeconds(c.RefreshReuseGrace), SkipConsent: c.SkipConsent,
 	}
 }
 

@@ -2,8 +2,11 @@ package clients
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 func TestValidateRedirects(t *testing.T) {
@@ -64,5 +67,27 @@ func TestValidateRedirects(t *testing.T) {
 	}
 	if err := validateRedirects("redirect_uris", nil, true); err == nil {
 		t.Error("no redirect URI was accepted for the authorization_code grant")
+	}
+}
+
+func TestMetadataKeepsSkipConsentAndPostLogoutRedirectURIs(t *testing.T) {
+	for _, skip := range []bool{true, false} {
+		m := Metadata{
+			ClientName: "web", GrantTypes: []string{"password"}, SkipConsent: skip,
+			PostLogoutRedirectURIs: []string{"https://app.example.com/bye", "com.example.app:/bye"},
+		}
+		if err := m.normalize(served); err != nil {
+			t.Fatal(err)
+		}
+		var rec storage.Client
+		rec.SkipConsent = !skip // the record's old value is replaced
+		m.toRecord(&rec)
+		if rec.SkipConsent != skip || !slices.Equal(rec.PostLogoutRedirectURIs, m.PostLogoutRedirectURIs) {
+			t.Errorf("record: skip_consent %v, post-logout URIs %v; want %v, %v", rec.SkipConsent, rec.PostLogoutRedirectURIs, skip, m.PostLogoutRedirectURIs)
+		}
+		back := metadataOf(rec)
+		if back.SkipConsent != skip || !slices.Equal(back.PostLogoutRedirectURIs, m.PostLogoutRedirectURIs) {
+			t.Errorf("metadata: skip_consent %v, post-logout URIs %v; want %v, %v", back.SkipConsent, back.PostLogoutRedirectURIs, skip, m.PostLogoutRedirectURIs)
+		}
 	}
 }

@@ -63,6 +63,8 @@ func (a *api) userRoutes(r *gin.Engine) {
 	both(g, http.MethodGet, "/users/me/identities", authed, a.listIdentities)
 	both(g, http.MethodPost, "/users/me/identities/:backend", authed, a.startLink)
 	both(g, http.MethodDelete, "/users/me/identities/:backend", authed, a.unlinkIdentity)
+	both(g, http.MethodGet, "/users/me/consents", authed, a.listConsents)
+	both(g, http.MethodDelete, "/users/me/consents/:client_id", authed, a.revokeConsent)
 	both(g, http.MethodGet, "/users/me/tokens", authed, a.listTokens)
 	both(g, http.MethodPost, "/users/me/tokens", authed, a.createToken)
 	both(g, http.MethodDelete, "/users/me/tokens/:tid", authed, a.deleteToken)
@@ -105,6 +107,50 @@ func (a *api) adminGroupRoutes(admin *gin.RouterGroup) {
 	both(admin, http.MethodDelete, "/groups/:name/members/:user_id", a.groupMember(false))
 	both(admin, http.MethodGet, "/users/:id/sessions", a.adminListSessions)
 	both(admin, http.MethodDelete, "/users/:id/sessions/:sid", a.adminRevokeSession)
+	both(admin, http.MethodGet, "/users/:id/consents", a.adminListConsents)
+	both(admin, http.MethodDelete, "/users/:id/consents/:client_id", a.adminRevokeConsent)
+}
+
+func (a *api) listConsents(c *gin.Context) {
+	list, err := a.Accounts.Consents(c.Request.Context(), principal(c))
+	if err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	pageOf(c, a, list, a.UserRoutes.PageSize)
+}
+
+func (a *api) revokeConsent(c *gin.Context) {
+	if err := a.Accounts.RevokeConsent(c.Request.Context(), principal(c), c.Param("client_id")); err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) adminListConsents(c *gin.Context) {
+	id, ok := userID(c, false)
+	if !ok {
+		return
+	}
+	list, err := a.Accounts.UserConsents(c.Request.Context(), principal(c), id)
+	if err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	pageOf(c, a, list, 100)
+}
+
+func (a *api) adminRevokeConsent(c *gin.Context) {
+	id, ok := userID(c, false)
+	if !ok {
+		return
+	}
+	if err := a.Accounts.RevokeUserConsent(c.Request.Context(), principal(c), id, c.Param("client_id")); err != nil {
+		a.writeDRF(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }
 
 func (a *api) adminListSessions(c *gin.Context) {

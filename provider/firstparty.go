@@ -19,8 +19,8 @@ import (
 const FirstPartyScope = "openid profile email offline_access groups"
 
 // EnsureFirstPartyClient creates the first-party public client (password
-// and refresh_token grants) when it is missing. An existing client is left
-// as the operator made it.
+// and refresh_token grants, skip_consent: it is latchkey's own) when it is
+// missing. An existing client is left as the operator made it.
 func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error {
 	_, err := p.store.GetClient(ctx, id)
 	if err == nil {
@@ -34,7 +34,7 @@ func (p *Provider) EnsureFirstPartyClient(ctx context.Context, id string) error 
 		ID: id, Name: "latchkey user API",
 		GrantTypes:              []string{GrantPassword, GrantRefreshToken},
 		TokenEndpointAuthMethod: AuthNone, Scope: FirstPartyScope, AccessTokenFormat: "jwt",
-		CreatedAt: now, UpdatedAt: now,
+		SkipConsent: true, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, storage.ErrConflict) {
 		return nil // another instance won the race

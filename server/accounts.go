@@ -67,6 +67,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 		UserTokens: usertokens.New(tokenKey, u.ResetTokenTTL, opts.Now),
 		Now:        opts.Now, Logger: opts.Logger,
 		Audit: s.audit, AdminKeys: s.store,
+		Consents: s.store, Clients: s.store,
 	})
 	if err := svc.Start(ctx); err != nil {
 		return nil, fmt.Errorf("user API: %w", err)

@@ -77,6 +77,9 @@ func bootstrap(ctx context.Context, store bootstrapStore, hasher backends.Passwo
 		// The demo client is the operator's own: its tokens may use the
 		// user and admin APIs (see provider.ScopeAPI).
 		Scope: clients.DefaultScope + " " + provider.ScopeAPI,
+		// It is first-party too: the hosted consent page is not shown for
+		// it (contract §3).
+		SkipConsent: true,
 	}, env[envClientSecret])
 	if errors.Is(err, clients.ErrExists) {
 		client, err = clients.Metadata{ClientID: orDefault(env[envClientID], "demo")}, nil

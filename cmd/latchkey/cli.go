@@ -328,6 +328,8 @@ func (c *cli) clientsCmd() *cobra.Command {
 	create.Flags().StringVar(&m.ClientID, "id", "", "client_id (default: generated)")
 	create.Flags().StringVar(&m.ClientName, "name", "", "client_name")
 	create.Flags().StringSliceVar(&m.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable)")
+	create.Flags().StringSliceVar(&m.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "where /oauth2/logout may send the browser back (repeatable)")
+	create.Flags().BoolVar(&m.SkipConsent, "skip-consent", false, "a first-party client: never show the consent page for it")
 	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable), one the server serves: "+strings.Join(servedGrants(), ", ")+" (default: client_credentials, or password and refresh_token with --public)")
 	create.Flags().StringVar(&m.Scope, "scope", "", "space-separated scopes the client may get (default: "+clients.DefaultScope+")")
 	create.Flags().StringVar(&m.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post or none")
@@ -345,10 +347,10 @@ func (c *cli) clientsCmd() *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "CLIENT_ID\tNAME\tAUTH\tGRANTS\tSCOPE")
+				fmt.Fprintln(w, "CLIENT_ID\tNAME\tAUTH\tGRANTS\tSKIP_CONSENT\tSCOPE")
 				for _, cl := range list {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.ClientID, cl.ClientName, cl.TokenEndpointAuthMethod,
-						strings.Join(cl.GrantTypes, ","), cl.Scope)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\t%s\n", cl.ClientID, cl.ClientName, cl.TokenEndpointAuthMethod,
+						strings.Join(cl.GrantTypes, ","), cl.SkipConsent, cl.Scope)
 				}
 				return w.Flush()
 			})

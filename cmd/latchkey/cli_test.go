@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,27 @@ func TestUserClientAndKeyCommandsWorkWithTheServer(t *testing.T) {
 	if out := e.run(t, false, "", "clients", "list"); !strings.Contains(out, "cli-app") {
 		t.Fatalf("clients list lacks the client: %q", out)
 	}
+	// A first-party client: --skip-consent is stored and listed.
+	var firstParty struct {
+		SkipConsent            bool     `json:"skip_consent"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	}
+	out = e.run(t, false, "", "clients", "create", "--id", "cli-web", "--grant-type", "client_credentials",
+		"--skip-consent", "--post-logout-redirect-uri", "https://app.example.com/bye")
+	if err := json.Unmarshal([]byte(out), &firstParty); err != nil || !firstParty.SkipConsent ||
+		len(firstParty.PostLogoutRedirectURIs) != 1 || firstParty.PostLogoutRedirectURIs[0] != "https://app.example.com/bye" {
+		t.Fatalf("clients create --skip-consent --post-logout-redirect-uri printed %q (%v)", out, err)
+	}
+	listed := e.run(t, false, "", "clients", "list")
+	if !strings.Contains(listed, "SKIP_CONSENT") {
+		t.Fatalf("clients list has no SKIP_CONSENT column: %q", listed)
+	}
+	for id, want := range map[string]string{"cli-app": "false", "cli-web": "true", "latchkey-api": "true"} {
+		row := listRow(listed, id)
+		if row == nil || !slices.Contains(row, want) {
+			t.Errorf("clients list row of %s is %q, want skip_consent %s", id, row, want)
+		}
+	}
 	e.run(t, false, "", "keys", "rotate")
 	if out := e.run(t, false, "", "keys", "list"); strings.Count(out, "ES256") != 2 || strings.Count(out, "true") != 1 {
 		t.Fatalf("after one rotation keys list shows %q", out)
@@ -189,4 +211,14 @@ func postToken(t *testing.T, base, id, secret string, form url.Values) string {
 		t.Fatalf("token request: status %d", resp.StatusCode)
 	}
 	return body.AccessToken
+}
+
+// listRow returns the fields of the tabular row whose first field is id.
+func listRow(out, id string) []string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == id {
+			return f
+		}
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ type clientRow struct {
 	AccessTokenTTL          time.Duration  `bun:"access_token_ttl"` // nanoseconds
 	RefreshTokenTTL         time.Duration  `bun:"refresh_token_ttl"`
 	RefreshReuseGrace       *time.Duration `bun:"refresh_reuse_grace"` // NULL: server default
+	SkipConsent             bool           `bun:"skip_consent"`
 	CreatedAt               dbTime
 	UpdatedAt               dbTime
 }
@@ -38,7 +39,7 @@ func newClientRow(c storage.Client) clientRow {
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scope: c.Scope,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL, RefreshReuseGrace: c.RefreshReuseGrace,
-		CreatedAt: dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
+		SkipConsent: c.SkipConsent, CreatedAt: dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
 	}
 }
 
@@ -49,8 +50,19 @@ func (r *clientRow) client() storage.Client {
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes, Scope: r.Scope,
 		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, AccessTokenFormat: r.AccessTokenFormat,
 		AccessTokenTTL: r.AccessTokenTTL, RefreshTokenTTL: r.RefreshTokenTTL, RefreshReuseGrace: r.RefreshReuseGrace,
-		CreatedAt: r.CreatedAt.Time(), UpdatedAt: r.UpdatedAt.Time(),
+		SkipConsent: r.SkipConsent, CreatedAt: r.CreatedAt.Time(), UpdatedAt: r.UpdatedAt.Time(),
 	}
+}
+
+// schemaSkipConsentUp adds clients.skip_consent (migration
+// 20261206000101): a first-party client never sees the consent page.
+// Existing clients keep asking (false).
+var schemaSkipConsentUp = []string{
+	`ALTER TABLE clients ADD COLUMN IF NOT EXISTS skip_consent BOOLEAN NOT NULL DEFAULT FALSE`,
+}
+
+var schemaSkipConsentDown = []string{
+	`ALTER TABLE clients DROP COLUMN IF EXISTS skip_consent`,
 }
 
 // CreateClient stores a client.

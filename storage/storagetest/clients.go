@@ -17,6 +17,7 @@ func RunClients(t *testing.T, open func(t *testing.T) storage.Clients) {
 		{"a duplicate client conflicts", testClientDuplicate},
 		{"list clients is ordered by ID", testClientList},
 		{"update saves the changes and keeps the ID", testClientUpdate},
+		{"skip_consent round-trips true and false and an update flips it", testClientSkipConsent},
 		{"an updater error aborts without writing", testClientUpdateAborts},
 		{"every call on a missing client reports not found", testClientMissing},
 		{"delete removes the client", testClientDelete},
@@ -183,4 +184,37 @@ func testClientDelete(t *testing.T, s storage.Clients) {
 	cs, err := s.ListClients(t.Context())
 	must(t, err)
 	equal(t, "clients left", len(cs), 1)
+}
+
+func testClientSkipConsent(t *testing.T, s storage.Clients) {
+	ctx := t.Context()
+	first := sampleClient("first")
+	first.SkipConsent = true
+	third := sampleClient("third")
+	createClient(t, s, first)
+	createClient(t, s, third)
+	for _, want := range []storage.Client{first, third} {
+		got, err := s.GetClient(ctx, want.ID)
+		must(t, err)
+		equal(t, "SkipConsent of "+want.ID, got.SkipConsent, want.SkipConsent)
+		equal(t, "GetClient "+want.ID, got, want)
+	}
+	list, err := s.ListClients(ctx)
+	must(t, err)
+	equal(t, "ListClients", list, []storage.Client{first, third})
+
+	got, err := s.UpdateClient(ctx, "first", func(c *storage.Client) error { c.SkipConsent = false; return nil })
+	must(t, err)
+	equal(t, "UpdateClient result's SkipConsent", got.SkipConsent, false)
+	got, err = s.UpdateClient(ctx, "third", func(c *storage.Client) error { c.SkipConsent = true; return nil })
+	must(t, err)
+	equal(t, "UpdateClient result's SkipConsent", got.SkipConsent, true)
+	// An update that does not touch the flag keeps it.
+	_, err = s.UpdateClient(ctx, "third", func(c *storage.Client) error { c.Name = "Renamed"; return nil })
+	must(t, err)
+	for id, want := range map[string]bool{"first": false, "third": true} {
+		stored, err := s.GetClient(ctx, id)
+		must(t, err)
+		equal(t, "stored SkipConsent of "+id, stored.SkipConsent, want)
+	}
 }
