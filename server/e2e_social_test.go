@@ -178,8 +178,8 @@ func TestSocialSignInProvisionsThenReusesTheAccount(t *testing.T) {
 	if len(groups) != 1 || groups[0].Name != "Engineering" {
 		t.Fatalf("groups %+v, want Engineering from the rule only", groups)
 	}
-	if fmt.Sprint(r.claims["groups"]) != "[Engineering]" {
-		t.Errorf("id token groups %v", r.claims["groups"])
+	if _, at, _ := jwtParts(t, r.token.AccessToken); fmt.Sprint(at["groups"]) != "[Engineering]" {
+		t.Errorf("access token groups %v", at["groups"])
 	}
 
 	// Sign out, and in again with the same upstream subject, whose
