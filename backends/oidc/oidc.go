@@ -205,6 +205,9 @@ func (b *Backend) ID() string { return b.id }
 // DisplayName is the login page's name of the backend.
 func (b *Backend) DisplayName() string { return b.name }
 
+// IconURL is the optional image of the login page's button.
+func (b *Backend) IconURL() string { return b.cfg.IconURL }
+
 // Issuer is the upstream issuer URL.
 func (b *Backend) Issuer() string { return b.cfg.Issuer }
 

@@ -18,11 +18,13 @@ import (
 // at /login/{ID}.
 type BackendLink struct {
 	ID, Name string
+	// IconURL is an optional https image shown on the button.
+	IconURL string
 }
 
 // BackendView is a BackendLink on the page, with its URL.
 type BackendView struct {
-	ID, Name, URL string
+	ID, Name, URL, IconURL string
 }
 
 // The login page's messages. One message for every wrong login: unknown
@@ -81,7 +83,7 @@ func (p *Pages) renderLogin(c *gin.Context, status int, v View) {
 		if v.Request != "" {
 			u += "?" + url.Values{"request": {v.Request}}.Encode()
 		}
-		v.Backends = append(v.Backends, BackendView{ID: b.ID, Name: b.Name, URL: u})
+		v.Backends = append(v.Backends, BackendView{ID: b.ID, Name: b.Name, URL: u, IconURL: b.IconURL})
 	}
 	p.Render(c, status, "login.html", v)
 }

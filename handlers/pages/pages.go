@@ -39,6 +39,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -182,9 +183,18 @@ func New(opts Options) (*Pages, error) {
 		}
 		if si.Backends == nil {
 			for _, b := range si.Social {
-				si.Backends = append(si.Backends, BackendLink{ID: b.ID(), Name: b.DisplayName()})
+				link := BackendLink{ID: b.ID(), Name: b.DisplayName()}
+				if ic, ok := b.(interface{ IconURL() string }); ok {
+					link.IconURL = ic.IconURL()
+				}
+				si.Backends = append(si.Backends, link)
 			}
 		}
+		images := []string{opts.LogoURL}
+		for _, b := range si.Backends {
+			images = append(images, b.IconURL)
+		}
+		p.csp = csp(images...)
 		si.Issuer = strings.TrimSuffix(si.Issuer, "/")
 		p.signIn = &si
 	}
@@ -268,12 +278,19 @@ func sources(dir string) (func(name string) (string, error), error) {
 
 // csp is the contract's policy; a logo on another origin is allowed as an
 // image and nothing more.
-func csp(logo string) string {
-	u, err := url.Parse(logo)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
+func csp(images ...string) string {
+	var hosts []string
+	for _, img := range images {
+		u, err := url.Parse(img)
+		if err != nil || u.Scheme != "https" || u.Host == "" || slices.Contains(hosts, "https://"+u.Host) {
+			continue
+		}
+		hosts = append(hosts, "https://"+u.Host)
+	}
+	if len(hosts) == 0 {
 		return baseCSP
 	}
-	return baseCSP + "; img-src 'self' https://" + u.Host
+	return baseCSP + "; img-src 'self' " + strings.Join(hosts, " ")
 }
 
 // Register adds the pages' routes to r.
