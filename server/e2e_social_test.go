@@ -396,3 +396,62 @@ func (b *socialBrowser) cookie(base, name string) string {
 	}
 	return ""
 }
+
+// Another latchkey is the upstream: the user signs in on the upstream's
+// own login page in a real browser, and the identity is linked to the
+// existing local account with the same verified e-mail.
+func TestSocialSignInAtAnotherLatchkeyLinksByVerifiedEmail(t *testing.T) {
+	up := startServerAt(t, "127.0.0.1:0", t.TempDir(), newLiveClock(), func(c *config.Config) { c.UI.ProductName = "Upstream ID" })
+	upAdmin := up.adminToken()
+	meta := map[string]any{
+		"client_id": "downstream", "client_name": "Downstream latchkey", "token_endpoint_auth_method": "client_secret_basic",
+		"grant_types": []string{"authorization_code"}, "redirect_uris": []string{"https://placeholder.example/cb"},
+		"scope": "openid email profile", "skip_consent": true,
+	}
+	created := up.createClient(upAdmin, meta)
+	secret, _ := created["client_secret"].(string)
+	upUser := up.createUser("hana", "hana-upstream-pass-1", false)
+	if _, err := up.srv.Store().UpdateUser(t.Context(), upUser.ID, func(u *storage.User) error { u.EmailVerified = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	ts := startSocialServer(t, oidcBackend(t, "up", map[string]any{
+		"issuer": up.URL, "client_id": "downstream", "client_secret": secret, "display_name": "Upstream ID",
+		"scopes": []string{"openid", "email", "profile"}, "link_by_verified_email": true,
+	}))
+	meta["redirect_uris"] = []string{ts.URL + "/login/up/callback"}
+	delete(meta, "client_id")
+	if res := up.adminJSON(http.MethodPut, "/admin/clients/downstream/", upAdmin, meta); res.Status != http.StatusOK {
+		t.Fatalf("register the downstream's callback upstream: %s", res)
+	}
+	local := ts.createUser("hana-local", "hana-local-pass-1", false)
+	if _, err := ts.srv.Store().UpdateUser(t.Context(), local.ID, func(u *storage.User) error {
+		u.Email, u.EmailVerified = upUser.Email, true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := pagestest.NewBrowser(t)
+	res := b.Response(chromedp.Navigate(ts.URL + "/login"))
+	if res.Status != http.StatusOK {
+		t.Fatalf("login page: %d", res.Status)
+	}
+	res = b.Response(chromedp.Click(chromedp.CSS(`[data-backend="up"]`)))
+	if !strings.HasPrefix(res.URL, up.URL+"/login?request=") {
+		t.Fatalf("the button led to %s, want the upstream's login page", res.URL)
+	}
+	if got := b.Text(".product"); got != "Upstream ID" {
+		t.Fatalf("upstream page product %q", got)
+	}
+	b.Fill(`input[name=username]`, "hana")
+	b.Fill(`input[name=password]`, "hana-upstream-pass-1")
+	res = b.Submit(`button[type=submit]`)
+	if !strings.HasPrefix(res.URL, ts.URL+"/login") || !strings.Contains(b.Text("main p"), "hana-local") {
+		t.Fatalf("back at %s: %q", res.URL, b.Text("main"))
+	}
+	list, err := ts.srv.Store().ListIdentities(t.Context(), local.ID)
+	if err != nil || len(list) != 1 || list[0].Backend != "up" || list[0].Subject != fmt.Sprint(upUser.ID) {
+		t.Fatalf("identities %+v, %v", list, err)
+	}
+}
