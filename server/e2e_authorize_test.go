@@ -1,0 +1,572 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/handlers/pages"
+	"github.com/latchkey-auth/latchkey/sessions"
+)
+
+// Browser sign-in over plain HTTP: the refusals and edge cases of
+// /oauth2/authorize, the login, consent and logout pages, and the
+// authorization_code grant. A webBrowser is a net/http client with a
+// cookie jar that does not follow redirects, so every hop is checked; the
+// hidden form fields are read from the HTML as a browser would send them.
+// (The happy path in a real Chromium is e2e_browser_login_test.go.)
+
+// webBrowser is a browser without JavaScript: cookies, forms, and
+// redirects the test follows by hand.
+type webBrowser struct {
+	t    *testing.T
+	base string // where requests go (the server's listener)
+	jar  *cookiejar.Jar
+	c    *http.Client
+}
+
+func newWebBrowser(t *testing.T, ts *testServer) *webBrowser {
+	return newWebBrowserAt(t, ts.URL)
+}
+
+// newWebBrowserAt is a browser that reaches the server at base.
+func newWebBrowserAt(t *testing.T, base string) *webBrowser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{
+		Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return &webBrowser{t: t, base: base, jar: jar, c: c}
+}
+
+// abs makes a path absolute on the server.
+func (b *webBrowser) abs(target string) string {
+	if strings.HasPrefix(target, "/") {
+		return b.base + target
+	}
+	return target
+}
+
+func (b *webBrowser) do(req *http.Request) response {
+	b.t.Helper()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		b.t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: body}
+}
+
+// get sends a GET to a path on the server or an absolute URL.
+func (b *webBrowser) get(target string) response {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.abs(target), nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+// post submits a form as a browser does.
+func (b *webBrowser) post(target string, form url.Values) response {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, b.abs(target), strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// api calls the user API with the browser's cookies and optional headers.
+func (b *webBrowser) api(method, path string, body any, header http.Header) response {
+	b.t.Helper()
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, b.abs(path), r)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	return b.do(req)
+}
+
+// cookie is the browser's cookie name for the server, or "".
+func (b *webBrowser) cookie(name string) string {
+	u, _ := url.Parse(b.base)
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setCookie plants a cookie for the server in the browser.
+func (b *webBrowser) setCookie(name, value string) {
+	u, _ := url.Parse(b.base)
+	b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+// setCookies are the cookies a response sets, by name.
+func setCookies(res response) map[string]*http.Cookie {
+	out := map[string]*http.Cookie{}
+	for _, c := range (&http.Response{Header: res.Header}).Cookies() {
+		out[c.Name] = c
+	}
+	return out
+}
+
+// wantNoSessionCookie fails when res sets a login session.
+func wantNoSessionCookie(t *testing.T, what string, res response) {
+	t.Helper()
+	if c, ok := setCookies(res)[sessions.CookieName]; ok && c.Value != "" && c.MaxAge >= 0 {
+		t.Errorf("%s set a login session cookie: %v", what, c)
+	}
+}
+
+// location is the Location of a redirect, failing the test for anything
+// else.
+func location(t *testing.T, res response) *url.URL {
+	t.Helper()
+	if res.Status != http.StatusFound && res.Status != http.StatusSeeOther {
+		t.Fatalf("want a redirect, got %d %s", res.Status, res.Body)
+	}
+	u, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || res.Header.Get("Location") == "" {
+		t.Fatalf("redirect without a usable Location %q: %v", res.Header.Get("Location"), err)
+	}
+	return u
+}
+
+// hiddenField reads a hidden input's value from a page.
+func hiddenField(t *testing.T, body []byte, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<input type="hidden" name="` + regexp.QuoteMeta(name) + `" value="([^"]*)">`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no hidden %s in the page:\n%s", name, body)
+	}
+	return html.UnescapeString(string(m[1]))
+}
+
+// formMessage is the login form's error message, "" when there is none.
+func formMessage(body []byte) string {
+	m := regexp.MustCompile(`(?s)<div class="error" role="alert" id="form-error">(.*?)</div>`).FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+// wantPage checks a hosted page's status, content type and security
+// headers and that it redirects nowhere.
+func wantPage(t *testing.T, what string, res response, status int) {
+	t.Helper()
+	if res.Status != status {
+		t.Errorf("%s: status %d, want %d: %s", what, res.Status, status, res.Body)
+	}
+	if loc := res.Header.Get("Location"); loc != "" {
+		t.Errorf("%s: Location %q on a page", what, loc)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("%s: Content-Type %q, want an HTML page", what, ct)
+	}
+	wantPageHeaders(t, what, res.Header.Get)
+}
+
+// relyingParty is a client registered for the code flow.
+type relyingParty struct {
+	ID, Secret  string
+	RedirectURI string
+	Public      bool
+}
+
+// newRelyingParty registers a confidential client with redirect URIs (the
+// first is the one the flow uses) through the admin API; extra, if not
+// nil, adds or changes metadata.
+func (ts *testServer) newRelyingParty(admin string, redirectURIs []string, extra map[string]any) relyingParty {
+	ts.t.Helper()
+	md := map[string]any{
+		"client_name": "Relying party", "redirect_uris": redirectURIs,
+		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+		"scope": "openid profile email offline_access", "token_endpoint_auth_method": "client_secret_basic",
+	}
+	for k, v := range extra {
+		md[k] = v
+	}
+	got := ts.createClient(admin, md)
+	rp := relyingParty{ID: got["client_id"].(string), RedirectURI: redirectURIs[0], Public: md["token_endpoint_auth_method"] == "none"}
+	rp.Secret, _ = got["client_secret"].(string)
+	return rp
+}
+
+// config is the relying party's x/oauth2 configuration on ts.
+func (rp relyingParty) config(ts *testServer, scopes ...string) *oauth2.Config {
+	style := oauth2.AuthStyleInHeader
+	if rp.Public {
+		style = oauth2.AuthStyleInParams
+	}
+	return &oauth2.Config{
+		ClientID: rp.ID, ClientSecret: rp.Secret, RedirectURL: rp.RedirectURI, Scopes: scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: ts.URL + pages.AuthorizePath, TokenURL: ts.URL + "/oauth2/token", AuthStyle: style},
+	}
+}
+
+// authRequest is an authorization request the relying party makes: its
+// parameters and the PKCE verifier it keeps.
+type authRequest struct {
+	Params   url.Values
+	Verifier string
+}
+
+// oddState is a state value with characters that need escaping: it must
+// come back unchanged.
+const oddState = "st a+te/?&=#%25é\"<'>"
+
+// authorization starts an authorization request with PKCE S256, a state
+// and a nonce.
+func (rp relyingParty) authorization(scope string) authRequest {
+	v := oauth2.GenerateVerifier()
+	return authRequest{Verifier: v, Params: url.Values{
+		"response_type": {"code"}, "client_id": {rp.ID}, "redirect_uri": {rp.RedirectURI},
+		"scope": {scope}, "state": {oddState + oauth2.GenerateVerifier()[:8]}, "nonce": {"n-" + oauth2.GenerateVerifier()[:16]},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(v)}, "code_challenge_method": {"S256"},
+	}}
+}
+
+// with returns the request with parameters changed ("" deletes one).
+func (a authRequest) with(kv ...string) authRequest {
+	p := url.Values{}
+	for k, v := range a.Params {
+		p[k] = slices.Clone(v)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			p.Del(kv[i])
+		} else {
+			p.Set(kv[i], kv[i+1])
+		}
+	}
+	return authRequest{Params: p, Verifier: a.Verifier}
+}
+
+// authorize sends the browser to the authorization endpoint.
+func (b *webBrowser) authorize(a authRequest) response {
+	b.t.Helper()
+	return b.get(pages.AuthorizePath + "?" + a.Params.Encode())
+}
+
+// callback checks that res sends the browser back to the relying party's
+// redirect URI and returns the parameters it carries, after checking iss
+// (RFC 9207) and that state came back unchanged.
+func callback(t *testing.T, ts *testServer, res response, a authRequest) url.Values {
+	t.Helper()
+	u := location(t, res)
+	want, _ := url.Parse(a.Params.Get("redirect_uri"))
+	if u.Scheme != want.Scheme || u.Host != want.Host || u.Path != want.Path {
+		t.Fatalf("redirected to %s, want the redirect URI %s", u, want)
+	}
+	q := u.Query()
+	if q.Get("iss") != ts.cfg.Issuer {
+		t.Errorf("iss %q, want %q (%s)", q.Get("iss"), ts.cfg.Issuer, u)
+	}
+	if len(q["state"]) != 1 || q.Get("state") != a.Params.Get("state") {
+		t.Errorf("state %q, want %q unchanged", q["state"], a.Params.Get("state"))
+	}
+	return q
+}
+
+// wantAuthorizeError checks that res sends error code back to the client
+// with a description, the state and iss, and no code.
+func wantAuthorizeError(t *testing.T, ts *testServer, res response, a authRequest, code string) {
+	t.Helper()
+	q := callback(t, ts, res, a)
+	if q.Get("error") != code {
+		t.Errorf("error %q (%s), want %q", q.Get("error"), q.Get("error_description"), code)
+	}
+	if q.Get("error_description") == "" {
+		t.Errorf("%s without error_description", code)
+	}
+	if q.Has("code") {
+		t.Errorf("an error carries a code: %v", q)
+	}
+}
+
+// wantRedirectTo checks that res sends the browser to path on the server
+// and returns the redirect's query.
+func wantRedirectTo(t *testing.T, res response, path string) url.Values {
+	t.Helper()
+	u := location(t, res)
+	if u.Host != "" || u.Path != path {
+		t.Fatalf("redirected to %s, want %s", u, path)
+	}
+	return u.Query()
+}
+
+// submitLogin fills the login page res redirected to (GET) with the
+// credentials and returns the answer to the POST.
+func (b *webBrowser) submitLogin(res response, username, password string) response {
+	b.t.Helper()
+	wantRedirectTo(b.t, res, pages.LoginPath)
+	page := b.get(location(b.t, res).String())
+	wantPage(b.t, "login page", page, http.StatusOK)
+	form := url.Values{
+		"csrf_token": {hiddenField(b.t, page.Body, "csrf_token")}, "request": {hiddenField(b.t, page.Body, "request")},
+		"username": {username}, "password": {password},
+	}
+	return b.post(pages.LoginPath, form)
+}
+
+// decide answers the consent page res redirected to with decision.
+func (b *webBrowser) decide(res response, decision string) response {
+	b.t.Helper()
+	wantRedirectTo(b.t, res, pages.ConsentPath)
+	page := b.get(location(b.t, res).String())
+	wantPage(b.t, "consent page", page, http.StatusOK)
+	for _, d := range []string{"allow", "deny"} {
+		if !bytes.Contains(page.Body, []byte(`name="decision" value="`+d+`"`)) {
+			b.t.Errorf("the consent page has no button[name=decision][value=%s]", d)
+		}
+	}
+	return b.post(pages.ConsentPath, url.Values{
+		"csrf_token": {hiddenField(b.t, page.Body, "csrf_token")}, "request": {hiddenField(b.t, page.Body, "request")},
+		"decision": {decision},
+	})
+}
+
+// signInForCode runs a first sign-in: authorize → login → consent (when
+// asked) → the code.
+func (b *webBrowser) signInForCode(ts *testServer, a authRequest, username, password string) string {
+	b.t.Helper()
+	res := b.submitLogin(b.authorize(a), username, password)
+	if loc := res.Header.Get("Location"); strings.HasPrefix(loc, pages.ConsentPath) {
+		res = b.decide(res, "allow")
+	}
+	q := callback(b.t, ts, res, a)
+	if q.Get("code") == "" {
+		b.t.Fatalf("no code in the callback: %v", q)
+	}
+	return q.Get("code")
+}
+
+// codeWithSession asks for a code with the browser's session and
+// remembered consent: the answer is the code at once, no page.
+func (b *webBrowser) codeWithSession(ts *testServer, a authRequest) string {
+	b.t.Helper()
+	q := callback(b.t, ts, b.authorize(a), a)
+	if q.Get("code") == "" {
+		b.t.Fatalf("no code in the callback: %v", q)
+	}
+	return q.Get("code")
+}
+
+// exchange redeems a code with x/oauth2.
+func (rp relyingParty) exchange(ts *testServer, a authRequest, code string, opts ...oauth2.AuthCodeOption) (*oauth2.Token, error) {
+	if a.Verifier != "" {
+		opts = append([]oauth2.AuthCodeOption{oauth2.VerifierOption(a.Verifier)}, opts...)
+	}
+	return rp.config(ts).Exchange(ts.ctx(), code, opts...)
+}
+
+// mustExchange is exchange that fails the test.
+func (rp relyingParty) mustExchange(t *testing.T, ts *testServer, a authRequest, code string) *oauth2.Token {
+	t.Helper()
+	tok, err := rp.exchange(ts, a, code)
+	if err != nil {
+		t.Fatalf("exchange the code: %v", err)
+	}
+	return tok
+}
+
+// idTokenClaims are the claims of an ID token the tests look at.
+type idTokenClaims struct {
+	Nonce    string   `json:"nonce"`
+	SID      string   `json:"sid"`
+	AMR      []string `json:"amr"`
+	AuthTime int64    `json:"auth_time"`
+}
+
+// verifyIDToken verifies the token's id_token with go-oidc for rp, checks
+// its nonce against the request's, and returns its claims.
+func verifyIDToken(t *testing.T, ts *testServer, rp relyingParty, tok *oauth2.Token, a authRequest) (*oidc.IDToken, idTokenClaims) {
+	t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		t.Fatal("the token response has no id_token")
+	}
+	ctx := oidc.ClientContext(context.Background(), ts.client)
+	p, err := oidc.NewProvider(ctx, ts.cfg.Issuer)
+	if err != nil {
+		t.Fatalf("go-oidc discovery: %v", err)
+	}
+	// The test clock may be ahead of the wall clock.
+	idt, err := p.Verifier(&oidc.Config{ClientID: rp.ID, Now: ts.Clock.Now}).Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("go-oidc refuses the ID token: %v", err)
+	}
+	var c idTokenClaims
+	if err := idt.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	if idt.Nonce != a.Params.Get("nonce") || c.Nonce != a.Params.Get("nonce") {
+		t.Errorf("nonce %q, want %q", idt.Nonce, a.Params.Get("nonce"))
+	}
+	return idt, c
+}
+
+// introspectAs asks the introspection endpoint about token as a client.
+func (ts *testServer) introspectAs(rp relyingParty, token string) bool {
+	ts.t.Helper()
+	res := ts.postForm("/oauth2/introspect", url.Values{"token": {token}}, rp.ID, rp.Secret)
+	if res.Status != http.StatusOK {
+		ts.t.Fatalf("introspect: %s", res)
+	}
+	active, _ := res.json(ts.t)["active"].(bool)
+	return active
+}
+
+// refreshAs runs the refresh_token grant for rp with x/oauth2.
+func (rp relyingParty) refresh(ts *testServer, refreshToken string) (*oauth2.Token, error) {
+	expired := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Now().Add(-time.Hour)}
+	return rp.config(ts).TokenSource(ts.ctx(), expired).Token()
+}
+
+// signedIn reports whether the browser's session authenticates the user
+// API, and as whom.
+func (b *webBrowser) signedIn() (bool, string) {
+	b.t.Helper()
+	res := b.api(http.MethodGet, "/auth/users/me/", nil, nil)
+	switch res.Status {
+	case http.StatusOK:
+		name, _ := res.json(b.t)["username"].(string)
+		return true, name
+	case http.StatusUnauthorized:
+		return false, ""
+	}
+	b.t.Fatalf("/auth/users/me/: %s", res)
+	return false, ""
+}
+
+// wantSignedOut checks that the browser has no usable session: the user
+// API refuses it and an authorization request goes to the login page.
+func (b *webBrowser) wantSignedOut(what string, a authRequest) {
+	b.t.Helper()
+	if in, _ := b.signedIn(); in {
+		b.t.Errorf("%s: the session still authenticates /auth/users/me/", what)
+	}
+	wantRedirectTo(b.t, b.authorize(a), pages.LoginPath)
+}
+
+// authzFixture is a server with a user, an admin token and a
+// confidential relying party that needs consent.
+type authzFixture struct {
+	ts    *testServer
+	admin string
+	rp    relyingParty
+}
+
+const (
+	authzUser = "ana"
+	authzPass = "ana-pass-1234"
+)
+
+func newAuthzFixture(t *testing.T, mutate func(*config.Config)) authzFixture {
+	t.Helper()
+	ts := startServer(t, mutate)
+	ts.createUser(authzUser, authzPass, false)
+	admin := ts.adminToken()
+	rp := ts.newRelyingParty(admin, []string{"https://app.example.com/cb", "https://app.example.com/other"},
+		map[string]any{"post_logout_redirect_uris": []string{"https://app.example.com/bye"}})
+	return authzFixture{ts: ts, admin: admin, rp: rp}
+}
+
+// The code flow over HTTP, hop by hop: authorize → login page → consent
+// → code → token (PKCE) → an ID token go-oidc accepts, with nonce, sid,
+// amr and auth_time; then a second request with the session and the
+// remembered consent gets a code at once.
+func TestAuthorizeCodeFlowOverHTTP(t *testing.T) {
+	runCodeFlow(t, newAuthzFixture(t, nil))
+}
+
+// runCodeFlow is the full flow on f's server, whatever its stores.
+func runCodeFlow(t *testing.T, f authzFixture) {
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid profile offline_access")
+	res := b.authorize(a)
+	wantRedirectTo(t, res, pages.LoginPath)
+	loginAt := ts.Clock.Now()
+	res = b.submitLogin(res, authzUser, authzPass)
+	if res.Status != http.StatusSeeOther {
+		t.Errorf("the login POST answers %d, want 303 (a GET follows)", res.Status)
+	}
+	ck := setCookies(res)[sessions.CookieName]
+	if ck == nil || ck.Value == "" {
+		t.Fatalf("the login set no %s cookie: %v", sessions.CookieName, res.Header["Set-Cookie"])
+	}
+	code := callback(t, ts, b.decide(res, "allow"), a).Get("code")
+	if !strings.HasPrefix(code, "lk_ac_") {
+		t.Fatalf("code %q", code)
+	}
+	tok := rp.mustExchange(t, ts, a, code)
+	if tok.RefreshToken == "" {
+		t.Error("offline_access was granted but no refresh token came")
+	}
+	idt, c := verifyIDToken(t, ts, rp, tok, a)
+	if idt.Subject != itoa(ts.user(authzUser).ID) {
+		t.Errorf("sub %q, want the user's ID %d", idt.Subject, ts.user(authzUser).ID)
+	}
+	if c.SID == "" || !slices.Contains(c.AMR, "pwd") || c.AuthTime != loginAt.Unix() {
+		t.Errorf("sid %q, amr %v, auth_time %d (want a sid, pwd, %d)", c.SID, c.AMR, c.AuthTime, loginAt.Unix())
+	}
+	if !ts.introspectAs(rp, tok.AccessToken) {
+		t.Error("the access token is not active")
+	}
+
+	// Signed in and consented: the next request is answered with a code at
+	// once, in the same session.
+	ts.Clock.Advance(5 * time.Second)
+	a2 := rp.authorization("openid profile")
+	tok2 := rp.mustExchange(t, ts, a2, b.codeWithSession(ts, a2))
+	_, c2 := verifyIDToken(t, ts, rp, tok2, a2)
+	if c2.SID != c.SID || c2.AuthTime != c.AuthTime {
+		t.Errorf("second code: sid %q auth_time %d, want the session's %q %d", c2.SID, c2.AuthTime, c.SID, c.AuthTime)
+	}
+	if tok2.RefreshToken != "" {
+		t.Error("a refresh token without offline_access")
+	}
+}
