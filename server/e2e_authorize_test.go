@@ -570,3 +570,131 @@ func runCodeFlow(t *testing.T, f authzFixture) {
 		t.Error("a refresh token without offline_access")
 	}
 }
+
+// An unknown client or a redirect URI that is not registered, exactly, is
+// a 400 page and never a redirect: open-redirect variants included. A
+// loopback IP literal may change its port (RFC 8252 §7.3), nothing else.
+func TestAuthorizeUnregisteredRedirectURIIsAPage(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts := f.ts
+	b := newWebBrowser(t, ts)
+	a := f.rp.authorization("openid")
+	for name, uri := range map[string]string{
+		"unregistered":            "https://evil.example.net/cb",
+		"trailing slash":          "https://app.example.com/cb/",
+		"host in upper case":      "https://APP.example.com/cb",
+		"path in upper case":      "https://app.example.com/CB",
+		"extra query":             "https://app.example.com/cb?next=https://evil.example.net",
+		"userinfo before host":    "https://evil.example.net@app.example.com/cb",
+		"host as userinfo":        "https://app.example.com@evil.example.net/cb",
+		"fragment":                "https://app.example.com/cb#x",
+		"another port":            "https://app.example.com:8443/cb",
+		"explicit default port":   "https://app.example.com:443/cb",
+		"http instead of https":   "http://app.example.com/cb",
+		"path suffix":             "https://app.example.com/cb/../evil",
+		"encoded path":            "https://app.example.com/%63b",
+		"sibling host":            "https://app.example.com.evil.example.net/cb",
+		"loopback name, not an IP": "http://localhost:9999/callback",
+	} {
+		res := b.authorize(a.with("redirect_uri", uri))
+		wantPage(t, name, res, http.StatusBadRequest)
+		if bytes.Contains(res.Body, []byte("evil.example.net")) {
+			t.Errorf("%s: the page echoes the unregistered URI", name)
+		}
+	}
+	// localhost (a name) is not a loopback literal: the demo client's
+	// http://localhost:8080/callback only matches exactly.
+	demo := relyingParty{ID: demoClient, Secret: demoSecret, RedirectURI: "http://localhost:8080/callback"}
+	da := demo.authorization("openid")
+	wantPage(t, "localhost, other port", b.authorize(da.with("redirect_uri", "http://localhost:8081/callback")), http.StatusBadRequest)
+	for name, uri := range map[string]string{
+		"loopback, other port, other path": "http://127.0.0.1:4000/callbackx",
+		"loopback, other port, query":      "http://127.0.0.1:4000/callback?x=1",
+		"loopback, userinfo":               "http://u@127.0.0.1:4000/callback",
+		"loopback, https":                  "https://127.0.0.1:4000/callback",
+		"loopback, other IP family":        "http://[::1]:4000/callback",
+	} {
+		wantPage(t, name, b.authorize(da.with("redirect_uri", uri)), http.StatusBadRequest)
+	}
+	// The registered loopback URI with any port is accepted: the request
+	// goes on to the login page.
+	for _, uri := range []string{"http://127.0.0.1/callback", "http://127.0.0.1:54321/callback", "http://127.0.0.1:8080/callback"} {
+		wantRedirectTo(t, b.authorize(da.with("redirect_uri", uri)), pages.LoginPath)
+	}
+
+	// An unknown client: a page, even with a redirect URI.
+	res := b.authorize(a.with("client_id", "no-such-client"))
+	wantPage(t, "unknown client", res, http.StatusBadRequest)
+	res = b.authorize(a.with("client_id", ""))
+	wantPage(t, "no client_id", res, http.StatusBadRequest)
+	// A redirect URI registered for another client is not this client's.
+	other := ts.newRelyingParty(f.admin, []string{"https://other.example.org/cb"}, nil)
+	wantPage(t, "another client's redirect URI", b.authorize(a.with("redirect_uri", other.RedirectURI)), http.StatusBadRequest)
+	// With several registered URIs, leaving redirect_uri out is refused.
+	wantPage(t, "no redirect_uri, several registered", b.authorize(a.with("redirect_uri", "")), http.StatusBadRequest)
+}
+
+// Every other error goes back to the client (RFC 6749 §4.1.2.1): error,
+// error_description, the state unchanged and iss (RFC 9207).
+func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts := f.ts
+	public := ts.newRelyingParty(f.admin, []string{"http://127.0.0.1/native/cb"}, map[string]any{"token_endpoint_auth_method": "none"})
+	narrow := ts.newRelyingParty(f.admin, []string{"https://narrow.example.com/cb"}, map[string]any{"scope": "openid profile"})
+	b := newWebBrowser(t, ts)
+	a, pa := f.rp.authorization("openid"), public.authorization("openid")
+	for _, tc := range []struct {
+		name string
+		a    authRequest
+		code string
+	}{
+		{"response_type=token", a.with("response_type", "token"), "unsupported_response_type"},
+		{"response_type=id_token", a.with("response_type", "id_token"), "unsupported_response_type"},
+		{"response_type=code token", a.with("response_type", "code token"), "unsupported_response_type"},
+		{"no response_type", a.with("response_type", ""), "invalid_request"},
+		{"public client without code_challenge", pa.with("code_challenge", "", "code_challenge_method", ""), "invalid_request"},
+		{"public client, plain", pa.with("code_challenge", pa.Verifier, "code_challenge_method", "plain"), "invalid_request"},
+		{"confidential client, plain", a.with("code_challenge", a.Verifier, "code_challenge_method", "plain"), "invalid_request"},
+		{"challenge without method (plain by default)", pa.with("code_challenge", pa.Verifier, "code_challenge_method", ""), "invalid_request"},
+		{"unknown challenge method", a.with("code_challenge_method", "S512"), "invalid_request"},
+		{"short challenge", a.with("code_challenge", "abc"), "invalid_request"},
+		{"scope the client may not ask for", narrow.authorization("openid email"), "invalid_scope"},
+		{"the API scope for a third-party client", a.with("scope", "openid latchkey"), "invalid_scope"},
+		{"prompt=none without a session", a.with("prompt", "none"), "login_required"},
+		{"unknown prompt", a.with("prompt", "select_account"), "invalid_request"},
+		{"prompt=none with login", a.with("prompt", "none login"), "invalid_request"},
+		{"negative max_age", a.with("max_age", "-1"), "invalid_request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantAuthorizeError(t, ts, b.authorize(tc.a), tc.a, tc.code)
+		})
+	}
+
+	// An error without a state carries none.
+	res := b.authorize(a.with("state", "", "response_type", "token"))
+	if q := location(t, res).Query(); q.Has("state") || q.Get("error") != "unsupported_response_type" {
+		t.Errorf("no state sent: %v", q)
+	}
+	// A redirect_uri given twice (a registered one and another) cannot be
+	// trusted: a page, no redirect to either.
+	res = b.get(pages.AuthorizePath + "?" + a.Params.Encode() + "&redirect_uri=" + url.QueryEscape("https://evil.example.net/cb"))
+	wantPage(t, "redirect_uri twice", res, http.StatusBadRequest)
+
+	// prompt=none with a session but no consent for this client yet.
+	wantRedirectTo(t, b.post(pages.LoginPath, loginForm(t, b, authzUser, authzPass)), pages.LoginPath)
+	if in, name := b.signedIn(); !in || name != authzUser {
+		t.Fatalf("signed in at /login: %v %q", in, name)
+	}
+	wantAuthorizeError(t, ts, b.authorize(a.with("prompt", "none")), a, "consent_required")
+	// Nothing was asked of the user, and nothing was remembered: without
+	// prompt=none the consent page comes.
+	wantRedirectTo(t, b.authorize(a), pages.ConsentPath)
+}
+
+// loginForm is the login page's form (no authorization request) filled in.
+func loginForm(t *testing.T, b *webBrowser, username, password string) url.Values {
+	t.Helper()
+	page := b.get(pages.LoginPath)
+	wantPage(t, "login page", page, http.StatusOK)
+	return url.Values{"csrf_token": {hiddenField(t, page.Body, "csrf_token")}, "username": {username}, "password": {password}}
+}
