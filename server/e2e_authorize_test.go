@@ -580,20 +580,20 @@ func TestAuthorizeUnregisteredRedirectURIIsAPage(t *testing.T) {
 	b := newWebBrowser(t, ts)
 	a := f.rp.authorization("openid")
 	for name, uri := range map[string]string{
-		"unregistered":            "https://evil.example.net/cb",
-		"trailing slash":          "https://app.example.com/cb/",
-		"host in upper case":      "https://APP.example.com/cb",
-		"path in upper case":      "https://app.example.com/CB",
-		"extra query":             "https://app.example.com/cb?next=https://evil.example.net",
-		"userinfo before host":    "https://evil.example.net@app.example.com/cb",
-		"host as userinfo":        "https://app.example.com@evil.example.net/cb",
-		"fragment":                "https://app.example.com/cb#x",
-		"another port":            "https://app.example.com:8443/cb",
-		"explicit default port":   "https://app.example.com:443/cb",
-		"http instead of https":   "http://app.example.com/cb",
-		"path suffix":             "https://app.example.com/cb/../evil",
-		"encoded path":            "https://app.example.com/%63b",
-		"sibling host":            "https://app.example.com.evil.example.net/cb",
+		"unregistered":             "https://evil.example.net/cb",
+		"trailing slash":           "https://app.example.com/cb/",
+		"host in upper case":       "https://APP.example.com/cb",
+		"path in upper case":       "https://app.example.com/CB",
+		"extra query":              "https://app.example.com/cb?next=https://evil.example.net",
+		"userinfo before host":     "https://evil.example.net@app.example.com/cb",
+		"host as userinfo":         "https://app.example.com@evil.example.net/cb",
+		"fragment":                 "https://app.example.com/cb#x",
+		"another port":             "https://app.example.com:8443/cb",
+		"explicit default port":    "https://app.example.com:443/cb",
+		"http instead of https":    "http://app.example.com/cb",
+		"path suffix":              "https://app.example.com/cb/../evil",
+		"encoded path":             "https://app.example.com/%63b",
+		"sibling host":             "https://app.example.com.evil.example.net/cb",
 		"loopback name, not an IP": "http://localhost:9999/callback",
 	} {
 		res := b.authorize(a.with("redirect_uri", uri))
@@ -697,4 +697,154 @@ func loginForm(t *testing.T, b *webBrowser, username, password string) url.Value
 	page := b.get(pages.LoginPath)
 	wantPage(t, "login page", page, http.StatusOK)
 	return url.Values{"csrf_token": {hiddenField(t, page.Body, "csrf_token")}, "username": {username}, "password": {password}}
+}
+
+// prompt=login and max_age=0 send a signed-in user to the login page
+// again; after that login the flow completes (no loop) with the new
+// login's auth_time. Denying consent answers access_denied.
+func TestAuthorizeForcedLoginAndDeny(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid")
+	_, first := verifyIDToken(t, ts, rp, rp.mustExchange(t, ts, a, b.signInForCode(ts, a, authzUser, authzPass)), a)
+
+	for _, force := range []string{"prompt=login", "max_age=0"} {
+		t.Run(force, func(t *testing.T) {
+			ts.Clock.Advance(10 * time.Second)
+			k, v, _ := strings.Cut(force, "=")
+			a := rp.authorization("openid").with(k, v)
+			res := b.authorize(a)
+			wantRedirectTo(t, res, pages.LoginPath)
+			loginAt := ts.Clock.Now()
+			// The login answers the client at once: the consent is
+			// remembered, and the login just made satisfies the request.
+			res = b.submitLogin(res, authzUser, authzPass)
+			q := callback(t, ts, res, a)
+			if q.Get("code") == "" {
+				t.Fatalf("after the forced login: %v", q)
+			}
+			_, c := verifyIDToken(t, ts, rp, rp.mustExchange(t, ts, a, q.Get("code")), a)
+			if c.AuthTime != loginAt.Unix() || c.AuthTime <= first.AuthTime {
+				t.Errorf("auth_time %d, want the new login's %d", c.AuthTime, loginAt.Unix())
+			}
+			if c.SID == first.SID {
+				t.Error("the new login kept the old session's sid")
+			}
+		})
+	}
+
+	// max_age that the session meets: no login page.
+	ts.Clock.Advance(10 * time.Second)
+	a = rp.authorization("openid").with("max_age", "3600")
+	if q := callback(t, ts, b.authorize(a), a); q.Get("code") == "" {
+		t.Errorf("max_age=3600 with a fresh session: %v", q)
+	}
+
+	// prompt=consent shows the consent page again; deny answers
+	// access_denied, and the remembered consent still stands.
+	a = rp.authorization("openid").with("prompt", "consent")
+	res := b.authorize(a)
+	wantAuthorizeError(t, ts, b.decide(res, "deny"), a, "access_denied")
+	a = rp.authorization("openid")
+	if q := callback(t, ts, b.authorize(a), a); q.Get("code") == "" {
+		t.Errorf("after a denied prompt=consent: %v", q)
+	}
+	// A first-time request for a new scope, denied.
+	a = rp.authorization("openid email")
+	wantAuthorizeError(t, ts, b.decide(b.authorize(a), "deny"), a, "access_denied")
+}
+
+// The token endpoint refuses every code that does not fit with
+// invalid_grant: a wrong or missing PKCE verifier, a replay (which also
+// revokes what the first redemption gave), an expired code, another
+// client's code, another redirect URI.
+func TestAuthorizationCodeRefusals(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid offline_access")
+	rp.mustExchange(t, ts, a, b.signInForCode(ts, a, authzUser, authzPass))
+	fresh := func() (authRequest, string) {
+		a := rp.authorization("openid offline_access")
+		return a, b.codeWithSession(ts, a)
+	}
+
+	t.Run("wrong verifier", func(t *testing.T) {
+		a, code := fresh()
+		_, err := rp.exchange(ts, authRequest{}, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+		// The code is used up by the failed attempt.
+		_, err = rp.exchange(ts, a, code)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("missing verifier", func(t *testing.T) {
+		_, code := fresh()
+		_, err := rp.exchange(ts, authRequest{}, code)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("the challenge as the verifier", func(t *testing.T) {
+		a, code := fresh()
+		_, err := rp.exchange(ts, authRequest{}, code, oauth2.VerifierOption(a.Params.Get("code_challenge")))
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("replay revokes the first tokens", func(t *testing.T) {
+		a, code := fresh()
+		tok := rp.mustExchange(t, ts, a, code)
+		if !ts.introspectAs(rp, tok.AccessToken) || tok.RefreshToken == "" {
+			t.Fatal("the first redemption gave no usable tokens")
+		}
+		_, err := rp.exchange(ts, a, code)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+		if ts.introspectAs(rp, tok.AccessToken) {
+			t.Error("the access token of a replayed code is still active")
+		}
+		if ts.introspectAs(rp, tok.RefreshToken) {
+			t.Error("the refresh token of a replayed code is still active")
+		}
+		_, err = rp.refresh(ts, tok.RefreshToken)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("expired", func(t *testing.T) {
+		a, code := fresh()
+		ts.Clock.Advance(61 * time.Second)
+		_, err := rp.exchange(ts, a, code)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("just before expiry", func(t *testing.T) {
+		a, code := fresh()
+		ts.Clock.Advance(59 * time.Second)
+		rp.mustExchange(t, ts, a, code)
+	})
+	t.Run("another client's code", func(t *testing.T) {
+		other := ts.newRelyingParty(f.admin, []string{rp.RedirectURI}, nil)
+		a, code := fresh()
+		_, err := other.exchange(ts, a, code)
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("another registered redirect_uri", func(t *testing.T) {
+		a, code := fresh()
+		_, err := rp.exchange(ts, a, code, oauth2.SetAuthURLParam("redirect_uri", "https://app.example.com/other"))
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("an unregistered redirect_uri", func(t *testing.T) {
+		a, code := fresh()
+		_, err := rp.exchange(ts, a, code, oauth2.SetAuthURLParam("redirect_uri", rp.RedirectURI+"/"))
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("a forged code", func(t *testing.T) {
+		a, _ := fresh()
+		_, err := rp.exchange(ts, a, "lk_ac_"+oauth2.GenerateVerifier())
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("a verifier for a code issued without PKCE", func(t *testing.T) {
+		a := rp.authorization("openid").with("code_challenge", "", "code_challenge_method", "")
+		code := b.codeWithSession(ts, a)
+		_, err := rp.exchange(ts, authRequest{}, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+		wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	})
+	t.Run("a confidential client without PKCE", func(t *testing.T) {
+		a := rp.authorization("openid").with("code_challenge", "", "code_challenge_method", "")
+		rp.mustExchange(t, ts, authRequest{Params: a.Params}, b.codeWithSession(ts, a))
+	})
 }
