@@ -848,3 +848,180 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 		rp.mustExchange(t, ts, authRequest{Params: a.Params}, b.codeWithSession(ts, a))
 	})
 }
+
+// The login form refuses a POST without its CSRF token (403, no session),
+// answers an unknown user and a wrong password with the same message and
+// no session, and is rate limited as the password grant is (429).
+func TestLoginPageRefusals(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid")
+	res := b.authorize(a)
+	wantRedirectTo(t, res, pages.LoginPath)
+	page := b.get(location(t, res).String())
+	wantPage(t, "login page", page, http.StatusOK)
+	for _, hook := range []string{`name="username"`, `name="password"`, `name="csrf_token"`} {
+		if !bytes.Contains(page.Body, []byte(hook)) {
+			t.Errorf("the login page has no input %s", hook)
+		}
+	}
+	request := hiddenField(t, page.Body, "request")
+	token := hiddenField(t, page.Body, "csrf_token")
+
+	t.Run("no csrf token", func(t *testing.T) {
+		for name, form := range map[string]url.Values{
+			"no token":      {"request": {request}, "username": {authzUser}, "password": {authzPass}},
+			"a wrong token": {"csrf_token": {token[:len(token)-2] + "AA"}, "request": {request}, "username": {authzUser}, "password": {authzPass}},
+		} {
+			res := b.post(pages.LoginPath, form)
+			wantPage(t, name, res, http.StatusForbidden)
+			wantNoSessionCookie(t, name, res)
+			if in, _ := b.signedIn(); in {
+				t.Fatalf("%s: signed in", name)
+			}
+		}
+		// Another browser's token does not work with this browser's cookie.
+		other := newWebBrowser(t, ts)
+		theirs := hiddenField(t, other.get(pages.LoginPath).Body, "csrf_token")
+		res := b.post(pages.LoginPath, url.Values{"csrf_token": {theirs}, "request": {request}, "username": {authzUser}, "password": {authzPass}})
+		wantPage(t, "another browser's token", res, http.StatusForbidden)
+		wantNoSessionCookie(t, "another browser's token", res)
+	})
+
+	t.Run("wrong credentials", func(t *testing.T) {
+		ts.createUser("bea", "bea-pass-1234", false)
+		var msgs []string
+		for name, creds := range map[string][2]string{
+			"unknown user":   {"nobody-here", "whatever-pass-1"},
+			"wrong password": {"bea", "not-her-pass-1"},
+		} {
+			res := b.post(pages.LoginPath, url.Values{"csrf_token": {token}, "request": {request}, "username": {creds[0]}, "password": {creds[1]}})
+			wantPage(t, name, res, http.StatusBadRequest)
+			wantNoSessionCookie(t, name, res)
+			msg := formMessage(res.Body)
+			if msg == "" {
+				t.Fatalf("%s: no message on the page:\n%s", name, res.Body)
+			}
+			// The form comes back, ready for another try.
+			if hiddenField(t, res.Body, "request") != request || hiddenField(t, res.Body, "csrf_token") == "" {
+				t.Errorf("%s: the form lost its hidden fields", name)
+			}
+			msgs = append(msgs, msg)
+		}
+		if msgs[0] != msgs[1] {
+			t.Errorf("the messages differ: %q / %q", msgs[0], msgs[1])
+		}
+		if in, _ := b.signedIn(); in {
+			t.Fatal("signed in after wrong credentials")
+		}
+	})
+
+	t.Run("rate limited", func(t *testing.T) {
+		ts.createUser("cy", "cy-pass-1234", false)
+		limited := false
+		for i := 0; i < 12 && !limited; i++ {
+			res := b.post(pages.LoginPath, url.Values{"csrf_token": {token}, "request": {request}, "username": {"cy"}, "password": {"wrong-pass-123"}})
+			switch res.Status {
+			case http.StatusBadRequest:
+			case http.StatusTooManyRequests:
+				limited = true
+				wantPage(t, "rate limited", res, http.StatusTooManyRequests)
+				if res.Header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+			default:
+				t.Fatalf("attempt %d: %s", i, res)
+			}
+		}
+		if !limited {
+			t.Fatal("12 wrong passwords and no 429")
+		}
+		// While blocked, even the right password is refused.
+		res := b.post(pages.LoginPath, url.Values{"csrf_token": {token}, "request": {request}, "username": {"cy"}, "password": {"cy-pass-1234"}})
+		if res.Status != http.StatusTooManyRequests {
+			t.Errorf("the right password while blocked: %d", res.Status)
+		}
+		wantNoSessionCookie(t, "blocked", res)
+		// The same counters as the password grant.
+		_, err := ts.passwordConfig("openid").PasswordCredentialsToken(ts.ctx(), "cy", "cy-pass-1234")
+		wantRetrieveError(t, err, "rate_limited", http.StatusTooManyRequests)
+	})
+
+	t.Run("empty form", func(t *testing.T) {
+		res := b.post(pages.LoginPath, url.Values{"csrf_token": {token}, "request": {request}})
+		wantPage(t, "empty", res, http.StatusBadRequest)
+		wantNoSessionCookie(t, "empty", res)
+	})
+	t.Run("unknown request", func(t *testing.T) {
+		res := b.post(pages.LoginPath, url.Values{"csrf_token": {token}, "request": {"no-such-request"}, "username": {authzUser}, "password": {authzPass}})
+		wantPage(t, "unknown request", res, http.StatusBadRequest)
+		wantNoSessionCookie(t, "unknown request", res)
+	})
+
+	// After all that, the right password signs in and the request goes on.
+	res = b.post(pages.LoginPath, url.Values{"csrf_token": {token}, "request": {request}, "username": {authzUser}, "password": {authzPass}})
+	wantRedirectTo(t, res, pages.ConsentPath)
+}
+
+// The session cookie's flags (HttpOnly, SameSite=Lax, Path=/, Secure only
+// with an https issuer), and its value changes at every login: a value
+// the browser had before, planted or real, is worth nothing after.
+func TestLoginSessionCookie(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	// A value planted before the login (session fixation).
+	const planted = "attacker-chosen-session-value-0123456789"
+	b.setCookie(sessions.CookieName, planted)
+	if in, _ := b.signedIn(); in {
+		t.Fatal("a planted cookie authenticates")
+	}
+	res := b.post(pages.LoginPath, loginForm(t, b, authzUser, authzPass))
+	wantRedirectTo(t, res, pages.LoginPath)
+	ck := setCookies(res)[sessions.CookieName]
+	if ck == nil {
+		t.Fatalf("no session cookie: %v", res.Header["Set-Cookie"])
+	}
+	if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Secure || ck.Domain != "" {
+		t.Errorf("cookie flags: HttpOnly %v SameSite %v Path %q Secure %v Domain %q; want HttpOnly, Lax, /, not Secure on http, host-only",
+			ck.HttpOnly, ck.SameSite, ck.Path, ck.Secure, ck.Domain)
+	}
+	if ck.Value == planted || len(ck.Value) < 32 {
+		t.Errorf("session value %q: kept the planted one or too short", ck.Value)
+	}
+	if in, name := b.signedIn(); !in || name != authzUser {
+		t.Fatalf("the new cookie does not authenticate: %v %q", in, name)
+	}
+	// The signed-in page is a page too.
+	wantPage(t, "signed-in page", b.get(pages.LoginPath), http.StatusOK)
+
+	// A second login rotates the value; the first is dead.
+	first := b.cookie(sessions.CookieName)
+	a := rp.authorization("openid").with("prompt", "login")
+	res = b.submitLogin(b.authorize(a), authzUser, authzPass)
+	second := setCookies(res)[sessions.CookieName]
+	if second == nil || second.Value == first {
+		t.Fatalf("the session value did not change at the second login")
+	}
+	old := newWebBrowser(t, ts)
+	old.setCookie(sessions.CookieName, first)
+	if in, _ := old.signedIn(); in {
+		t.Error("the session value of before the login still authenticates")
+	}
+	if in, _ := b.signedIn(); !in {
+		t.Error("the rotated value does not authenticate")
+	}
+
+	// With an https issuer (behind a TLS proxy) the cookie is Secure.
+	tls := startServer(t, func(c *config.Config) { c.Issuer = "https://login.example.com" })
+	tls.createUser(authzUser, authzPass, false)
+	tb := newWebBrowserAt(t, "http://"+tls.Addr)
+	res = tb.post(pages.LoginPath, loginForm(t, tb, authzUser, authzPass))
+	if ck := setCookies(res)[sessions.CookieName]; ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
+		t.Errorf("https issuer: session cookie %v, want Secure, HttpOnly, Lax", ck)
+	}
+	if ck := setCookies(res)[pages.CSRFHeaderCookie]; ck == nil || !ck.Secure {
+		t.Errorf("https issuer: %s cookie %v, want Secure", pages.CSRFHeaderCookie, ck)
+	}
+}
