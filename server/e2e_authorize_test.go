@@ -1025,3 +1025,256 @@ func TestLoginSessionCookie(t *testing.T) {
 		t.Errorf("https issuer: %s cookie %v, want Secure", pages.CSRFHeaderCookie, ck)
 	}
 }
+
+// The login session authenticates /auth/ as DRF's SessionAuthentication
+// does: reads as they are, unsafe methods with the csrftoken cookie's
+// value in X-CSRFToken only. The browser session is listed with the
+// user's sessions, and deleting it there signs the browser out.
+func TestLoginSessionOnTheUserAPI(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid")
+	b.signInForCode(ts, a, authzUser, authzPass)
+	if in, name := b.signedIn(); !in || name != authzUser {
+		t.Fatalf("GET /auth/users/me/ with the session: %v %q", in, name)
+	}
+	csrf := b.cookie(pages.CSRFHeaderCookie)
+	if csrf == "" {
+		t.Fatalf("no %s cookie after the login", pages.CSRFHeaderCookie)
+	}
+
+	patch := map[string]any{"first_name": "Ana"}
+	for name, h := range map[string]http.Header{
+		"no header":          nil,
+		"a wrong header":     {"X-Csrftoken": {csrf[:len(csrf)-2] + "AA"}},
+		"the session cookie": {"X-Csrftoken": {b.cookie(sessions.CookieName)}},
+	} {
+		res := b.api(http.MethodPatch, "/auth/users/me/", patch, h)
+		wantDetail(t, res, http.StatusForbidden, "CSRF Failed: CSRF token missing or incorrect.")
+		if name == "no header" && ts.user(authzUser).FirstName != "" {
+			t.Fatalf("%s: the PATCH changed the user", name)
+		}
+	}
+	res := b.api(http.MethodPatch, "/auth/users/me/", patch, http.Header{"X-Csrftoken": {csrf}})
+	if res.Status != http.StatusOK || ts.user(authzUser).FirstName != "Ana" {
+		t.Fatalf("PATCH with X-CSRFToken: %s", res)
+	}
+	// Another browser's csrftoken is not this session's.
+	other := newWebBrowser(t, ts)
+	other.post(pages.LoginPath, loginForm(t, other, authzUser, authzPass))
+	if theirs := other.cookie(pages.CSRFHeaderCookie); theirs == "" || theirs == csrf {
+		t.Fatalf("the second browser's csrftoken %q", theirs)
+	} else {
+		wantDetail(t, b.api(http.MethodPatch, "/auth/users/me/", patch, http.Header{"X-Csrftoken": {theirs}}), http.StatusForbidden, "CSRF Failed: CSRF token missing or incorrect.")
+	}
+
+	// The sessions list shows both browser sessions.
+	res = b.api(http.MethodGet, "/auth/users/me/sessions/", nil, nil)
+	if res.Status != http.StatusOK {
+		t.Fatalf("sessions: %s", res)
+	}
+	var list struct {
+		Results []struct {
+			ID       string `json:"id"`
+			ClientID string `json:"client_id"`
+			Current  bool   `json:"current"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(res.Body, &list); err != nil {
+		t.Fatal(err)
+	}
+	var mine string
+	browsers := 0
+	for _, s := range list.Results {
+		if s.ClientID == sessions.BrowserClientID {
+			browsers++
+			if s.Current {
+				mine = s.ID
+			}
+		}
+	}
+	if browsers != 2 || mine == "" {
+		t.Fatalf("want two %s sessions, one current: %s", sessions.BrowserClientID, res.Body)
+	}
+	// DELETE needs the CSRF header too.
+	wantDetail(t, b.api(http.MethodDelete, "/auth/users/me/sessions/"+mine+"/", nil, nil), http.StatusForbidden, "CSRF Failed: CSRF token missing or incorrect.")
+	if in, _ := b.signedIn(); !in {
+		t.Fatal("a refused DELETE ended the session")
+	}
+	if res := b.api(http.MethodDelete, "/auth/users/me/sessions/"+mine+"/", nil, http.Header{"X-Csrftoken": {csrf}}); res.Status != http.StatusNoContent {
+		t.Fatalf("DELETE the browser session: %s", res)
+	}
+	b.wantSignedOut("after DELETE of its session", rp.authorization("openid"))
+	if in, _ := other.signedIn(); !in {
+		t.Error("deleting one browser session ended the other")
+	}
+}
+
+// RP-Initiated Logout: a hint of the signed-in user and a registered
+// post_logout_redirect_uri sign out and go back with the state; anything
+// not registered for the hint's client, exactly, is a 400 page; without a
+// hint the user confirms with a CSRF-protected form.
+func TestLogout(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	other := ts.newRelyingParty(f.admin, []string{"https://other.example.org/cb"},
+		map[string]any{"post_logout_redirect_uris": []string{"https://other.example.org/bye"}})
+	const bye = "https://app.example.com/bye"
+
+	signIn := func(t *testing.T) (*webBrowser, string) {
+		b := newWebBrowser(t, ts)
+		a := rp.authorization("openid")
+		tok := rp.mustExchange(t, ts, a, b.signInForCode(ts, a, authzUser, authzPass))
+		hint, _ := tok.Extra("id_token").(string)
+		return b, hint
+	}
+	logoutURL := func(q url.Values) string { return pages.LogoutPath + "?" + q.Encode() }
+
+	t.Run("hint and registered URI", func(t *testing.T) {
+		b, hint := signIn(t)
+		res := b.get(logoutURL(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {bye}, "state": {oddState}}))
+		u := location(t, res)
+		if u.Scheme+"://"+u.Host+u.Path != bye || u.Query().Get("state") != oddState {
+			t.Errorf("redirected to %s, want %s with state %q", u, bye, oddState)
+		}
+		if ck := setCookies(res)[sessions.CookieName]; ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("the session cookie was not cleared: %v", ck)
+		}
+		b.wantSignedOut("after the logout", rp.authorization("openid"))
+	})
+
+	t.Run("refused redirect URIs", func(t *testing.T) {
+		b, hint := signIn(t)
+		for name, q := range map[string]url.Values{
+			"another client's URI":          {"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://other.example.org/bye"}},
+			"another client's URI by id":    {"id_token_hint": {hint}, "client_id": {other.ID}, "post_logout_redirect_uri": {"https://other.example.org/bye"}},
+			"trailing slash":                {"id_token_hint": {hint}, "post_logout_redirect_uri": {bye + "/"}},
+			"extra query":                   {"id_token_hint": {hint}, "post_logout_redirect_uri": {bye + "?next=https://evil.example.net"}},
+			"host in upper case":            {"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://APP.example.com/bye"}},
+			"userinfo":                      {"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://app.example.com@evil.example.net/bye"}},
+			"fragment":                      {"id_token_hint": {hint}, "post_logout_redirect_uri": {bye + "#x"}},
+			"a redirect_uri, not a logout":  {"id_token_hint": {hint}, "post_logout_redirect_uri": {rp.RedirectURI}},
+			"URI without hint or client_id": {"post_logout_redirect_uri": {bye}},
+			"a forged hint":                 {"id_token_hint": {hint[:len(hint)-4] + "AAAA"}, "post_logout_redirect_uri": {bye}},
+			"unknown client":                {"client_id": {"no-such-client"}, "post_logout_redirect_uri": {bye}},
+		} {
+			res := b.get(logoutURL(q))
+			wantPage(t, name, res, http.StatusBadRequest)
+			wantNoSessionCookie(t, name, res)
+			if ck := setCookies(res)[sessions.CookieName]; ck != nil {
+				t.Errorf("%s: touched the session cookie: %v", name, ck)
+			}
+			if in, _ := b.signedIn(); !in {
+				t.Fatalf("%s: signed out by a refused logout", name)
+			}
+		}
+	})
+
+	t.Run("confirmation", func(t *testing.T) {
+		b, _ := signIn(t)
+		res := b.get(logoutURL(url.Values{"client_id": {rp.ID}, "post_logout_redirect_uri": {bye}, "state": {oddState}}))
+		wantPage(t, "confirmation page", res, http.StatusOK)
+		if !bytes.Contains(res.Body, []byte(`name="decision" value="logout"`)) {
+			t.Fatalf("no button[name=decision][value=logout]:\n%s", res.Body)
+		}
+		if in, _ := b.signedIn(); !in {
+			t.Fatal("the confirmation page signed out")
+		}
+		form := url.Values{"decision": {"logout"}}
+		for _, name := range []string{"client_id", "post_logout_redirect_uri", "state"} {
+			form.Set(name, hiddenField(t, res.Body, name))
+		}
+		if form.Get("state") != oddState {
+			t.Errorf("the form carries state %q, want %q", form.Get("state"), oddState)
+		}
+		// Without the token, or with another page's: 403, still signed in.
+		// (The signed-in page's sign-out form carries this session's token;
+		// another browser's session has another.)
+		ob, _ := signIn(t)
+		theirs := hiddenField(t, ob.get(pages.LoginPath).Body, "csrf_token")
+		for name, tok := range map[string]string{"no token": "", "another session's token": theirs} {
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = v
+			}
+			if tok != "" {
+				f.Set("csrf_token", tok)
+			}
+			res := b.post(pages.LogoutPath, f)
+			wantPage(t, name, res, http.StatusForbidden)
+			if in, _ := b.signedIn(); !in {
+				t.Fatalf("%s: signed out without a valid token", name)
+			}
+		}
+		form.Set("csrf_token", hiddenField(t, res.Body, "csrf_token"))
+		res = b.post(pages.LogoutPath, form)
+		u := location(t, res)
+		if u.Scheme+"://"+u.Host+u.Path != bye || u.Query().Get("state") != oddState {
+			t.Errorf("redirected to %s, want %s with the state", u, bye)
+		}
+		b.wantSignedOut("after the confirmed logout", rp.authorization("openid"))
+	})
+
+	t.Run("a hint of another user asks", func(t *testing.T) {
+		ts.createUser("dora", "dora-pass-1234", false)
+		b, _ := signIn(t)
+		d := newWebBrowser(t, ts)
+		a := rp.authorization("openid")
+		tok := rp.mustExchange(t, ts, a, d.signInForCode(ts, a, "dora", "dora-pass-1234"))
+		res := b.get(logoutURL(url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {bye}}))
+		wantPage(t, "hint of another user", res, http.StatusOK)
+		if in, _ := b.signedIn(); !in {
+			t.Fatal("a hint of another user signed this one out")
+		}
+	})
+
+	t.Run("the signed-in page's button", func(t *testing.T) {
+		b, _ := signIn(t)
+		page := b.get(pages.LoginPath)
+		wantPage(t, "signed-in page", page, http.StatusOK)
+		res := b.post(pages.LogoutPath, url.Values{"decision": {"logout"}, "csrf_token": {hiddenField(t, page.Body, "csrf_token")}})
+		wantPage(t, "signed-out page", res, http.StatusOK)
+		b.wantSignedOut("after the button", rp.authorization("openid"))
+	})
+
+	t.Run("no session", func(t *testing.T) {
+		b := newWebBrowser(t, ts)
+		wantPage(t, "signed-out page", b.get(pages.LogoutPath), http.StatusOK)
+	})
+}
+
+// With sessions.logout_revokes_tokens the refresh tokens an application
+// got through the session stop working at the logout; without it they go
+// on.
+func TestLogoutRevokesTokens(t *testing.T) {
+	for _, revoke := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[revoke], func(t *testing.T) {
+			f := newAuthzFixture(t, func(c *config.Config) { c.Sessions.LogoutRevokesTokens = revoke })
+			ts, rp := f.ts, f.rp
+			b := newWebBrowser(t, ts)
+			a := rp.authorization("openid offline_access")
+			tok := rp.mustExchange(t, ts, a, b.signInForCode(ts, a, authzUser, authzPass))
+			if tok.RefreshToken == "" {
+				t.Fatal("no refresh token")
+			}
+			// A token from the password grant is not the session's.
+			pw := ts.passwordToken(authzUser, authzPass, "openid", "offline_access")
+			res := b.get(pages.LogoutPath + "?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://app.example.com/bye"}}.Encode())
+			location(t, res)
+			b.wantSignedOut("after the logout", rp.authorization("openid"))
+			_, err := rp.refresh(ts, tok.RefreshToken)
+			if revoke {
+				wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+				if ts.introspectAs(rp, tok.AccessToken) {
+					t.Error("the session's access token is still active")
+				}
+			} else if err != nil {
+				t.Errorf("refresh after a logout that keeps tokens: %v", err)
+			}
+			if _, err := ts.refresh(pw.RefreshToken); err != nil {
+				t.Errorf("the password grant's refresh token stopped working: %v", err)
+			}
+		})
+	}
+}
