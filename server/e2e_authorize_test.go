@@ -1278,3 +1278,69 @@ func TestLogoutRevokesTokens(t *testing.T) {
 		})
 	}
 }
+
+// The code flow with codes, login sessions and tokens in Redis
+// (storage.tokens: redis): the same flow, the same refusals of a replay,
+// and the records are Redis keys.
+func TestAuthorizeCodeFlowOnRedis(t *testing.T) {
+	redisURL := testRedisURL(t)
+	prefix, rc := redisPrefix(t, redisURL)
+	f := newAuthzFixture(t, func(c *config.Config) {
+		c.Storage.Redis.URL = redisURL
+		c.Storage.Redis.Prefix = prefix
+		c.Storage.Tokens = "redis"
+		c.Sessions.LogoutRevokesTokens = true
+	})
+	runCodeFlow(t, f)
+	runReplayAndLogout(t, f)
+	keys, err := rc.Keys(context.Background(), prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("no keys under the test prefix in Redis (%v)", err)
+	}
+	for _, table := range []string{"login_sessions", "auth_codes"} {
+		var n int
+		if err := f.ts.sqlDB().NewSelect().Table(table).ColumnExpr("count(*)").Scan(context.Background(), &n); err != nil {
+			t.Fatalf("count %s: %v", table, err)
+		} else if n > 0 {
+			t.Errorf("%d rows in SQL's %s with storage.tokens: redis", n, table)
+		}
+	}
+}
+
+// The code flow on Postgres.
+func TestAuthorizeCodeFlowOnPostgres(t *testing.T) {
+	dsn, _ := postgresDSN(t)
+	f := newAuthzFixture(t, func(c *config.Config) {
+		c.Storage.Driver = "postgres"
+		c.Storage.Postgres.DSN = dsn
+		c.Sessions.LogoutRevokesTokens = true
+	})
+	runCodeFlow(t, f)
+	runReplayAndLogout(t, f)
+}
+
+// runReplayAndLogout checks, on f's stores, that a replayed code revokes
+// its tokens and that a logout ends the session and its tokens (f's
+// server has sessions.logout_revokes_tokens).
+func runReplayAndLogout(t *testing.T, f authzFixture) {
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid offline_access")
+	code := b.signInForCode(ts, a, authzUser, authzPass)
+	tok := rp.mustExchange(t, ts, a, code)
+	_, err := rp.exchange(ts, a, code)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	if ts.introspectAs(rp, tok.AccessToken) {
+		t.Error("replay: the first access token is still active")
+	}
+	_, err = rp.refresh(ts, tok.RefreshToken)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+
+	a = rp.authorization("openid offline_access")
+	tok = rp.mustExchange(t, ts, a, b.codeWithSession(ts, a))
+	res := b.get(pages.LogoutPath + "?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://app.example.com/bye"}}.Encode())
+	location(t, res)
+	b.wantSignedOut("after the logout", rp.authorization("openid"))
+	_, err = rp.refresh(ts, tok.RefreshToken)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+}
