@@ -1344,3 +1344,49 @@ func runReplayAndLogout(t *testing.T, f authzFixture) {
 	_, err = rp.refresh(ts, tok.RefreshToken)
 	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
 }
+
+// The consent form changes nothing without its session's CSRF token or
+// with an unknown decision, and a request is answered once: the same
+// form sent again after the code went out is an error page.
+func TestConsentPageRefusals(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid profile")
+	res := b.submitLogin(b.authorize(a), authzUser, authzPass)
+	consentURL := location(t, res).String()
+	wantRedirectTo(t, res, pages.ConsentPath)
+	page := b.get(consentURL)
+	wantPage(t, "consent page", page, http.StatusOK)
+	request, token := hiddenField(t, page.Body, "request"), hiddenField(t, page.Body, "csrf_token")
+	for _, scope := range []string{"openid", "profile"} {
+		if !bytes.Contains(page.Body, []byte(`data-scope="`+scope+`"`)) {
+			t.Errorf("the consent page does not list %s", scope)
+		}
+	}
+
+	// Another browser: no session, so no consent; its GET goes to login.
+	stranger := newWebBrowser(t, ts)
+	wantRedirectTo(t, stranger.get(consentURL), pages.LoginPath)
+	res = stranger.post(pages.ConsentPath, url.Values{"csrf_token": {token}, "request": {request}, "decision": {"allow"}})
+	wantPage(t, "a POST without a session", res, http.StatusForbidden)
+
+	for name, form := range map[string]url.Values{
+		"no token":       {"request": {request}, "decision": {"allow"}},
+		"a forged token": {"csrf_token": {token[:len(token)-2] + "AA"}, "request": {request}, "decision": {"allow"}},
+	} {
+		wantPage(t, name, b.post(pages.ConsentPath, form), http.StatusForbidden)
+	}
+	wantPage(t, "unknown decision", b.post(pages.ConsentPath, url.Values{"csrf_token": {token}, "request": {request}, "decision": {"maybe"}}), http.StatusBadRequest)
+	// None of that granted anything.
+	wantAuthorizeError(t, ts, b.authorize(a.with("prompt", "none")), a, "consent_required")
+
+	form := url.Values{"csrf_token": {token}, "request": {request}, "decision": {"allow"}}
+	q := callback(t, ts, b.post(pages.ConsentPath, form), a)
+	if q.Get("code") == "" {
+		t.Fatalf("allow: %v", q)
+	}
+	res = b.post(pages.ConsentPath, form)
+	wantPage(t, "the same form again", res, http.StatusBadRequest)
+	wantPage(t, "the login page of an answered request", b.get(pages.LoginPath+"?"+url.Values{"request": {request}}.Encode()), http.StatusBadRequest)
+}
