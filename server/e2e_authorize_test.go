@@ -1390,3 +1390,51 @@ func TestConsentPageRefusals(t *testing.T) {
 	wantPage(t, "the same form again", res, http.StatusBadRequest)
 	wantPage(t, "the login page of an answered request", b.get(pages.LoginPath+"?"+url.Values{"request": {request}}.Encode()), http.StatusBadRequest)
 }
+
+// A public (native) client: PKCE is its only proof, a loopback redirect
+// URI with the port it listens on (RFC 8252), the token request repeats
+// that exact URI. POST to /oauth2/authorize works as GET does (OIDC Core
+// §3.1.2.1), and login_hint fills the login form, escaped.
+func TestAuthorizePublicClientAndPOST(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts := f.ts
+	native := ts.newRelyingParty(f.admin, []string{"http://127.0.0.1/native/cb"}, map[string]any{"token_endpoint_auth_method": "none"})
+	native.RedirectURI = "http://127.0.0.1:49152/native/cb"
+	b := newWebBrowser(t, ts)
+
+	a := native.authorization("openid offline_access").with("login_hint", `ana"><script>x</script>`)
+	res := b.post(pages.AuthorizePath, a.Params)
+	q := wantRedirectTo(t, res, pages.LoginPath)
+	page := b.get(pages.LoginPath + "?" + q.Encode())
+	wantPage(t, "login page", page, http.StatusOK)
+	if bytes.Contains(page.Body, []byte("<script>x")) || !bytes.Contains(page.Body, []byte(`value="ana&#34;&gt;&lt;script&gt;x&lt;/script&gt;"`)) {
+		t.Errorf("login_hint is not in the username input, escaped:\n%s", page.Body)
+	}
+	res = b.post(pages.LoginPath, url.Values{
+		"csrf_token": {hiddenField(t, page.Body, "csrf_token")}, "request": {hiddenField(t, page.Body, "request")},
+		"username": {authzUser}, "password": {authzPass},
+	})
+	code := callback(t, ts, b.decide(res, "allow"), a).Get("code")
+	tok := native.mustExchange(t, ts, a, code)
+	verifyIDToken(t, ts, native, tok, a)
+	if tok.RefreshToken == "" {
+		t.Error("no refresh token for offline_access")
+	}
+
+	// With the session, by POST: the code comes at once (303 after a POST).
+	a = native.authorization("openid")
+	res = b.post(pages.AuthorizePath, a.Params)
+	if res.Status != http.StatusSeeOther {
+		t.Errorf("authorize by POST answers %d, want 303", res.Status)
+	}
+	code = callback(t, ts, res, a).Get("code")
+	// Without the verifier a public client proves nothing.
+	_, err := native.exchange(ts, authRequest{}, code)
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+	// The registered URI without the port is not the one the code was
+	// issued for.
+	a = native.authorization("openid")
+	code = b.codeWithSession(ts, a)
+	_, err = native.exchange(ts, a, code, oauth2.SetAuthURLParam("redirect_uri", "http://127.0.0.1/native/cb"))
+	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+}
