@@ -112,8 +112,8 @@ func call(t *testing.T, want int, method, u string, body any, auth func(*http.Re
 
 // setUp registers the user alice and, with the admin API, the client
 // "webapp" for an app at appURL, as docs/browser-login.md does; it returns
-// the client's secret.
-func setUp(t *testing.T, lk, appURL string) string {
+// the client's secret ("" for a public client).
+func setUp(t *testing.T, lk, appURL string, public bool) string {
 	t.Helper()
 	var tok struct {
 		AccessToken string `json:"access_token"`
@@ -140,27 +140,32 @@ func setUp(t *testing.T, lk, appURL string) string {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
-	call(t, 201, "POST", lk+"/admin/clients/", map[string]any{
+	meta := map[string]any{
 		"client_id": "webapp", "client_name": "Example web app",
 		"redirect_uris":             []string{appURL + "/callback"},
 		"post_logout_redirect_uris": []string{appURL + "/"},
 		"scope":                     "openid profile email",
-	}, admin, &client)
-	if client.ClientID != "webapp" || client.ClientSecret == "" {
+	}
+	if public {
+		meta["token_endpoint_auth_method"] = "none"
+	}
+	call(t, 201, "POST", lk+"/admin/clients/", meta, admin, &client)
+	if client.ClientID != "webapp" || (client.ClientSecret == "") != public {
 		t.Fatalf("client %+v", client)
 	}
 	return client.ClientSecret
 }
 
-// startApp serves the example app for the client webapp.
-func startApp(t *testing.T, lk string) string {
+// startApp serves the example app for the client webapp (public: without
+// a secret).
+func startApp(t *testing.T, lk string, public bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	appURL := "http://" + ln.Addr().String()
-	secret := setUp(t, lk, appURL)
+	secret := setUp(t, lk, appURL, public)
 	app, err := New(context.Background(), Config{Issuer: lk, ClientID: "webapp", ClientSecret: secret, URL: appURL})
 	if err != nil {
 		ln.Close()
@@ -257,7 +262,7 @@ func hidden(body string) url.Values {
 // ends the app's and latchkey's sessions and comes back to the app.
 func TestSignInAndOut(t *testing.T) {
 	lk := startLatchkey(t)
-	appURL := startApp(t, lk)
+	appURL := startApp(t, lk, false)
 	lkHost := strings.TrimPrefix(lk, "http://")
 	b := newBrowser(t)
 
@@ -335,7 +340,7 @@ func TestSignInAndOut(t *testing.T) {
 // state of another flow) is refused before any code is exchanged.
 func TestDeniedAndForged(t *testing.T) {
 	lk := startLatchkey(t)
-	appURL := startApp(t, lk)
+	appURL := startApp(t, lk, false)
 	b := newBrowser(t)
 
 	p := b.get(appURL + "/login")
@@ -381,3 +386,17 @@ func TestDeniedAndForged(t *testing.T) {
 	}
 }
 
+
+// TestPublicClient: an app without a secret (a public client) signs in the
+// same way, protected by PKCE alone.
+func TestPublicClient(t *testing.T) {
+	lk := startLatchkey(t)
+	appURL := startApp(t, lk, true)
+	b := newBrowser(t)
+	p := b.get(appURL + "/login")
+	p = b.submit(p, "/login", url.Values{"username": {"alice"}, "password": {alicePass}})
+	p = b.submit(p, "/consent", url.Values{"decision": {"allow"}})
+	if p.URL.String() != appURL+"/" || !strings.Contains(p.Body, "Alice Liddell") {
+		t.Fatalf("public client sign-in: %d %s\n%s", p.Status, p.URL, p.Body)
+	}
+}
