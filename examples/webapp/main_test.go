@@ -386,7 +386,6 @@ func TestDeniedAndForged(t *testing.T) {
 	}
 }
 
-
 // TestPublicClient: an app without a secret (a public client) signs in the
 // same way, protected by PKCE alone.
 func TestPublicClient(t *testing.T) {
