@@ -39,8 +39,8 @@ func TestOnlyServedGrantTypesMayBeRegistered(t *testing.T) {
 
 func TestDefaultGrantTypesAreServed(t *testing.T) {
 	tests := []struct {
-		name   string
-		served []string
+		name      string
+		served    []string
 		public    bool
 		redirects bool
 		want      []string

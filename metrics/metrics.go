@@ -88,7 +88,9 @@ func (m *Registry) LoginFailed(backend string) { m.loginFailed.WithLabelValues(b
 func (m *Registry) Authorize(outcome string) { m.authorize.WithLabelValues(outcome).Inc() }
 
 // BrowserLogin counts a sign-in on the login page.
-func (m *Registry) BrowserLogin(backend, result string) { m.logins.WithLabelValues(backend, result).Inc() }
+func (m *Registry) BrowserLogin(backend, result string) {
+	m.logins.WithLabelValues(backend, result).Inc()
+}
 
 // RateLimited counts a request refused by a limit.
 func (m *Registry) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }

@@ -81,4 +81,6 @@ func (m *Manager) FinishRequest(ctx context.Context, id string) error {
 	return nil
 }
 
-func (m *Manager) requestKey(id string) string { return m.opts.Hasher.Hash("authorization-request:" + id) }
+func (m *Manager) requestKey(id string) string {
+	return m.opts.Hasher.Hash("authorization-request:" + id)
+}
