@@ -137,7 +137,9 @@ func (res result) row() string {
 	}
 	if res.RatioTo != "" {
 		ratio = fmt.Sprintf("%.1f %% of %s", res.RatioPct, res.RatioTo)
-		target = fmt.Sprintf(">= %.0f %%", res.GoalPct)
+		if res.GoalPct > 0 {
+			target = fmt.Sprintf(">= %.0f %%", res.GoalPct)
+		}
 		verdict = map[bool]string{true: "PASS", false: "MISS"}[*res.Pass]
 	}
 	opt := func(v *float64, format string) string {
@@ -173,6 +175,12 @@ func (r *report) printTail(w io.Writer) {
 		x := float64(cc.P99) / float64(in.P99)
 		fmt.Fprintf(w, "\nclient_credentials%s p99 is %.1fx introspection's (target <= 3x): %s", suffix, x,
 			map[bool]string{true: "PASS", false: "MISS"}[x <= 3])
+	}
+	for _, res := range r.Results {
+		if res.FlowsPerSec != nil {
+			fmt.Fprintf(w, "\n%s: %.0f sign-ins/s, each GET /oauth2/authorize with a session cookie (302 with a code) "+
+				"then POST /oauth2/token redeeming it; REQ/S and the latencies count both requests", res.Scenario, *res.FlowsPerSec)
+		}
 	}
 	fmt.Fprintln(w)
 }

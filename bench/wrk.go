@@ -50,6 +50,9 @@ type result struct {
 	// PeakRSSMiB is the server's peak resident memory after the scenario
 	// (password rows).
 	PeakRSSMiB *float64 `json:"peak_rss_mib,omitempty"`
+	// FlowsPerSec is the code rows' completed sign-ins per second: token
+	// answers with an access token, each after its authorize request.
+	FlowsPerSec *float64 `json:"sign_ins_per_s,omitempty"`
 }
 
 // wrkOutput is what the scripts' done() prints after "BENCHJSON ".
@@ -64,6 +67,7 @@ type wrkOutput struct {
 	Timeout    int   `json:"timeout"`
 	Bad        int   `json:"bad"`
 	Starved    int   `json:"starved"`
+	Flows      int   `json:"flows"`
 	P50us      int64 `json:"p50_us"`
 	P90us      int64 `json:"p90_us"`
 	P99us      int64 `json:"p99_us"`
@@ -150,6 +154,10 @@ func (w wrkRun) toResult(name string, conns int) result {
 	}
 	if elapsed > 0 {
 		r.RPS = float64(o.Requests) / elapsed.Seconds()
+		if o.Flows > 0 {
+			v := float64(o.Flows) / elapsed.Seconds()
+			r.FlowsPerSec = &v
+		}
 	}
 	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
 	r.P50, r.P90, r.P99 = us(o.P50us), us(o.P90us), us(o.P99us)

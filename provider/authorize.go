@@ -32,9 +32,9 @@ const (
 // ErrLoginRequired, ErrConsentRequired and ErrInteractionRequired answer
 // prompt=none when the user would have to act (OIDC Core §3.1.2.6).
 var (
-	ErrLoginRequired       = &Error{Code: "login_required", Status: http.StatusBadRequest}
-	ErrConsentRequired     = &Error{Code: "consent_required", Status: http.StatusBadRequest}
-	ErrInteractionRequired = &Error{Code: "interaction_required", Status: http.StatusBadRequest}
+	ErrLoginRequired       = &Error{Code: "login_required", Status: http.StatusBadRequest, Description: "the user is not signed in"}
+	ErrConsentRequired     = &Error{Code: "consent_required", Status: http.StatusBadRequest, Description: "the user has not allowed this client the requested scopes"}
+	ErrInteractionRequired = &Error{Code: "interaction_required", Status: http.StatusBadRequest, Description: "the user must interact with the server"}
 )
 
 // AuthorizeRequest is a valid authorization request (RFC 6749 §4.1.1, RFC
@@ -106,6 +106,11 @@ func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (*Author
 // checkAuthorize checks what may be reported to the client, filling req.
 func (p *Provider) checkAuthorize(r *http.Request, q url.Values, req *AuthorizeRequest) error {
 	cl := req.Client
+	// A missing response_type is a missing parameter (RFC 6749 §4.1.2.1);
+	// any other value than code is unsupported_response_type.
+	if q.Get("response_type") == "" {
+		return ErrInvalidRequest.WithDescription("response_type is required")
+	}
 	if !allowsGrant(cl, GrantAuthorizationCode) || !slices.Contains(cl.ResponseTypes, "code") {
 		return ErrUnauthorizedClient.WithDescription("the client is not registered for the authorization code flow")
 	}

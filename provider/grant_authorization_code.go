@@ -37,7 +37,9 @@ func (g authorizationCodeGrant) Token(ctx context.Context, req *TokenRequest) (*
 	code, err := p.codes.ConsumeCode(ctx, p.secrets.Hash(raw), req.Time)
 	switch {
 	case errors.Is(err, storage.ErrCodeReused):
-		if rerr := p.tokens.RevokeFamily(ctx, code.FamilyID, req.Time); rerr != nil {
+		// A code whose first redemption failed (a wrong verifier, another
+		// client) gave nothing: its family does not exist.
+		if rerr := p.tokens.RevokeFamily(ctx, code.FamilyID, req.Time); rerr != nil && !errors.Is(rerr, storage.ErrNotFound) {
 			return nil, fmt.Errorf("revoke the tokens of a replayed code: %w", rerr)
 		}
 		p.log.WarnContext(ctx, "authorization code replayed; its tokens are revoked", "client_id", req.Client.ID)

@@ -330,7 +330,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 	create.Flags().StringSliceVar(&m.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable)")
 	create.Flags().StringSliceVar(&m.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "where /oauth2/logout may send the browser back (repeatable)")
 	create.Flags().BoolVar(&m.SkipConsent, "skip-consent", false, "a first-party client: never show the consent page for it")
-	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable), one the server serves: "+strings.Join(servedGrants(), ", ")+" (default: client_credentials, or password and refresh_token with --public)")
+	create.Flags().StringSliceVar(&m.GrantTypes, "grant-type", nil, "grant type (repeatable), one the server serves: "+strings.Join(servedGrants(), ", ")+" (default: authorization_code and refresh_token with --redirect-uri, else client_credentials, or password and refresh_token with --public)")
 	create.Flags().StringVar(&m.Scope, "scope", "", "space-separated scopes the client may get (default: "+clients.DefaultScope+")")
 	create.Flags().StringVar(&m.TokenEndpointAuthMethod, "auth-method", "", "client_secret_basic (default), client_secret_post or none")
 	create.Flags().BoolVar(&public, "public", false, "a public client (no secret; same as --auth-method none)")

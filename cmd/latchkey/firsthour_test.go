@@ -141,6 +141,18 @@ func TestClientsCreateRefusesGrantsTheServerDoesNotServe(t *testing.T) {
 	if !strings.Contains(out, `"password"`) || !strings.Contains(out, `"refresh_token"`) {
 		t.Fatalf("a public client's default grants: %s", out)
 	}
+	// A browser app (docs/browser-login.md): the code flow by default, and
+	// where the logout may send the browser back.
+	out = e.run(t, false, "", "clients", "create", "--id", "webapp", "--redirect-uri", "http://127.0.0.1:8090/callback",
+		"--post-logout-redirect-uri", "http://127.0.0.1:8090/")
+	var web struct {
+		GrantTypes             []string `json:"grant_types"`
+		PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	}
+	if err := json.Unmarshal([]byte(out), &web); err != nil || strings.Join(web.GrantTypes, " ") != "authorization_code refresh_token" ||
+		strings.Join(web.PostLogoutRedirectURIs, " ") != "http://127.0.0.1:8090/" {
+		t.Fatalf("a browser app's client: %s (%v)", out, err)
+	}
 }
 
 // Without an issuer, `LATCHKEY_LISTEN=127.0.0.1:PORT latchkey serve`
