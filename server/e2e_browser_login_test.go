@@ -22,24 +22,24 @@ import (
 	"github.com/latchkey-auth/latchkey/handlers/pages/pagestest"
 )
 
-// relyingParty is a web application signing users in through latchkey,
+// oidcApp is a web application signing users in through latchkey,
 // written as one would with golang.org/x/oauth2 and go-oidc: PKCE S256,
 // state and nonce, the code exchanged at the token endpoint and the ID
 // token verified against the issuer's discovery and JWKS.
-type relyingParty struct {
+type oidcApp struct {
 	*httptest.Server
 	conf     *oauth2.Config
 	verifier *oidc.IDTokenVerifier
 
 	mu      sync.Mutex
-	pending map[string]rpLogin // by state
+	pending map[string]oidcAppLogin // by state
 	// Results of the callbacks, newest last.
-	results []rpResult
+	results []oidcAppResult
 }
 
-type rpLogin struct{ nonce, verifier string }
+type oidcAppLogin struct{ nonce, verifier string }
 
-type rpResult struct {
+type oidcAppResult struct {
 	err     string // the error the authorization server sent back
 	state   string
 	iss     string
@@ -49,9 +49,9 @@ type rpResult struct {
 	claims  map[string]any
 }
 
-func newRelyingParty(t *testing.T, issuer string) *relyingParty {
+func newOIDCApp(t *testing.T, issuer string) *oidcApp {
 	t.Helper()
-	rp := &relyingParty{pending: map[string]rpLogin{}}
+	rp := &oidcApp{pending: map[string]oidcAppLogin{}}
 	mux := http.NewServeMux()
 	rp.Server = httptest.NewServer(mux)
 	t.Cleanup(rp.Close)
@@ -67,7 +67,7 @@ func newRelyingParty(t *testing.T, issuer string) *relyingParty {
 	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) {
 		state, nonce, verifier := randomString(), randomString(), oauth2.GenerateVerifier()
 		rp.mu.Lock()
-		rp.pending[state] = rpLogin{nonce: nonce, verifier: verifier}
+		rp.pending[state] = oidcAppLogin{nonce: nonce, verifier: verifier}
 		rp.mu.Unlock()
 		opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
 		if p := r.URL.Query().Get("prompt"); p != "" {
@@ -77,7 +77,7 @@ func newRelyingParty(t *testing.T, issuer string) *relyingParty {
 	})
 	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		res := rpResult{err: q.Get("error"), state: q.Get("state"), iss: q.Get("iss")}
+		res := oidcAppResult{err: q.Get("error"), state: q.Get("state"), iss: q.Get("iss")}
 		rp.mu.Lock()
 		login, ok := rp.pending[res.state]
 		delete(rp.pending, res.state)
@@ -127,7 +127,7 @@ func newRelyingParty(t *testing.T, issuer string) *relyingParty {
 	return rp
 }
 
-func (rp *relyingParty) last(t *testing.T) rpResult {
+func (rp *oidcApp) last(t *testing.T) oidcAppResult {
 	t.Helper()
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
@@ -137,7 +137,7 @@ func (rp *relyingParty) last(t *testing.T) rpResult {
 	return rp.results[len(rp.results)-1]
 }
 
-func (rp *relyingParty) count() int {
+func (rp *oidcApp) count() int {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	return len(rp.results)
@@ -161,7 +161,7 @@ func TestBrowserSignInWithARelyingParty(t *testing.T) {
 	b := pagestest.NewBrowser(t)
 	const pw = "correct-horse-42"
 	alice := ts.createUser("alice", pw, false)
-	rp := newRelyingParty(t, ts.URL)
+	rp := newOIDCApp(t, ts.URL)
 	admin := ts.adminToken()
 	created := ts.createClient(admin, map[string]any{
 		"client_id": "webapp", "client_name": "Acme Web", "token_endpoint_auth_method": "none",
