@@ -39,6 +39,8 @@ type Config struct {
 	UI             UI        `yaml:"ui"`
 	Audit          Audit     `yaml:"audit"`
 	Metrics        Metrics   `yaml:"metrics"`
+	// Permissions configures the permission mapper (groups, scopes, claims).
+	Permissions Permissions `yaml:"permissions"`
 }
 
 // Metrics configures /metrics.

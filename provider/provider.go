@@ -39,6 +39,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/permissions"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/throttle"
 )
@@ -51,6 +52,8 @@ type Store interface {
 	GetUser(ctx context.Context, id int64) (storage.User, error)
 	UpdateUser(ctx context.Context, id int64, fn func(*storage.User) error) (storage.User, error)
 	UserGroups(ctx context.Context, userID int64) ([]storage.Group, error)
+	// ListGroups lists every group: a superuser holds every permission.
+	ListGroups(ctx context.Context) ([]storage.Group, error)
 }
 
 // PasswordBackend is one configured backend that checks passwords.
@@ -124,6 +127,14 @@ type Options struct {
 	// RateLimits protects every credential check; a nil Store turns it off.
 	RateLimits RateLimits
 
+	// Permissions is the permission mapper (permissions: in the config);
+	// nil grants every scope the client may ask for and puts every
+	// permission of the user in its tokens.
+	Permissions *permissions.Mapper
+	// FirstPartyClient is the user API's client (users.first_party_client):
+	// it may ask for every scope of the mapper besides its own.
+	FirstPartyClient string
+
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
@@ -131,18 +142,22 @@ type Options struct {
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
 type Provider struct {
-	issuer    string
-	audience  Audience
-	store     Store
-	tokens    storage.Tokens
-	codes     storage.Codes
-	engine    engine
-	secrets   *Secrets
-	keys      *KeyRing
-	clients   *clientCache
-	users     *ttlCache[int64, subject]
-	lifetimes Lifetimes
-	passwords []PasswordBackend
+	issuer   string
+	audience Audience
+	store    Store
+	tokens   storage.Tokens
+	codes    storage.Codes
+	engine   engine
+	secrets  *Secrets
+	keys     *KeyRing
+	clients  *clientCache
+	users    *ttlCache[int64, subject]
+	known    *ttlCache[int64, []string] // every permission, under key 0
+	mapper   *permissions.Mapper
+	// firstPartyID is the user API's client ID (Options.FirstPartyClient).
+	firstPartyID string
+	lifetimes    Lifetimes
+	passwords    []PasswordBackend
 	// passwordSlots bounds concurrent password checks to one per CPU:
 	// argon2id is CPU-bound, so more at once only adds ~19 MiB of live
 	// memory each (a password flood's peak RSS) without adding throughput.
@@ -189,9 +204,11 @@ func New(opts Options) *Provider {
 	p := &Provider{
 		issuer: opts.Issuer, audience: opts.Audience,
 		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, secrets: opts.Secrets, engine: newEngine(),
-		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
-		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
-		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),
+		keys:    NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
+		clients: newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
+		users:   newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),
+		known:   newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now),
+		mapper:  opts.Permissions, firstPartyID: opts.FirstPartyClient,
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
 		passwordSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
