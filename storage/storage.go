@@ -138,8 +138,8 @@ type Client struct {
 	// SkipConsent marks a first-party client: the hosted consent page is
 	// never shown for it (the bootstrap demo client has it).
 	SkipConsent bool
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Clients stores OAuth 2.0 clients.
