@@ -231,6 +231,8 @@ func Default() Config {
 		UI:        defaultUI(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Retention: 90 * 24 * time.Hour},
+		// Empty, not nil: what the example's "{}" decodes to.
+		Permissions: Permissions{Groups: map[string][]string{}, Scopes: map[string]ScopeRule{}, Claims: map[string]map[string]string{}},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,
 			ReadTimeout:     10 * time.Second,
