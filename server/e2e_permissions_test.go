@@ -146,6 +146,32 @@ func TestPermissionMapperDecidesScopesAndClaims(t *testing.T) {
 		wantList(t, "introspected groups", stringsClaim(t, info, "groups"))
 	})
 
+	t.Run("opaque user tokens introspect with the arrays too", func(t *testing.T) {
+		cl := ts.createClient(admin, map[string]any{
+			"client_name": "Opaque shop", "scope": shopScope, "grant_types": []string{"password"},
+			"access_token_format": "opaque",
+		})
+		conf := &oauth2.Config{
+			ClientID: cl["client_id"].(string), ClientSecret: cl["client_secret"].(string), Scopes: []string{"openid", "products:read"},
+			Endpoint: oauth2.Endpoint{TokenURL: ts.URL + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
+		}
+		for user, want := range map[string][]string{"bob": nil, "alice": {"store.view_product"}} {
+			tok, err := conf.PasswordCredentialsToken(ctx, user, map[string]string{"bob": "bob-pass-1234", "alice": "alice-pass-123"}[user])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(tok.AccessToken, "lk_at_") {
+				t.Fatalf("not an opaque token: %.12s", tok.AccessToken)
+			}
+			active, info := ts.introspectActive(tok.AccessToken)
+			if !active {
+				t.Fatalf("%s's opaque token is inactive", user)
+			}
+			wantList(t, user+"'s introspected permissions", stringsClaim(t, info, "permissions"), want...)
+			stringsClaim(t, info, "groups")
+		}
+	})
+
 	t.Run("nothing the user qualifies for is invalid_scope", func(t *testing.T) {
 		_, err := withScopes(shop, "products:write").PasswordCredentialsToken(ctx, "bob", "bob-pass-1234")
 		wantRetrieveError(t, err, "invalid_scope", http.StatusBadRequest)
