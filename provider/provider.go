@@ -142,22 +142,18 @@ type Options struct {
 
 // Provider serves the OAuth 2.0 / OIDC protocol.
 type Provider struct {
-	issuer   string
-	audience Audience
-	store    Store
-	tokens   storage.Tokens
-	codes    storage.Codes
-	engine   engine
-	secrets  *Secrets
-	keys     *KeyRing
-	clients  *clientCache
-	users    *ttlCache[int64, subject]
-	known    *ttlCache[int64, []string] // every permission, under key 0
-	mapper   *permissions.Mapper
-	// firstPartyID is the user API's client ID (Options.FirstPartyClient).
-	firstPartyID string
-	lifetimes    Lifetimes
-	passwords    []PasswordBackend
+	issuer    string
+	audience  Audience
+	store     Store
+	tokens    storage.Tokens
+	codes     storage.Codes
+	engine    engine
+	secrets   *Secrets
+	keys      *KeyRing
+	clients   *clientCache
+	users     *ttlCache[int64, subject]
+	lifetimes Lifetimes
+	passwords []PasswordBackend
 	// passwordSlots bounds concurrent password checks to one per CPU:
 	// argon2id is CPU-bound, so more at once only adds ~19 MiB of live
 	// memory each (a password flood's peak RSS) without adding throughput.
@@ -171,6 +167,13 @@ type Provider struct {
 	// limiter limits failed credential checks and e-mail requests; nil
 	// when rate limits are off.
 	limiter *throttle.Limiter
+
+	// mapper decides scopes and claims (mapper.go); known caches every
+	// permission of every group (a superuser's), under key 0; firstPartyID
+	// is the user API's client (Options.FirstPartyClient).
+	mapper       *permissions.Mapper
+	known        *ttlCache[int64, []string]
+	firstPartyID string
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -204,16 +207,16 @@ func New(opts Options) *Provider {
 	p := &Provider{
 		issuer: opts.Issuer, audience: opts.Audience,
 		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, secrets: opts.Secrets, engine: newEngine(),
-		keys:    NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
-		clients: newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
-		users:   newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),
-		known:   newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now),
-		mapper:  opts.Permissions, firstPartyID: opts.FirstPartyClient,
+		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
+		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
+		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
 		passwordSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
 	}
 	p.keys.audit = opts.Audit
+	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
+	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
 	p.limiter = newLimiter(opts)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {
