@@ -734,6 +734,12 @@ func TestAuthorizeForcedLoginAndDeny(t *testing.T) {
 		})
 	}
 
+	// prompt=none with a session and the consent: a code, silently.
+	a = rp.authorization("openid").with("prompt", "none")
+	if q := callback(t, ts, b.authorize(a), a); q.Get("code") == "" || q.Has("error") {
+		t.Errorf("prompt=none, signed in and consented: %v", q)
+	}
+
 	// max_age that the session meets: no login page.
 	ts.Clock.Advance(10 * time.Second)
 	a = rp.authorization("openid").with("max_age", "3600")
@@ -1437,4 +1443,62 @@ func TestAuthorizePublicClientAndPOST(t *testing.T) {
 	code = b.codeWithSession(ts, a)
 	_, err = native.exchange(ts, a, code, oauth2.SetAuthURLParam("redirect_uri", "http://127.0.0.1/native/cb"))
 	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+}
+
+// The lifetimes of config (sessions.idle_timeout, sessions.lifetime) end
+// sessions on the server; logoutall ends browser sessions too; a login
+// page left open past the request's lifetime is an error page, not a
+// sign-in.
+func TestLoginSessionLifetimesFromConfig(t *testing.T) {
+	f := newAuthzFixture(t, func(c *config.Config) {
+		c.Sessions.IdleTimeout = 5 * time.Minute
+		c.Sessions.Lifetime = 12 * time.Minute
+	})
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	b.signInForCode(ts, rp.authorization("openid"), authzUser, authzPass)
+
+	t.Run("idle", func(t *testing.T) {
+		ts.Clock.Advance(4 * time.Minute)
+		if in, _ := b.signedIn(); !in {
+			t.Fatal("signed out before the idle timeout")
+		}
+		ts.Clock.Advance(4 * time.Minute) // 8m after the login, 4m after the last use
+		if in, _ := b.signedIn(); !in {
+			t.Fatal("a session in use was not slid")
+		}
+		ts.Clock.Advance(5*time.Minute + time.Second)
+		b.wantSignedOut("after the idle timeout", rp.authorization("openid"))
+	})
+	t.Run("absolute", func(t *testing.T) {
+		b.signInForCode(ts, rp.authorization("openid"), authzUser, authzPass)
+		for range 2 {
+			ts.Clock.Advance(4 * time.Minute)
+			if in, _ := b.signedIn(); !in {
+				t.Fatal("signed out before the lifetime")
+			}
+		}
+		ts.Clock.Advance(4*time.Minute + time.Second) // 12m01s after the login
+		b.wantSignedOut("after the lifetime", rp.authorization("openid"))
+	})
+	t.Run("logoutall", func(t *testing.T) {
+		b.signInForCode(ts, rp.authorization("openid"), authzUser, authzPass)
+		access, _ := ts.jwtPair(authzUser, authzPass)
+		if res := ts.call(http.MethodPost, "/auth/token/logoutall/", bearer(access), nil); res.Status != http.StatusNoContent {
+			t.Fatalf("logoutall: %s", res)
+		}
+		b.wantSignedOut("after logoutall", rp.authorization("openid"))
+	})
+	t.Run("a login page left open", func(t *testing.T) {
+		res := b.authorize(rp.authorization("openid"))
+		wantRedirectTo(t, res, pages.LoginPath)
+		page := b.get(location(t, res).String())
+		ts.Clock.Advance(sessions.RequestTTL + time.Second)
+		res = b.post(pages.LoginPath, url.Values{
+			"csrf_token": {hiddenField(t, page.Body, "csrf_token")}, "request": {hiddenField(t, page.Body, "request")},
+			"username": {authzUser}, "password": {authzPass},
+		})
+		wantPage(t, "an expired request", res, http.StatusBadRequest)
+		wantNoSessionCookie(t, "an expired request", res)
+	})
 }
