@@ -254,8 +254,8 @@ type authRequest struct {
 }
 
 // oddState is a state value with characters that need escaping: it must
-// come back unchanged.
-const oddState = "st a+te/?&=#%25é\"<'>"
+// come back unchanged (all VSCHAR, RFC 6749 Appendix A.5).
+const oddState = "st a+te/?&=#%25\"<'>~"
 
 // authorization starts an authorization request with PKCE S256, a state
 // and a nonce.
@@ -1501,4 +1501,76 @@ func TestLoginSessionLifetimesFromConfig(t *testing.T) {
 		wantPage(t, "an expired request", res, http.StatusBadRequest)
 		wantNoSessionCookie(t, "an expired request", res)
 	})
+}
+
+// A code redeemed by several requests at once is redeemed once: one 200,
+// the others invalid_grant, never a 5xx. A registered redirect URI with a
+// query keeps it in the callback and matches only exactly. A token
+// request with the wrong client secret is invalid_client.
+func TestAuthorizationCodeRaceAndRedirectQuery(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts := f.ts
+	rp := ts.newRelyingParty(f.admin, []string{"https://app.example.com/cb?tenant=1"}, nil)
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid offline_access")
+	res := b.submitLogin(b.authorize(a), authzUser, authzPass)
+	q := callback(t, ts, b.decide(res, "allow"), a)
+	if q.Get("tenant") != "1" || q.Get("code") == "" {
+		t.Fatalf("the callback lost the registered query: %v", q)
+	}
+	wantPage(t, "another query value", b.authorize(a.with("redirect_uri", "https://app.example.com/cb?tenant=2")), http.StatusBadRequest)
+	wantPage(t, "the query left out", b.authorize(a.with("redirect_uri", "https://app.example.com/cb")), http.StatusBadRequest)
+
+	// The race.
+	body := url.Values{
+		"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {rp.RedirectURI}, "code_verifier": {a.Verifier},
+	}.Encode()
+	const n = 8
+	statuses := make([]int, n)
+	codes := make([]string, n)
+	start := make(chan struct{})
+	done := make(chan struct{})
+	for i := range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(rp.ID, rp.Secret)
+			<-start
+			res, err := ts.client.Do(req)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			defer res.Body.Close()
+			var e struct {
+				Error string `json:"error"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&e)
+			statuses[i], codes[i] = res.StatusCode, e.Error
+		}()
+	}
+	close(start)
+	for range n {
+		<-done
+	}
+	ok := 0
+	for i := range n {
+		switch {
+		case statuses[i] == http.StatusOK:
+			ok++
+		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
+			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d redemptions of one code succeeded (%v), want 1", ok, statuses)
+	}
+
+	// Client authentication comes first.
+	a = rp.authorization("openid")
+	code := b.codeWithSession(ts, a)
+	bad := relyingParty{ID: rp.ID, Secret: "not-the-secret", RedirectURI: rp.RedirectURI}
+	_, err := bad.exchange(ts, a, code)
+	wantRetrieveError(t, err, "invalid_client", http.StatusUnauthorized)
 }
