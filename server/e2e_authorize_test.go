@@ -658,8 +658,10 @@ func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 		{"challenge without method (plain by default)", pa.with("code_challenge", pa.Verifier, "code_challenge_method", ""), "invalid_request"},
 		{"unknown challenge method", a.with("code_challenge_method", "S512"), "invalid_request"},
 		{"short challenge", a.with("code_challenge", "abc"), "invalid_request"},
-		{"scope the client may not ask for", narrow.authorization("openid email"), "invalid_scope"},
-		{"the API scope for a third-party client", a.with("scope", "openid latchkey"), "invalid_scope"},
+		// Scopes the client may not ask for are dropped when others remain
+		// (RFC 6749 §3.3, docs/permissions.md); only them is invalid_scope.
+		{"only scopes the client may not ask for", narrow.authorization("email"), "invalid_scope"},
+		{"only the API scope, for a third-party client", a.with("scope", "latchkey"), "invalid_scope"},
 		{"prompt=none without a session", a.with("prompt", "none"), "login_required"},
 		{"unknown prompt", a.with("prompt", "select_account"), "invalid_request"},
 		{"prompt=none with login", a.with("prompt", "none login"), "invalid_request"},
