@@ -40,6 +40,8 @@ type Config struct {
 	Sessions       Sessions  `yaml:"sessions"`
 	Audit          Audit     `yaml:"audit"`
 	Metrics        Metrics   `yaml:"metrics"`
+	// Permissions configures the permission mapper (groups, scopes, claims).
+	Permissions Permissions `yaml:"permissions"`
 }
 
 // Metrics configures /metrics.
@@ -231,6 +233,8 @@ func Default() Config {
 		Sessions:  defaultSessions(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Retention: 90 * 24 * time.Hour},
+		// Empty, not nil: what the example's "{}" decodes to.
+		Permissions: Permissions{Groups: map[string][]string{}, Scopes: map[string]ScopeRule{}, Claims: map[string]map[string]string{}},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,
 			ReadTimeout:     10 * time.Second,

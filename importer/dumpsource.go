@@ -251,18 +251,17 @@ func (s *dumpSource) user(obj dumpObject) (storage.User, []string, error) {
 	if err != nil {
 		return u, nil, err
 	}
-	if len(prefs) > 0 {
-		perms := make([]any, 0, len(prefs))
-		for _, p := range prefs {
-			perm, err := s.permission(p)
-			if err != nil {
-				return u, nil, err
-			}
-			perms = append(perms, perm)
+	// The user's own permissions count like their groups' in tokens (the
+	// permission mapper); the store keeps them sorted and unique.
+	for _, p := range prefs {
+		perm, err := s.permission(p)
+		if err != nil {
+			return u, nil, err
 		}
-		slices.SortFunc(perms, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
-		u.Profile[DjangoPermissionsKey] = perms
+		u.Permissions = append(u.Permissions, perm)
 	}
+	slices.Sort(u.Permissions)
+	u.Permissions = slices.Compact(u.Permissions)
 	return u, groups, nil
 }
 

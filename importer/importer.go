@@ -27,10 +27,6 @@ import (
 // the Django database, so that resource servers can map old foreign keys.
 const DjangoIDKey = "django_id"
 
-// DjangoPermissionsKey is the profile attribute that keeps a user's own
-// Django permissions (user_permissions, as app_label.codename).
-const DjangoPermissionsKey = "django_permissions"
-
 // DefaultBatchSize is how many users one transaction writes.
 const DefaultBatchSize = 1000
 

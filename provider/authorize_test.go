@@ -151,7 +151,7 @@ func TestParseAuthorize(t *testing.T) {
 			{"the plain PKCE method", with(web, "code_challenge_method", "plain"), ErrInvalidRequest},
 			{"a challenge without a method (plain)", with(web, "code_challenge_method", ""), ErrInvalidRequest},
 			{"response_type token", with(web, "response_type", "token"), ErrUnsupportedResponseType},
-			{"a scope the client does not have", with(web, "scope", "openid admin"), ErrInvalidScope},
+			{"only scopes the client does not have", with(web, "scope", "admin write"), ErrInvalidScope},
 			{"an unknown prompt", with(web, "prompt", "select_account"), ErrInvalidRequest},
 			{"prompt none with login", with(web, "prompt", "none login"), ErrInvalidRequest},
 			{"a negative max_age", with(web, "max_age", "-1"), ErrInvalidRequest},

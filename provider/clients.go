@@ -180,15 +180,28 @@ func allowsGrant(cl *storage.Client, grant string) bool {
 	return false
 }
 
-// grantScope decides the scope of a token: the requested scopes, each of
-// which the client must be registered for, or all of the client's scopes
-// when none is requested (RFC 6749 §3.3).
+// grantScope decides the scope of a request: the requested scopes the
+// client is registered for, once each in request order, or all of the
+// client's scopes when none is requested. A requested scope the client may
+// not ask for is left out when others remain, as RFC 6749 §3.3 allows (the
+// answer's scope then tells the client), and invalid_scope when none
+// remains. The permission mapper (mapGrant, at minting) then keeps those
+// the user qualifies for.
 func grantScope(cl *storage.Client, requested string) (string, error) {
 	allowed := strings.Fields(cl.Scope)
 	if strings.TrimSpace(requested) == "" {
 		return strings.Join(allowed, " "), nil
 	}
-	return narrowScope(requested, allowed)
+	var out []string
+	for _, s := range strings.Fields(requested) {
+		if contains(allowed, s) && !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return "", ErrInvalidScope.WithDescription("scope " + quoteScope(strings.Fields(requested)[0]) + " is not allowed")
+	}
+	return strings.Join(out, " "), nil
 }
 
 // narrowScope checks that every requested scope is in allowed and returns

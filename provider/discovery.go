@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/latchkey-auth/latchkey/permissions"
 )
 
 // Discovery is the OpenID Provider metadata (OIDC Discovery §3), which is
@@ -77,10 +79,23 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 	return json.Marshal(d)
 }
 
-// UserInfo is the userinfo response (OIDC Core §5.3.2).
+// UserInfo is the userinfo response (OIDC Core §5.3.2): the standard
+// claims of the token's scopes, and the extra claims the permission
+// mapper's permissions.claims release for them.
 type UserInfo struct {
 	Subject string `json:"sub"`
 	ProfileClaims
+	Extra map[string]any `json:"-"`
+}
+
+type userInfoJSON struct {
+	Subject string `json:"sub"`
+	ProfileClaims
+}
+
+// MarshalJSON writes the claims and the extra ones beside them.
+func (u UserInfo) MarshalJSON() ([]byte, error) {
+	return json.Marshal(withExtraClaims(userInfoJSON{Subject: u.Subject, ProfileClaims: u.ProfileClaims}, u.Extra))
 }
 
 // UserInfo answers the userinfo endpoint for an access token: the claims
@@ -104,5 +119,12 @@ func (p *Provider) UserInfo(ctx context.Context, raw string) (*UserInfo, error) 
 	if err != nil {
 		return nil, fmt.Errorf("userinfo: %w", err)
 	}
-	return &UserInfo{Subject: sub.ID, ProfileClaims: profileClaims(sub, info.Scope)}, nil
+	out := &UserInfo{Subject: sub.ID, ProfileClaims: profileClaims(sub, info.Scope)}
+	// The token's scopes were granted already: the mapper is asked again
+	// only for the claims they release to the user as they are now.
+	scopes := splitScope(info.Scope)
+	if res, err := p.mapper.Map(permissions.Request{User: sub.facts, Client: info.ClientID, ClientScopes: scopes, Requested: scopes}); err == nil {
+		out.Extra = res.Claims
+	}
+	return out, nil
 }

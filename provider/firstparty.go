@@ -53,10 +53,9 @@ func (p *Provider) IssueUserTokens(ctx context.Context, clientID string, id back
 	if err != nil {
 		return nil, err
 	}
-	scope, err := grantScope(cl, "")
-	if err != nil {
-		return nil, err
-	}
+	// Every scope the client may ask for; the permission mapper keeps those
+	// the user qualifies for.
+	scope := strings.Join(p.clientScopes(cl), " ")
 	req := &TokenRequest{GrantType: GrantPassword, Client: cl, UserAgent: userAgent, IP: clientIP(ctx), Time: p.now()}
 	resp, err := passwordGrant{p}.issue(ctx, req, id, scope)
 	if err != nil {

@@ -152,9 +152,11 @@ func (g passwordGrant) issue(ctx context.Context, req *TokenRequest, id backends
 // the login.
 func (p *Provider) identityToSubject(ctx context.Context, id backends.Identity, now time.Time) (subject, error) {
 	if id.UserID == 0 {
+		sid := identitySubject(id)
 		return subject{
-			ID: identitySubject(id), Username: id.Username, Email: id.Email,
+			ID: sid, Username: id.Username, Email: id.Email,
 			EmailVerified: id.EmailVerified, Groups: id.Groups,
+			facts: groupFacts(sid, id.Username, id.Email, id.Groups),
 		}, nil
 	}
 	sub, err := p.loadUser(ctx, id.UserID, true)

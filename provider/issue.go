@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey-auth/latchkey/permissions"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -25,7 +27,8 @@ type subject struct {
 	FirstName     string
 	LastName      string
 	Groups        []string
-	Permissions   []string
+	// facts are what the permission mapper is told; nil for a client.
+	facts *permissions.User
 }
 
 // grantSpec is everything needed to mint the tokens of one grant.
@@ -43,7 +46,8 @@ type grantSpec struct {
 	// empty: the family's ID.
 	sid string
 	// idp is the outside identity provider of the login, if any.
-	idp string
+	idp    string
+	mapped permissions.Result
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -89,26 +93,12 @@ func (p *Provider) readUser(ctx context.Context, userID int64) (subject, error) 
 		ID: strconv.FormatInt(u.ID, 10), UserID: u.ID, Username: u.Username,
 		Email: u.Email, EmailVerified: u.EmailVerified, FirstName: u.FirstName, LastName: u.LastName,
 	}
-	s.Groups, s.Permissions = flattenGroups(groups)
-	return s, nil
-}
-
-// flattenGroups returns group names and the union of their permissions,
-// both sorted.
-func flattenGroups(groups []storage.Group) (names, perms []string) {
-	seen := map[string]bool{}
 	for _, g := range groups {
-		names = append(names, g.Name)
-		for _, perm := range g.Permissions {
-			if !seen[perm] {
-				seen[perm] = true
-				perms = append(perms, perm)
-			}
-		}
+		s.Groups = append(s.Groups, g.Name)
 	}
-	sort.Strings(names)
-	sort.Strings(perms)
-	return names, perms
+	sort.Strings(s.Groups)
+	s.facts = userFacts(u, groups)
+	return s, nil
 }
 
 // userIDOf parses the sub of a user token; client tokens have none.
@@ -122,8 +112,15 @@ func (p *Provider) newFamily(ctx context.Context, req *TokenRequest, sub subject
 	return p.newFamilyWithID(ctx, req, newID(), sub, scope, req.Time)
 }
 
-// newFamilyWithID starts the session id, for a login at authTime.
+// newFamilyWithID starts the session id, for a login at authTime. The
+// session keeps the scope the permission mapper grants sub (so a refresh
+// can only narrow it); invalid_scope, before anything is stored, when it
+// grants nothing.
 func (p *Provider) newFamilyWithID(ctx context.Context, req *TokenRequest, id string, sub subject, scope string, authTime time.Time) (*storage.Family, string, error) {
+	scope, err := p.grantedScope(ctx, req.Client, sub, scope)
+	if err != nil {
+		return nil, "", err
+	}
 	now := req.Time
 	fam := &storage.Family{
 		ID: id, ClientID: req.Client.ID, Subject: sub.ID, Scope: scope,
@@ -143,8 +140,16 @@ func (p *Provider) newFamilyWithID(ctx context.Context, req *TokenRequest, id st
 }
 
 // mint signs (or stores) the access token and, when openid was granted to a
-// user, the ID token, and builds the response.
+// user, the ID token, and builds the response. Every grant comes through
+// here: the permission mapper (mapGrant) decides the scope, groups,
+// permissions and extra claims from the grant's scope and the subject's
+// current facts.
 func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error) {
+	mapped, err := p.mapGrant(ctx, g.client, g.subject, g.scope)
+	if err != nil {
+		return nil, err
+	}
+	g.mapped, g.scope = mapped, strings.Join(mapped.Scopes, " ")
 	now := g.now
 	ttl := p.accessTTL(g.client)
 	access, err := p.mintAccess(ctx, g, now, ttl)
@@ -168,7 +173,7 @@ func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, t
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: p.audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(), ID: newID(),
 		ClientID: g.client.ID, Scope: g.scope, Username: g.subject.Username,
-		Groups: g.subject.Groups, Permissions: g.subject.Permissions,
+		Groups: g.mapped.Groups, Permissions: g.mapped.Permissions,
 	}
 	if g.family != nil {
 		claims.SessionID = g.family.ID
@@ -243,12 +248,34 @@ func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time, 
 	c.ProfileClaims = profileClaims(g.subject, g.scope)
 	tok, err := p.keys.signID(ctx, func(alg string) any {
 		c.AccessTokenHash = halfHash(alg, access)
-		return c
+		return withExtraClaims(c, g.mapped.Claims)
 	})
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
 	}
 	return tok, nil
+}
+
+// withExtraClaims adds the permission mapper's configured claims to the
+// claims v (which win on a clash; the configuration cannot name theirs).
+func withExtraClaims(v any, extra map[string]any) any {
+	if len(extra) == 0 {
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return v
+	}
+	for k, x := range extra {
+		if _, ok := m[k]; !ok {
+			m[k] = x
+		}
+	}
+	return m
 }
 
 // profileClaims returns the claims each granted standard scope allows.

@@ -15,8 +15,10 @@ import (
 // latchkey's: the session (sid) the token belongs to, the username, and the
 // groups and permissions from the permission mapper. Introspection answers
 // with the same claims (RFC 7662 §2.2 reuses the JWT claim names). Every
-// claim is omitempty so an inactive introspection is {"active":false}; a
-// signed token always carries iss, sub, aud, exp, iat, jti and client_id.
+// claim is omitted when unset so an inactive introspection is
+// {"active":false}; a signed token always carries iss, sub, aud, exp, iat,
+// jti and client_id. Groups and Permissions are omitzero: a user's token
+// carries them even when empty ([]), a client's (nil) does not.
 type AccessClaims struct {
 	Issuer      string   `json:"iss,omitempty"`
 	Subject     string   `json:"sub,omitempty"`
@@ -29,8 +31,8 @@ type AccessClaims struct {
 	SessionID   string   `json:"sid,omitempty"`
 	AuthTime    int64    `json:"auth_time,omitempty"`
 	Username    string   `json:"username,omitempty"`
-	Groups      []string `json:"groups,omitempty"`
-	Permissions []string `json:"permissions,omitempty"`
+	Groups      []string `json:"groups,omitzero"`
+	Permissions []string `json:"permissions,omitzero"`
 }
 
 // Audience is the aud claim: one string when there is one value, else an

@@ -39,6 +39,7 @@ import (
 
 	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/backends"
+	"github.com/latchkey-auth/latchkey/permissions"
 	"github.com/latchkey-auth/latchkey/storage"
 	"github.com/latchkey-auth/latchkey/throttle"
 )
@@ -51,6 +52,8 @@ type Store interface {
 	GetUser(ctx context.Context, id int64) (storage.User, error)
 	UpdateUser(ctx context.Context, id int64, fn func(*storage.User) error) (storage.User, error)
 	UserGroups(ctx context.Context, userID int64) ([]storage.Group, error)
+	// ListGroups lists every group: a superuser holds every permission.
+	ListGroups(ctx context.Context) ([]storage.Group, error)
 }
 
 // PasswordBackend is one configured backend that checks passwords.
@@ -128,6 +131,13 @@ type Options struct {
 	// tokens an authorization code gives are tied to the session it was
 	// issued in, so that a logout can revoke them. Nil ties nothing.
 	Sessions SessionTokens
+	// Permissions is the permission mapper (permissions: in the config);
+	// nil grants every scope the client may ask for and puts every
+	// permission of the user in its tokens.
+	Permissions *permissions.Mapper
+	// FirstPartyClient is the user API's client (users.first_party_client):
+	// it may ask for every scope of the mapper besides its own.
+	FirstPartyClient string
 
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
@@ -168,6 +178,13 @@ type Provider struct {
 	// limiter limits failed credential checks and e-mail requests; nil
 	// when rate limits are off.
 	limiter *throttle.Limiter
+
+	// mapper decides scopes and claims (mapper.go); known caches every
+	// permission of every group (a superuser's), under key 0; firstPartyID
+	// is the user API's client (Options.FirstPartyClient).
+	mapper       *permissions.Mapper
+	known        *ttlCache[int64, []string]
+	firstPartyID string
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -209,6 +226,8 @@ func New(opts Options) *Provider {
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
 	}
 	p.keys.audit = opts.Audit
+	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
+	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
 	p.limiter = newLimiter(opts)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {

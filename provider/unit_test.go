@@ -128,7 +128,8 @@ func TestGrantScope(t *testing.T) {
 		{name: "no requested scope gets every registered scope", requested: "", want: "openid profile api:read"},
 		{name: "a subset is granted in request order", requested: "api:read openid", want: "api:read openid"},
 		{name: "duplicates are granted once", requested: "openid openid", want: "openid"},
-		{name: "an unregistered scope is invalid_scope", requested: "openid admin", wantErr: true},
+		{name: "an unregistered scope is dropped when others remain", requested: "openid admin", want: "openid"},
+		{name: "only unregistered scopes are invalid_scope", requested: "admin write", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,8 +57,9 @@ const AdminRole = "admin"
 
 // IsStaff reports whether the token speaks for a staff user (Django's
 // is_staff): a true is_staff or is_superuser claim, or the admin role in
-// the permissions or roles claims. Today's latchkey tokens carry neither
-// flag, so a staff user is one whose groups grant the admin permission.
+// the permissions or roles claims. latchkey's permission mapper puts the
+// admin role in the permissions of staff users' tokens (and of members of
+// a group holding it).
 func (p *Principal) IsStaff() bool {
 	if b, _ := p.Claims["is_staff"].(bool); b {
 		return true

@@ -9,11 +9,13 @@ import (
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/config"
+	"github.com/latchkey-auth/latchkey/permissions"
 )
 
 // CheckConfig is everything that can be checked of a loaded configuration
 // without touching a store: the backends' types and config blocks (against
-// the registry), the user API's profile schema and mail templates, and a
+// the registry), the permission mapper (permissions:), the user API's
+// profile schema and mail templates, and a
 // master key file that exists. `latchkey config check` and `latchkey
 // serve` (through Open, before it creates the data directory or migrates)
 // both call it, so the two are exactly as strict. Every problem is
@@ -30,6 +32,9 @@ func CheckConfig(cfg config.Config, reg backends.Registry) error {
 			}
 			errs = append(errs, fmt.Errorf("%s: %w", key, err))
 		}
+	}
+	if _, err := permissions.New(cfg.Permissions); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := userAPIProfileSchema(cfg.Users.API); err != nil {
 		errs = append(errs, err)

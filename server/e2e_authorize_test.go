@@ -254,8 +254,8 @@ type authRequest struct {
 }
 
 // oddState is a state value with characters that need escaping: it must
-// come back unchanged.
-const oddState = "st a+te/?&=#%25é\"<'>"
+// come back unchanged (all VSCHAR, RFC 6749 Appendix A.5).
+const oddState = "st a+te/?&=#%25\"<'>~"
 
 // authorization starts an authorization request with PKCE S256, a state
 // and a nonce.
@@ -658,8 +658,10 @@ func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 		{"challenge without method (plain by default)", pa.with("code_challenge", pa.Verifier, "code_challenge_method", ""), "invalid_request"},
 		{"unknown challenge method", a.with("code_challenge_method", "S512"), "invalid_request"},
 		{"short challenge", a.with("code_challenge", "abc"), "invalid_request"},
-		{"scope the client may not ask for", narrow.authorization("openid email"), "invalid_scope"},
-		{"the API scope for a third-party client", a.with("scope", "openid latchkey"), "invalid_scope"},
+		// Scopes the client may not ask for are dropped when others remain
+		// (RFC 6749 §3.3, docs/permissions.md); only them is invalid_scope.
+		{"only scopes the client may not ask for", narrow.authorization("email"), "invalid_scope"},
+		{"only the API scope, for a third-party client", a.with("scope", "latchkey"), "invalid_scope"},
 		{"prompt=none without a session", a.with("prompt", "none"), "login_required"},
 		{"unknown prompt", a.with("prompt", "select_account"), "invalid_request"},
 		{"prompt=none with login", a.with("prompt", "none login"), "invalid_request"},
@@ -732,6 +734,12 @@ func TestAuthorizeForcedLoginAndDeny(t *testing.T) {
 				t.Error("the new login kept the old session's sid")
 			}
 		})
+	}
+
+	// prompt=none with a session and the consent: a code, silently.
+	a = rp.authorization("openid").with("prompt", "none")
+	if q := callback(t, ts, b.authorize(a), a); q.Get("code") == "" || q.Has("error") {
+		t.Errorf("prompt=none, signed in and consented: %v", q)
 	}
 
 	// max_age that the session meets: no login page.
@@ -1437,4 +1445,134 @@ func TestAuthorizePublicClientAndPOST(t *testing.T) {
 	code = b.codeWithSession(ts, a)
 	_, err = native.exchange(ts, a, code, oauth2.SetAuthURLParam("redirect_uri", "http://127.0.0.1/native/cb"))
 	wantRetrieveError(t, err, "invalid_grant", http.StatusBadRequest)
+}
+
+// The lifetimes of config (sessions.idle_timeout, sessions.lifetime) end
+// sessions on the server; logoutall ends browser sessions too; a login
+// page left open past the request's lifetime is an error page, not a
+// sign-in.
+func TestLoginSessionLifetimesFromConfig(t *testing.T) {
+	f := newAuthzFixture(t, func(c *config.Config) {
+		c.Sessions.IdleTimeout = 5 * time.Minute
+		c.Sessions.Lifetime = 12 * time.Minute
+	})
+	ts, rp := f.ts, f.rp
+	b := newWebBrowser(t, ts)
+	b.signInForCode(ts, rp.authorization("openid"), authzUser, authzPass)
+
+	t.Run("idle", func(t *testing.T) {
+		ts.Clock.Advance(4 * time.Minute)
+		if in, _ := b.signedIn(); !in {
+			t.Fatal("signed out before the idle timeout")
+		}
+		ts.Clock.Advance(4 * time.Minute) // 8m after the login, 4m after the last use
+		if in, _ := b.signedIn(); !in {
+			t.Fatal("a session in use was not slid")
+		}
+		ts.Clock.Advance(5*time.Minute + time.Second)
+		b.wantSignedOut("after the idle timeout", rp.authorization("openid"))
+	})
+	t.Run("absolute", func(t *testing.T) {
+		b.signInForCode(ts, rp.authorization("openid"), authzUser, authzPass)
+		for range 2 {
+			ts.Clock.Advance(4 * time.Minute)
+			if in, _ := b.signedIn(); !in {
+				t.Fatal("signed out before the lifetime")
+			}
+		}
+		ts.Clock.Advance(4*time.Minute + time.Second) // 12m01s after the login
+		b.wantSignedOut("after the lifetime", rp.authorization("openid"))
+	})
+	t.Run("logoutall", func(t *testing.T) {
+		b.signInForCode(ts, rp.authorization("openid"), authzUser, authzPass)
+		access, _ := ts.jwtPair(authzUser, authzPass)
+		if res := ts.call(http.MethodPost, "/auth/token/logoutall/", bearer(access), nil); res.Status != http.StatusNoContent {
+			t.Fatalf("logoutall: %s", res)
+		}
+		b.wantSignedOut("after logoutall", rp.authorization("openid"))
+	})
+	t.Run("a login page left open", func(t *testing.T) {
+		res := b.authorize(rp.authorization("openid"))
+		wantRedirectTo(t, res, pages.LoginPath)
+		page := b.get(location(t, res).String())
+		ts.Clock.Advance(sessions.RequestTTL + time.Second)
+		res = b.post(pages.LoginPath, url.Values{
+			"csrf_token": {hiddenField(t, page.Body, "csrf_token")}, "request": {hiddenField(t, page.Body, "request")},
+			"username": {authzUser}, "password": {authzPass},
+		})
+		wantPage(t, "an expired request", res, http.StatusBadRequest)
+		wantNoSessionCookie(t, "an expired request", res)
+	})
+}
+
+// A code redeemed by several requests at once is redeemed once: one 200,
+// the others invalid_grant, never a 5xx. A registered redirect URI with a
+// query keeps it in the callback and matches only exactly. A token
+// request with the wrong client secret is invalid_client.
+func TestAuthorizationCodeRaceAndRedirectQuery(t *testing.T) {
+	f := newAuthzFixture(t, nil)
+	ts := f.ts
+	rp := ts.newRelyingParty(f.admin, []string{"https://app.example.com/cb?tenant=1"}, nil)
+	b := newWebBrowser(t, ts)
+	a := rp.authorization("openid offline_access")
+	res := b.submitLogin(b.authorize(a), authzUser, authzPass)
+	q := callback(t, ts, b.decide(res, "allow"), a)
+	if q.Get("tenant") != "1" || q.Get("code") == "" {
+		t.Fatalf("the callback lost the registered query: %v", q)
+	}
+	wantPage(t, "another query value", b.authorize(a.with("redirect_uri", "https://app.example.com/cb?tenant=2")), http.StatusBadRequest)
+	wantPage(t, "the query left out", b.authorize(a.with("redirect_uri", "https://app.example.com/cb")), http.StatusBadRequest)
+
+	// The race.
+	body := url.Values{
+		"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "redirect_uri": {rp.RedirectURI}, "code_verifier": {a.Verifier},
+	}.Encode()
+	const n = 8
+	statuses := make([]int, n)
+	codes := make([]string, n)
+	start := make(chan struct{})
+	done := make(chan struct{})
+	for i := range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, _ := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(rp.ID, rp.Secret)
+			<-start
+			res, err := ts.client.Do(req)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			defer res.Body.Close()
+			var e struct {
+				Error string `json:"error"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&e)
+			statuses[i], codes[i] = res.StatusCode, e.Error
+		}()
+	}
+	close(start)
+	for range n {
+		<-done
+	}
+	ok := 0
+	for i := range n {
+		switch {
+		case statuses[i] == http.StatusOK:
+			ok++
+		case statuses[i] != http.StatusBadRequest || codes[i] != "invalid_grant":
+			t.Errorf("request %d: %d %q, want 200 or 400 invalid_grant", i, statuses[i], codes[i])
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d redemptions of one code succeeded (%v), want 1", ok, statuses)
+	}
+
+	// Client authentication comes first.
+	a = rp.authorization("openid")
+	code := b.codeWithSession(ts, a)
+	bad := relyingParty{ID: rp.ID, Secret: "not-the-secret", RedirectURI: rp.RedirectURI}
+	_, err := bad.exchange(ts, a, code)
+	wantRetrieveError(t, err, "invalid_client", http.StatusUnauthorized)
 }

@@ -546,7 +546,7 @@ func TestTheTokenEndpointAnswersBadRequestsWithRFC6749ErrorsAndChangesNothing(t 
 		{"PUT is 405", "PUT", "form", "grant_type=client_credentials", true, 405, "invalid_request"},
 		{"no client authentication is invalid_client", "POST", "form", "grant_type=client_credentials", false, 401, "invalid_client"},
 		{"secrets in both header and body are invalid_request", "POST", "form", "grant_type=client_credentials&client_id=demo&client_secret=demo-secret", true, 400, "invalid_request"},
-		{"a scope the client is not registered for is invalid_scope", "POST", "form", "grant_type=client_credentials&scope=openid+admin", true, 400, "invalid_scope"},
+		{"only scopes the client is not registered for is invalid_scope", "POST", "form", "grant_type=client_credentials&scope=admin+write", true, 400, "invalid_scope"},
 		{"a password grant without a password is invalid_request", "POST", "form", "grant_type=password&username=admin", true, 400, "invalid_request"},
 		{"a refresh grant without a token is invalid_request", "POST", "form", "grant_type=refresh_token", true, 400, "invalid_request"},
 		{"a garbage refresh token is invalid_grant", "POST", "form", "grant_type=refresh_token&refresh_token=lk_rt_nope", true, 400, "invalid_grant"},

@@ -113,7 +113,8 @@ func TestUsersReadUpdateDelete(t *testing.T) {
 		}
 		tok := ts.passwordToken("ivy", "ivy-pass-1234")
 		_, info := ts.introspectActive(tok.AccessToken)
-		if perms, _ := info["permissions"].([]any); len(perms) != 1 || perms[0] != "store.view_product" {
+		// is_staff is the admin role, a permission of its own (docs/permissions.md).
+		if perms, _ := info["permissions"].([]any); len(perms) != 2 || perms[0] != "admin" || perms[1] != "store.view_product" {
 			t.Errorf("the new group's permission is not in the token: %v", info)
 		}
 		m := wantFields(t, ts.call(http.MethodPatch, ivyURL, admin, map[string]any{"groups": []string{"nope"}}), "groups")

@@ -29,6 +29,7 @@ import (
 	"github.com/latchkey-auth/latchkey/handlers/pages"
 	"github.com/latchkey-auth/latchkey/identities"
 	"github.com/latchkey-auth/latchkey/metrics"
+	"github.com/latchkey-auth/latchkey/permissions"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/sessions"
 	"github.com/latchkey-auth/latchkey/storage"
@@ -145,6 +146,13 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	mapper, err := permissions.New(cfg.Permissions) // checked by CheckConfig already
+	if err != nil {
+		return err
+	}
+	if err := seedGroups(ctx, s.store, mapper, opts.Now(), opts.Logger); err != nil {
+		return err
+	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
 		Store: s.store, Tokens: s.hot, Codes: s.hot, Secrets: secrets,
@@ -160,6 +168,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
+		Permissions: mapper, FirstPartyClient: cfg.Users.API.FirstPartyClient,
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()

@@ -62,6 +62,9 @@ type User struct {
 	LastLogin         time.Time // zero: never
 	PasswordChangedAt time.Time
 	Profile           map[string]any
+	// Permissions are the user's own permissions (Django's
+	// user_permissions), besides those of their groups; sorted, unique.
+	Permissions []string
 }
 
 // UserQuery selects a page of users.

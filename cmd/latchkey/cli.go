@@ -184,7 +184,7 @@ func (c *cli) migrateCmd() *cobra.Command {
 
 func (c *cli) usersCmd() *cobra.Command {
 	cmd := group("users", "Manage users")
-	cmd.AddCommand(c.userCreateCmd("create", false), c.userCreateCmd("createsuperuser", true), c.userSetPasswordCmd(), c.usersImportCmd(), c.usersExportCmd())
+	cmd.AddCommand(c.userCreateCmd("create", false), c.userCreateCmd("createsuperuser", true), c.userSetPasswordCmd(), c.usersImportCmd(), c.usersExportCmd(), c.usersExplainCmd())
 	return cmd
 }
 

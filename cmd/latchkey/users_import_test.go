@@ -145,7 +145,8 @@ func TestUsersImportDjangoDumpThenLogInWithTheOldPasswords(t *testing.T) {
 				if got := stringsOf(claims["groups"]); !slices.Equal(got, []string{"ProductManagers", "Viewers"}) {
 					t.Errorf("user000's token groups = %v", got)
 				}
-				if got := stringsOf(claims["permissions"]); !slices.Equal(got, []string{"store.can_publish_product", "store.change_product", "store.view_product"}) {
+				// Staff (admin), their own store.add_product and their groups'.
+				if got := stringsOf(claims["permissions"]); !slices.Equal(got, []string{"admin", "store.add_product", "store.can_publish_product", "store.change_product", "store.view_product"}) {
 					t.Errorf("user000's token permissions = %v", got)
 				}
 			}

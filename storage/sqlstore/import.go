@@ -268,6 +268,7 @@ func sameUserRow(stored, in *userRow) (bool, error) {
 		pa, pb = nil, nil
 	}
 	a.Profile, b.Profile = nil, nil
+	a.Permissions, b.Permissions = userPermissions(a.Permissions), userPermissions(b.Permissions)
 	return bytes.Equal(pa, pb) && reflect.DeepEqual(a, b), nil
 }
 

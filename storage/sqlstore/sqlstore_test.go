@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -449,6 +450,55 @@ func BenchmarkGetClientSQLite(b *testing.B) {
 			if _, err := s.GetClient(b.Context(), fmt.Sprintf("client%d", i%100)); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// A database imported before users had a permissions column kept a user's
+// own Django permissions in profile.django_permissions: migration
+// 20261206000201 moves them into the column, and its rollback moves them
+// back.
+func TestMigrationMovesDjangoPermissionsOutOfTheProfile(t *testing.T) {
+	bothDialects(t, func(t *testing.T, open opener) {
+		ctx := t.Context()
+		s := open(t, true)
+		u := storage.User{Username: "imported", IsActive: true, Profile: map[string]any{
+			"django_permissions": []any{"shop.view_order", "shop.add_order"}, "department": "sales",
+		}}
+		must(t, s.CreateUser(ctx, &u))
+		plain := storage.User{Username: "plain", IsActive: true, Profile: map[string]any{"department": "it"}}
+		must(t, s.CreateUser(ctx, &plain))
+		// The database as it was before the migration.
+		for _, q := range []string{
+			"DELETE FROM latchkey_migrations WHERE name = '20261206000201'",
+			"ALTER TABLE users DROP COLUMN permissions",
+		} {
+			if _, err := s.DB().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		must(t, s.Migrate(ctx))
+		got, err := s.GetUser(ctx, u.ID)
+		must(t, err)
+		if !slices.Equal(got.Permissions, []string{"shop.add_order", "shop.view_order"}) {
+			t.Errorf("permissions after the migration: %v", got.Permissions)
+		}
+		if len(got.Profile) != 1 || got.Profile["department"] != "sales" {
+			t.Errorf("profile after the migration: %v", got.Profile)
+		}
+		other, err := s.GetUser(ctx, plain.ID)
+		must(t, err)
+		if other.Permissions != nil || other.Profile["department"] != "it" {
+			t.Errorf("a user without django_permissions changed: %+v", other)
+		}
+
+		must(t, s.MigrateDown(ctx)) // only this migration's group
+		var profile string
+		if err := s.DB().QueryRowContext(ctx, "SELECT profile FROM users WHERE username = 'imported'").Scan(&profile); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(profile, "django_permissions") || !strings.Contains(profile, "shop.view_order") {
+			t.Errorf("profile after the rollback: %s", profile)
 		}
 	})
 }

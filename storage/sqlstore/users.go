@@ -31,6 +31,7 @@ type userRow struct {
 	LastLogin         dbTime
 	PasswordChangedAt dbTime
 	Profile           profileColumn
+	Permissions       []string // NULL when none
 }
 
 // normalize lower-cases a login for the unique, case-insensitive columns.
@@ -45,7 +46,7 @@ func newUserRow(u storage.User) userRow {
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		EmailVerified: u.EmailVerified, DateJoined: dbTime(u.DateJoined),
 		LastLogin: dbTime(u.LastLogin), PasswordChangedAt: dbTime(u.PasswordChangedAt),
-		Profile: escapeProfile(u.Profile),
+		Profile: escapeProfile(u.Profile), Permissions: userPermissions(u.Permissions),
 	}
 	if u.Email != "" {
 		norm := normalize(u.Email)
@@ -63,8 +64,17 @@ func (r *userRow) user() storage.User {
 		IsActive: r.IsActive, IsStaff: r.IsStaff, IsSuperuser: r.IsSuperuser,
 		EmailVerified: r.EmailVerified, DateJoined: r.DateJoined.Time(),
 		LastLogin: r.LastLogin.Time(), PasswordChangedAt: r.PasswordChangedAt.Time(),
-		Profile: unescapeProfile(map[string]any(r.Profile)),
+		Profile: unescapeProfile(map[string]any(r.Profile)), Permissions: userPermissions(r.Permissions),
 	}
+}
+
+// userPermissions are a user's own permissions as stored: sorted, unique,
+// and nil when there are none.
+func userPermissions(perms []string) []string {
+	if len(perms) == 0 {
+		return nil
+	}
+	return sortedUnique(perms)
 }
 
 // CreateUser stores u and sets u.ID; the database picks the ID.

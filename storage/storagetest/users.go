@@ -33,6 +33,7 @@ func RunUsers(t *testing.T, open func(t *testing.T) storage.Users) {
 		{"count users counts every user", testUserCount},
 		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testUserInvalidText},
 		{"profile strings come back exactly, U+0000 and literal \\u0000 included", testUserProfileExact},
+		{"own permissions are stored sorted and unique, and none is nil", testUserPermissions},
 	})
 }
 
@@ -53,6 +54,7 @@ func testUserInvalidText(t *testing.T, s storage.Users) {
 			func(v *storage.User) { v.Email = bad + "@example.org" },
 			func(v *storage.User) { v.FirstName = bad },
 			func(v *storage.User) { v.PasswordHash = bad },
+			func(v *storage.User) { v.Permissions = []string{"ok.perm", bad} },
 		} {
 			v := userNamed("fresh")
 			change(&v)
@@ -150,6 +152,7 @@ func sampleUser() storage.User {
 			"tags":   []any{"math", "poetry"},
 			"prefs":  map[string]any{"dark": true, "none": nil},
 		},
+		Permissions: []string{"shop.view_order", "store.can_publish_product"},
 	}
 }
 
@@ -426,4 +429,32 @@ func testUserCount(t *testing.T, s storage.Users) {
 	n, err = s.CountUsers(t.Context())
 	must(t, err)
 	equal(t, "two users", n, 2)
+}
+
+func testUserPermissions(t *testing.T, s storage.Users) {
+	ctx := t.Context()
+	u := userNamed("perms")
+	u.Permissions = []string{"b.change_x", "a.view_x", "b.change_x"}
+	u = createUser(t, s, u)
+	got, err := s.GetUser(ctx, u.ID)
+	must(t, err)
+	equal(t, "permissions after create", got.Permissions, []string{"a.view_x", "b.change_x"})
+
+	got, err = s.UpdateUser(ctx, u.ID, func(v *storage.User) error {
+		v.Permissions = append(v.Permissions, "c.delete_x")
+		return nil
+	})
+	must(t, err)
+	equal(t, "UpdateUser result", got.Permissions, []string{"a.view_x", "b.change_x", "c.delete_x"})
+	got, err = s.UserByUsername(ctx, "perms")
+	must(t, err)
+	equal(t, "permissions after update", got.Permissions, []string{"a.view_x", "b.change_x", "c.delete_x"})
+
+	_, err = s.UpdateUser(ctx, u.ID, func(v *storage.User) error { v.Permissions = []string{}; return nil })
+	must(t, err)
+	got, err = s.GetUser(ctx, u.ID)
+	must(t, err)
+	if got.Permissions != nil {
+		t.Errorf("no permissions came back as %#v, want nil", got.Permissions)
+	}
 }
