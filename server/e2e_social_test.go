@@ -145,7 +145,7 @@ func TestSocialSignInProvisionsThenReusesTheAccount(t *testing.T) {
 		"provision":   true,
 		"group_rules": []map[string]string{{"upstream": "engineers", "group": "Engineering"}},
 	})))
-	rp := newRelyingParty(t, ts.URL)
+	rp := newOIDCApp(t, ts.URL)
 	ts.createClient(ts.adminToken(), map[string]any{
 		"client_id": "webapp", "client_name": "Acme Web", "token_endpoint_auth_method": "none",
 		"redirect_uris": []string{rp.URL + "/callback"}, "scope": "openid profile email offline_access groups",
