@@ -170,7 +170,7 @@ func (c *Config) Open(id string, deps backends.Deps) (any, error) {
 	}
 	return &Backend{
 		id: id, cfg: *c, secret: secret, claims: claims, scopes: scopes, name: name,
-		client: &http.Client{Timeout: timeout, Transport: tr},
+		client:  &http.Client{Timeout: timeout, Transport: tr},
 		timeout: timeout, log: log,
 	}, nil
 }

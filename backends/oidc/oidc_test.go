@@ -29,7 +29,7 @@ type forger struct {
 	other *ecdsa.PrivateKey // a key the JWKS does not publish
 
 	mu     sync.Mutex
-	down   bool // discovery answers 503
+	down   bool                               // discovery answers 503
 	idt    func(claims map[string]any) string // builds the next ID token
 	claims map[string]any
 	calls  int
