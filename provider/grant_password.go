@@ -78,12 +78,20 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	case <-ctx.Done():
 		return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(ctx.Err())
 	}
+	// The chain (contract §7): the first backend that accepts wins; an
+	// unknown login falls through to the next; a wrong password stops the
+	// chain unless the backend lets it through (on_wrong_password: next);
+	// a backend that fails is skipped, and if nobody accepts after a
+	// failure the answer is 503: latchkey cannot say the password is wrong.
+	var broken error
 	for _, b := range p.passwords {
-		id, ok, err := b.Checker.CheckPassword(ctx, login, password)
+		id, res, err := p.checkPassword(ctx, b, login, password)
 		if err != nil {
-			return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(fmt.Errorf("backend %s: %w", b.ID, err))
+			p.log.WarnContext(ctx, "password backend failed", "backend", b.ID, "err", err)
+			broken = errors.Join(broken, fmt.Errorf("backend %s: %w", b.ID, err))
+			continue
 		}
-		if ok {
+		if res == backends.Accepted {
 			if id.Backend == "" {
 				id.Backend = b.ID
 			}
@@ -97,12 +105,47 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 			return id, nil
 		}
 		p.obs.LoginFailed(b.ID)
+		if res == backends.WrongPassword && !b.NextOnWrongPassword {
+			break
+		}
+	}
+	if broken != nil {
+		return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(broken)
 	}
 	p.auditLogin(ctx, audit.TypeLoginFailed, login, backends.Identity{})
 	if err := att.Failed(ctx); err != nil {
 		return backends.Identity{}, throttleErr(err)
 	}
 	return backends.Identity{}, errBadLogin
+}
+
+// checkPassword asks one backend, as a PasswordVerifier when it is one (a
+// plain PasswordChecker's refusal is UnknownUser: the chain goes on), and
+// reports the outcome and latency to the observer.
+func (p *Provider) checkPassword(ctx context.Context, b PasswordBackend, login, password string) (backends.Identity, backends.Result, error) {
+	start := time.Now()
+	var (
+		id  backends.Identity
+		res backends.Result
+		err error
+	)
+	if v, ok := b.Checker.(backends.PasswordVerifier); ok {
+		id, res, err = v.VerifyPassword(ctx, login, password)
+	} else {
+		var ok bool
+		id, ok, err = b.Checker.CheckPassword(ctx, login, password)
+		if ok {
+			res = backends.Accepted
+		}
+	}
+	outcome := res.String()
+	if err != nil {
+		outcome = "error"
+	}
+	if o, ok := p.obs.(BackendObserver); ok {
+		o.PasswordChecked(b.ID, outcome, time.Since(start))
+	}
+	return id, res, err
 }
 
 // auditLogin records a password login. The login as typed is kept for
@@ -139,7 +182,10 @@ func (g passwordGrant) issue(ctx context.Context, req *TokenRequest, id backends
 	if err != nil {
 		return nil, err
 	}
-	spec := grantSpec{client: req.Client, subject: sub, scope: scope, authTime: req.Time, now: req.Time}
+	spec := grantSpec{
+		client: req.Client, subject: sub, scope: scope, authTime: req.Time, now: req.Time,
+		amr: []string{"pwd"}, idp: id.Backend,
+	}
 	if allowsGrant(req.Client, GrantRefreshToken) {
 		if spec.family, spec.refresh, err = p.newFamily(ctx, req, sub, scope); err != nil {
 			return nil, err

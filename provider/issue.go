@@ -39,6 +39,10 @@ type grantSpec struct {
 	now      time.Time       // the request's time: iat, exp
 	nonce    string          // OIDC nonce of the authorization request
 	amr      []string        // authentication methods of the login (RFC 8176)
+	idp      string          // the backend that authenticated the user
+	// maxTTL, when set, caps the access token's lifetime (token exchange:
+	// never past the subject token's expiry).
+	maxTTL time.Duration
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -142,6 +146,9 @@ func (p *Provider) newFamilyWithID(ctx context.Context, req *TokenRequest, id st
 func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error) {
 	now := g.now
 	ttl := p.accessTTL(g.client)
+	if g.maxTTL > 0 && ttl > g.maxTTL {
+		ttl = g.maxTTL
+	}
 	access, err := p.mintAccess(ctx, g, now, ttl)
 	if err != nil {
 		return nil, err
@@ -163,7 +170,7 @@ func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, t
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: p.audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(), ID: newID(),
 		ClientID: g.client.ID, Scope: g.scope, Username: g.subject.Username,
-		Groups: g.subject.Groups, Permissions: g.subject.Permissions,
+		Groups: g.subject.Groups, Permissions: g.subject.Permissions, IdentityProvider: g.idp,
 	}
 	if g.family != nil {
 		claims.SessionID = g.family.ID
@@ -215,7 +222,9 @@ type IDClaims struct {
 	AuthorizedParty string   `json:"azp,omitempty"`
 	SessionID       string   `json:"sid,omitempty"`
 	AMR             []string `json:"amr,omitempty"`
-	AccessTokenHash string   `json:"at_hash,omitempty"`
+	// IdentityProvider names the backend that authenticated the user.
+	IdentityProvider string `json:"idp,omitempty"`
+	AccessTokenHash  string `json:"at_hash,omitempty"`
 	ProfileClaims
 }
 
@@ -223,7 +232,7 @@ func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time, 
 	c := IDClaims{
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: Audience{g.client.ID},
 		IssuedAt: now.Unix(), Expiry: now.Add(p.lifetimes.IDToken).Unix(), AuthorizedParty: g.client.ID,
-		Nonce: g.nonce, AMR: g.amr,
+		Nonce: g.nonce, AMR: g.amr, IdentityProvider: g.idp,
 	}
 	if !g.authTime.IsZero() {
 		c.AuthTime = g.authTime.Unix()

@@ -31,6 +31,8 @@ type AccessClaims struct {
 	Username    string   `json:"username,omitempty"`
 	Groups      []string `json:"groups,omitempty"`
 	Permissions []string `json:"permissions,omitempty"`
+	// IdentityProvider names the backend that authenticated the user.
+	IdentityProvider string `json:"idp,omitempty"`
 }
 
 // Audience is the aud claim: one string when there is one value, else an

@@ -40,6 +40,7 @@ func builtinGrants(p *Provider) []Grant {
 		passwordGrant{p},
 		refreshTokenGrant{p},
 		clientCredentialsGrant{p},
+		tokenExchangeGrant{p},
 	}
 }
 
