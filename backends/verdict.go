@@ -65,3 +65,18 @@ type TokenInfo struct {
 type TokenIntrospector interface {
 	IntrospectToken(ctx context.Context, token string) (TokenInfo, bool, error)
 }
+
+// clientIDKey carries the OAuth client a login is for.
+type clientIDKey struct{}
+
+// WithClientID returns a context carrying the client_id a password check is
+// made for (the password grant's client, the user API's first-party one).
+func WithClientID(ctx context.Context, clientID string) context.Context {
+	return context.WithValue(ctx, clientIDKey{}, clientID)
+}
+
+// ClientID returns the client_id of WithClientID, or "".
+func ClientID(ctx context.Context) string {
+	id, _ := ctx.Value(clientIDKey{}).(string)
+	return id
+}

@@ -30,6 +30,7 @@ func (g passwordGrant) Token(ctx context.Context, req *TokenRequest) (*TokenResp
 		return nil, ErrInvalidRequest.WithDescription("username and password are required")
 	}
 	ctx = audit.WithClient(ctx, req.Client.ID)
+	ctx = backends.WithClientID(ctx, req.Client.ID)
 	id, err := g.p.AuthenticatePassword(ctx, login, password)
 	if err != nil {
 		return nil, err
