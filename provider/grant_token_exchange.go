@@ -189,9 +189,18 @@ func (a accessTokenSubjects) ResolveSubjectToken(ctx context.Context, raw string
 			Scope:    tok.Scope, AnyScope: tok.Scope == "", ExpiresAt: tok.ExpiresAt,
 		}, nil
 	}
-	if hasPrefix(raw, "lk_") {
+	if !mayBeUpstream(raw) {
 		// latchkey's other secrets are never subject tokens of this type.
 		return SubjectToken{}, ErrInvalidSubjectToken
+	}
+	if hasPrefix(raw, PrefixAccessToken) {
+		// One of our own opaque access tokens is not a subject token
+		// (only personal access tokens are); another latchkey's may be.
+		if _, err := p.inspectAccess(ctx, raw); err == nil {
+			return SubjectToken{}, ErrInvalidSubjectToken
+		} else if !errors.Is(err, errBadToken) {
+			return SubjectToken{}, err
+		}
 	}
 	info, ok, err := p.introspectUpstream(ctx, raw)
 	if err != nil {

@@ -57,7 +57,7 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 		return p.introspectPersonal(ctx, token)
 	}
 	info, err := p.inspectAccess(ctx, token)
-	if errors.Is(err, errBadToken) && !hasPrefix(token, "lk_") {
+	if errors.Is(err, errBadToken) && mayBeUpstream(token) {
 		info, err = p.inspectUpstream(ctx, token)
 	}
 	if errors.Is(err, errBadToken) {
@@ -162,6 +162,13 @@ func (p *Provider) inspectUpstream(ctx context.Context, raw string) (*Introspect
 	return info, nil
 }
 
+// mayBeUpstream reports whether a token latchkey does not know may be
+// another server's: anything but latchkey's own kinds of secret, except
+// lk_at_, which another latchkey issues too.
+func mayBeUpstream(raw string) bool {
+	return !hasPrefix(raw, "lk_") || hasPrefix(raw, PrefixAccessToken)
+}
+
 func nonNil(l []string) []string {
 	if l == nil {
 		return []string{}
@@ -250,7 +257,7 @@ func stringList(v any) []string {
 // user and admin APIs. ErrInvalidToken when it is not valid.
 func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*Introspection, error) {
 	info, err := p.inspectAccess(ctx, raw)
-	if errors.Is(err, errBadToken) && !hasPrefix(raw, "lk_") {
+	if errors.Is(err, errBadToken) && mayBeUpstream(raw) {
 		// Another server's token, vouched for by an opaque backend.
 		info, err = p.inspectUpstream(ctx, raw)
 	}
