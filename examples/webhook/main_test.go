@@ -71,4 +71,3 @@ func TestExampleRefusesReplays(t *testing.T) {
 		t.Errorf("replayed 10 minutes later: %d; want 400", code)
 	}
 }
-
