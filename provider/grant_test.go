@@ -131,7 +131,7 @@ func TestANewGrantIsOneTypeAndOneRegistration(t *testing.T) {
 		if err := json.Unmarshal(body, &d); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{GrantPassword, GrantRefreshToken, GrantClientCredentials, grantEcho}
+		want := []string{GrantPassword, GrantRefreshToken, GrantClientCredentials, GrantTokenExchange, grantEcho}
 		if !slices.Equal(d.GrantTypesSupported, want) {
 			t.Fatalf("grant_types_supported = %v, want %v", d.GrantTypesSupported, want)
 		}
