@@ -71,14 +71,6 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 		}
 		return backends.Identity{}, err
 	}
-	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
-	// a burst of logins queues instead of exhausting memory.
-	select {
-	case p.passwordSlots <- struct{}{}:
-		defer func() { <-p.passwordSlots }()
-	case <-ctx.Done():
-		return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(ctx.Err())
-	}
 	// The chain (contract §7): the first backend that accepts wins; an
 	// unknown login falls through to the next; a wrong password stops the
 	// chain unless the backend lets it through (on_wrong_password: next);
@@ -124,6 +116,19 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 // plain PasswordChecker's refusal is UnknownUser: the chain goes on), and
 // reports the outcome and latency to the observer.
 func (p *Provider) checkPassword(ctx context.Context, b PasswordBackend, login, password string) (backends.Identity, backends.Result, error) {
+	if _, hashes := b.Checker.(backends.PasswordHasher); hashes {
+		// A backend that hashes passwords here (local: ~19 MiB of argon2
+		// memory a check) runs under a bound, so a burst of logins queues
+		// instead of exhausting memory. One that asks another service (a
+		// webhook) does not take a slot: it costs no CPU here, and a slow
+		// service must not hold up local logins.
+		select {
+		case p.passwordSlots <- struct{}{}:
+			defer func() { <-p.passwordSlots }()
+		case <-ctx.Done():
+			return backends.Identity{}, backends.UnknownUser, fmt.Errorf("wait for a password check slot: %w", ctx.Err())
+		}
+	}
 	start := time.Now()
 	var (
 		id  backends.Identity
