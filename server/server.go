@@ -126,7 +126,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	passwords, hasher, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
+	passwords, introspectors, hasher, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
 	if err != nil {
 		return err
 	}
@@ -158,10 +158,11 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			RefreshMax: cfg.Tokens.RefreshMaxTTL, IDToken: cfg.Tokens.IDTokenTTL,
 			RefreshReuseGrace: cfg.Tokens.RefreshReuseGrace,
 		},
-		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
+		Passwords: passwords, Introspectors: introspectors, PersonalTokens: s.store,
+		FirstPartyClient: cfg.Users.API.FirstPartyClient, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
-		Permissions: mapper, FirstPartyClient: cfg.Users.API.FirstPartyClient,
+		Permissions: mapper,
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
@@ -213,20 +214,25 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 }
 
 // openBackends opens the configured backends in configured order and
-// returns those that check passwords, and the hasher of new passwords: the
+// returns those that check passwords (the chain, in order), those that
+// vouch for other servers' tokens, and the hasher of new passwords: the
 // first backend that is a backends.PasswordHasher (see defaultHasher when
 // none is).
-func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, backends.PasswordHasher, error) {
+func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, []provider.TokenBackend, backends.PasswordHasher, error) {
 	deps := backends.Deps{Logger: log, Users: users, LoginFields: cfg.Users.LoginFields}
 	var checkers []provider.PasswordBackend
+	var introspectors []provider.TokenBackend
 	var hasher backends.PasswordHasher
 	for _, b := range cfg.Backends {
 		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, deps)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if pc, ok := opened.Impl.(backends.PasswordChecker); ok {
-			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc})
+			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc, NextOnWrongPassword: b.OnWrongPassword == "next"})
+		}
+		if ti, ok := opened.Impl.(backends.TokenIntrospector); ok {
+			introspectors = append(introspectors, provider.TokenBackend{ID: b.ID, Introspector: ti})
 		}
 		if ph, ok := opened.Impl.(backends.PasswordHasher); ok && hasher == nil {
 			hasher = ph
@@ -235,10 +241,10 @@ func openBackends(cfg config.Config, reg backends.Registry, users storage.Users,
 	if hasher == nil {
 		var err error
 		if hasher, err = defaultHasher(reg, deps); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return checkers, hasher, nil
+	return checkers, introspectors, hasher, nil
 }
 
 // defaultHasherType is the backend type whose defaults hash new passwords
