@@ -79,15 +79,20 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 		}
 	}
 	bin := opts.latchkeyPath
-	if (needs(selected, targetLatchkey) || needs(selected, targetWarn) || needs(selected, targetProd)) && bin == "" {
+	if (needs(selected, targetLatchkey) || needs(selected, targetWarn) || needs(selected, targetProd) || needs(selected, targetBackends)) && bin == "" {
 		bin = filepath.Join(tmp, "latchkey")
 		if err := buildLatchkey(ctx, bin); err != nil {
 			return nil, err
 		}
 	}
-	if needs(selected, targetLatchkey) {
+	if needs(selected, targetLatchkey) || needs(selected, targetBackends) {
 		env := []string{"LATCHKEY_DATA_DIR=" + filepath.Join(tmp, "data"), "LATCHKEY_LOG__LEVEL=info"}
 		if err := t.startLatchkey(ctx, targetLatchkey, bin, tmp, env); err != nil {
+			return nil, err
+		}
+	}
+	if needs(selected, targetBackends) {
+		if err := t.startBackendsTarget(ctx, bin, tmp); err != nil {
 			return nil, err
 		}
 	}

@@ -94,6 +94,7 @@ func buildScenarios() []scenario {
 		out = append(out, sc)
 	}
 	out = append(out, scenario{name: scenarioPassword, target: targetLatchkey, ratioTo: ratioToArgon2id, goal: 85, prepare: preparePassword})
+	out = append(out, backendScenarios...)
 	for _, sc := range embedded {
 		sc.name, sc.target = sc.name+warnSuffix, targetWarn
 		out = append(out, sc)

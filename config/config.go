@@ -160,9 +160,14 @@ type Users struct {
 
 // Backend is one configured backend instance.
 type Backend struct {
-	ID     string    `yaml:"id"`
-	Type   string    `yaml:"type"`
-	Config yaml.Node `yaml:"config"`
+	ID   string `yaml:"id"`
+	Type string `yaml:"type"`
+	// OnWrongPassword is what the chain of password backends does after
+	// this backend refused a login it knows: "stop" (default) answers
+	// "wrong credentials", "next" asks the next backend. An unknown login
+	// always goes on to the next backend.
+	OnWrongPassword string    `yaml:"on_wrong_password"`
+	Config          yaml.Node `yaml:"config"`
 }
 
 // Log configures logging.
@@ -226,7 +231,7 @@ func Default() Config {
 			VerifiedCacheSize: 20000,
 		},
 		Users:     Users{LoginFields: []string{"username", "email"}, Registration: "open", UsernameMixedScripts: "refuse", API: defaultUserAPI()},
-		Backends:  []Backend{{ID: "local", Type: "local"}},
+		Backends:  []Backend{{ID: "local", Type: "local", OnWrongPassword: "stop"}},
 		RateLimit: defaultRateLimit(),
 		Mail:      defaultMail(),
 		UI:        defaultUI(),

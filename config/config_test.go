@@ -749,6 +749,8 @@ func TestValidate(t *testing.T) {
 		{"no backends at all is fine", func(c *Config) { c.Backends = nil }, ""},
 		{"a backend without an id is refused", func(c *Config) { c.Backends[0].ID = "" }, "backends[0].id: is required"},
 		{"a backend without a type is refused", func(c *Config) { c.Backends[0].Type = "" }, "backends[0].type: is required"},
+		{"on_wrong_password next is accepted", func(c *Config) { c.Backends[0].OnWrongPassword = "next" }, ""},
+		{"an unknown on_wrong_password is refused", func(c *Config) { c.Backends[0].OnWrongPassword = "retry" }, `backends[0].on_wrong_password: must be "stop" or "next"`},
 		{"a repeated backend id is refused", func(c *Config) { c.Backends = append(c.Backends, Backend{ID: "local", Type: "ldap"}) }, `backends[1].id: "local" is already used by backends[0]`},
 		{"a backend id in capitals is refused", func(c *Config) { c.Backends[0].ID = "Corp" }, `backends[0].id: must match ^[a-z0-9][a-z0-9_-]*$, got "Corp"`},
 		{"a backend id starting with a dash is refused", func(c *Config) { c.Backends[0].ID = "-corp" }, `backends[0].id: must match`},

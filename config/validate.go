@@ -279,6 +279,9 @@ func (c *Config) validateBackends(p *problems) {
 		if b.Type == "" {
 			p.add(prefix+".type", "is required")
 		}
+		if b.OnWrongPassword != "" {
+			oneOf(p, prefix+".on_wrong_password", b.OnWrongPassword, "stop", "next")
+		}
 	}
 }
 

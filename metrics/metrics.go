@@ -27,6 +27,10 @@ type Registry struct {
 	authorize   *prometheus.CounterVec
 	logins      *prometheus.CounterVec
 	redisRT     prometheus.Counter
+	// backendChecks and backendLatency: every password check of every
+	// backend (provider.BackendObserver).
+	backendChecks  *prometheus.CounterVec
+	backendLatency *prometheus.HistogramVec
 }
 
 // New creates and registers the metrics.
@@ -60,8 +64,17 @@ func New() *Registry {
 			Name: "latchkey_redis_round_trips_total",
 			Help: "Network round trips to Redis: one per command, script or pipeline sent.",
 		}),
+		backendChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_backend_password_checks_total",
+			Help: "Password checks by backend and result (accepted, wrong_password, unknown_user, error).",
+		}, []string{"backend", "result"}),
+		backendLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "latchkey_backend_password_check_duration_seconds", Help: "Password check latency by backend.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"backend"}),
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT,
+		m.backendChecks, m.backendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -90,6 +103,13 @@ func (m *Registry) Authorize(outcome string) { m.authorize.WithLabelValues(outco
 // BrowserLogin counts a sign-in on the login page.
 func (m *Registry) BrowserLogin(backend, result string) {
 	m.logins.WithLabelValues(backend, result).Inc()
+}
+
+// PasswordChecked counts one backend's password check and its latency
+// (provider.BackendObserver).
+func (m *Registry) PasswordChecked(backend, result string, d time.Duration) {
+	m.backendChecks.WithLabelValues(backend, result).Inc()
+	m.backendLatency.WithLabelValues(backend).Observe(d.Seconds())
 }
 
 // RateLimited counts a request refused by a limit.

@@ -16,6 +16,7 @@ func TestEveryMetricIsServedByName(t *testing.T) {
 	m.ObserveRequest("/oauth2/token", http.MethodPost, http.StatusOK, 3*time.Millisecond)
 	m.TokenIssued("password")
 	m.LoginFailed("local")
+	m.PasswordChecked("ldap-bridge", "error", 30*time.Millisecond)
 	m.RateLimited("account_address")
 	m.RedisRoundTrip()
 
@@ -28,6 +29,8 @@ func TestEveryMetricIsServedByName(t *testing.T) {
 		`# HELP latchkey_http_request_duration_seconds HTTP request latency by route.`,
 		`latchkey_http_request_duration_seconds_bucket{method="POST",route="/oauth2/token",le="0.005"} 1`,
 		`latchkey_tokens_issued_total{grant="password"} 1`,
+		`latchkey_backend_password_checks_total{backend="ldap-bridge",result="error"} 1`,
+		`latchkey_backend_password_check_duration_seconds_bucket{backend="ldap-bridge",le="0.05"} 1`,
 		`latchkey_logins_failed_total{backend="local"} 1`,
 		`latchkey_rate_limited_total{limit="account_address"} 1`,
 		`latchkey_redis_round_trips_total 1`,

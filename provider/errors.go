@@ -27,6 +27,7 @@ var (
 	ErrUnauthorizedClient     = &Error{Code: "unauthorized_client", Status: http.StatusBadRequest}
 	ErrUnsupportedGrantType   = &Error{Code: "unsupported_grant_type", Status: http.StatusBadRequest}
 	ErrInvalidScope           = &Error{Code: "invalid_scope", Status: http.StatusBadRequest}
+	ErrInvalidTarget          = &Error{Code: "invalid_target", Status: http.StatusBadRequest}
 	ErrUnsupportedTokenType   = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest}
 	ErrInvalidToken           = &Error{Code: "invalid_token", Status: http.StatusUnauthorized}
 	ErrInsufficientScope      = &Error{Code: "insufficient_scope", Status: http.StatusForbidden}

@@ -30,6 +30,7 @@ func (g passwordGrant) Token(ctx context.Context, req *TokenRequest) (*TokenResp
 		return nil, ErrInvalidRequest.WithDescription("username and password are required")
 	}
 	ctx = audit.WithClient(ctx, req.Client.ID)
+	ctx = backends.WithClientID(ctx, req.Client.ID)
 	id, err := g.p.AuthenticatePassword(ctx, login, password)
 	if err != nil {
 		return nil, err
@@ -70,20 +71,20 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 		}
 		return backends.Identity{}, err
 	}
-	// Each check costs ~19 MiB of argon2 memory: bound how many run at once so
-	// a burst of logins queues instead of exhausting memory.
-	select {
-	case p.passwordSlots <- struct{}{}:
-		defer func() { <-p.passwordSlots }()
-	case <-ctx.Done():
-		return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(ctx.Err())
-	}
+	// The chain (contract §7): the first backend that accepts wins; an
+	// unknown login falls through to the next; a wrong password stops the
+	// chain unless the backend lets it through (on_wrong_password: next);
+	// a backend that fails is skipped, and if nobody accepts after a
+	// failure the answer is 503: latchkey cannot say the password is wrong.
+	var broken error
 	for _, b := range p.passwords {
-		id, ok, err := b.Checker.CheckPassword(ctx, login, password)
+		id, res, err := p.checkPassword(ctx, b, login, password)
 		if err != nil {
-			return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(fmt.Errorf("backend %s: %w", b.ID, err))
+			p.log.WarnContext(ctx, "password backend failed", "backend", b.ID, "err", err)
+			broken = errors.Join(broken, fmt.Errorf("backend %s: %w", b.ID, err))
+			continue
 		}
-		if ok {
+		if res == backends.Accepted {
 			if id.Backend == "" {
 				id.Backend = b.ID
 			}
@@ -97,12 +98,60 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 			return id, nil
 		}
 		p.obs.LoginFailed(b.ID)
+		if res == backends.WrongPassword && !b.NextOnWrongPassword {
+			break
+		}
+	}
+	if broken != nil {
+		return backends.Identity{}, ErrTemporarilyUnavailable.WithCause(broken)
 	}
 	p.auditLogin(ctx, audit.TypeLoginFailed, login, backends.Identity{})
 	if err := att.Failed(ctx); err != nil {
 		return backends.Identity{}, throttleErr(err)
 	}
 	return backends.Identity{}, errBadLogin
+}
+
+// checkPassword asks one backend, as a PasswordVerifier when it is one (a
+// plain PasswordChecker's refusal is UnknownUser: the chain goes on), and
+// reports the outcome and latency to the observer.
+func (p *Provider) checkPassword(ctx context.Context, b PasswordBackend, login, password string) (backends.Identity, backends.Result, error) {
+	if _, hashes := b.Checker.(backends.PasswordHasher); hashes {
+		// A backend that hashes passwords here (local: ~19 MiB of argon2
+		// memory a check) runs under a bound, so a burst of logins queues
+		// instead of exhausting memory. One that asks another service (a
+		// webhook) does not take a slot: it costs no CPU here, and a slow
+		// service must not hold up local logins.
+		select {
+		case p.passwordSlots <- struct{}{}:
+			defer func() { <-p.passwordSlots }()
+		case <-ctx.Done():
+			return backends.Identity{}, backends.UnknownUser, fmt.Errorf("wait for a password check slot: %w", ctx.Err())
+		}
+	}
+	start := time.Now()
+	var (
+		id  backends.Identity
+		res backends.Result
+		err error
+	)
+	if v, ok := b.Checker.(backends.PasswordVerifier); ok {
+		id, res, err = v.VerifyPassword(ctx, login, password)
+	} else {
+		var ok bool
+		id, ok, err = b.Checker.CheckPassword(ctx, login, password)
+		if ok {
+			res = backends.Accepted
+		}
+	}
+	outcome := res.String()
+	if err != nil {
+		outcome = "error"
+	}
+	if o, ok := p.obs.(BackendObserver); ok {
+		o.PasswordChecked(b.ID, outcome, time.Since(start))
+	}
+	return id, res, err
 }
 
 // auditLogin records a password login. The login as typed is kept for
@@ -139,7 +188,10 @@ func (g passwordGrant) issue(ctx context.Context, req *TokenRequest, id backends
 	if err != nil {
 		return nil, err
 	}
-	spec := grantSpec{client: req.Client, subject: sub, scope: scope, authTime: req.Time, now: req.Time}
+	spec := grantSpec{
+		client: req.Client, subject: sub, scope: scope, authTime: req.Time, now: req.Time,
+		amr: []string{"pwd"}, idp: id.Backend,
+	}
 	if allowsGrant(req.Client, GrantRefreshToken) {
 		if spec.family, spec.refresh, err = p.newFamily(ctx, req, sub, scope); err != nil {
 			return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
@@ -53,7 +54,13 @@ func (p *Provider) Introspect(ctx context.Context, r *http.Request) (*Introspect
 	if hasPrefix(token, PrefixRefreshToken) {
 		return p.introspectRefresh(ctx, token, cl)
 	}
+	if IsPersonalToken(token) {
+		return p.introspectPersonal(ctx, token)
+	}
 	info, err := p.inspectAccess(ctx, token)
+	if errors.Is(err, errBadToken) && mayBeUpstream(token) {
+		info, err = p.inspectUpstream(ctx, token)
+	}
 	if errors.Is(err, errBadToken) {
 		return inactive, nil
 	}
@@ -90,6 +97,109 @@ func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storag
 		Issuer: p.issuer, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
 		SessionID: fam.ID,
 	}}, nil
+}
+
+// introspectPersonal answers for a personal access token (lk_pat_): its
+// owner, scope and lifetime, until it expires, is revoked or its owner is
+// deactivated.
+func (p *Provider) introspectPersonal(ctx context.Context, raw string) (*Introspection, error) {
+	tok, err := p.personalToken(ctx, raw)
+	if errors.Is(err, ErrInvalidSubjectToken) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sub, err := p.loadUser(ctx, tok.UserID, false)
+	if errors.Is(err, ErrInvalidGrant) {
+		return inactive, nil // deleted or deactivated owner
+	}
+	if err != nil {
+		return nil, err
+	}
+	groups, perms, err := p.userClaims(ctx, sub, tok.Scope)
+	if err != nil {
+		return nil, err
+	}
+	return &Introspection{Active: true, TokenType: "Bearer", AccessClaims: AccessClaims{
+		Scope: tok.Scope, ClientID: p.firstPartyID, Subject: sub.ID, Username: sub.Username,
+		Audience: p.audience, Issuer: p.issuer, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
+		ID: tok.ID, Groups: groups, Permissions: perms,
+	}}, nil
+}
+
+// inspectUpstream asks the opaque backends about a token that is not
+// latchkey's. An owner mapped to a local account must still be active.
+func (p *Provider) inspectUpstream(ctx context.Context, raw string) (*Introspection, error) {
+	if len(p.introspectors) == 0 {
+		return nil, errBadToken
+	}
+	ti, ok, err := p.introspectUpstream(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errBadToken
+	}
+	info := &Introspection{Active: true, TokenType: "Bearer", AccessClaims: AccessClaims{
+		Scope: ti.Scope, ClientID: ti.ClientID, Audience: p.audience, Issuer: p.issuer,
+		IdentityProvider: ti.Identity.Backend,
+	}}
+	if !ti.ExpiresAt.IsZero() {
+		info.Expiry = ti.ExpiresAt.Unix()
+	}
+	if !ti.IssuedAt.IsZero() {
+		info.IssuedAt = ti.IssuedAt.Unix()
+	}
+	if ti.Identity.UserID == 0 {
+		info.Subject, info.Username, info.Groups = identitySubject(ti.Identity), ti.Identity.Username, ti.Identity.Groups
+		return info, nil
+	}
+	sub, err := p.loadUser(ctx, ti.Identity.UserID, false)
+	if errors.Is(err, ErrInvalidGrant) {
+		return nil, errBadToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	info.Subject, info.Username = sub.ID, sub.Username
+	if info.Groups, info.Permissions, err = p.userClaims(ctx, sub, ti.Scope); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// userClaims are the groups and permissions a user's token of scope
+// carries, decided by the permission mapper as for the user API's client
+// (a personal access token, another server's token for a local user); an
+// empty scope is everything that client may have.
+func (p *Provider) userClaims(ctx context.Context, sub subject, scope string) ([]string, []string, error) {
+	cl := &storage.Client{ID: p.firstPartyID, Scope: FirstPartyScope}
+	if strings.TrimSpace(scope) == "" {
+		scope = strings.Join(p.clientScopes(cl), " ")
+	}
+	res, err := p.mapGrant(ctx, cl, sub, scope)
+	if errors.Is(err, ErrInvalidScope) {
+		return []string{}, []string{}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return nonNil(res.Groups), nonNil(res.Permissions), nil
+}
+
+// mayBeUpstream reports whether a token latchkey does not know may be
+// another server's: anything but latchkey's own kinds of secret, except
+// lk_at_, which another latchkey issues too.
+func mayBeUpstream(raw string) bool {
+	return !hasPrefix(raw, "lk_") || hasPrefix(raw, PrefixAccessToken)
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // inspectAccess validates an access token of either format and checks it
@@ -168,10 +278,15 @@ func stringList(v any) []string {
 	return nil
 }
 
-// VerifyAccessToken validates an access token (JWT or opaque) for the HTTP
-// layer: userinfo, the admin API. ErrInvalidToken when it is not valid.
+// VerifyAccessToken validates an access token (JWT or opaque, latchkey's
+// or one an opaque backend vouches for) for the HTTP layer: userinfo, the
+// user and admin APIs. ErrInvalidToken when it is not valid.
 func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*Introspection, error) {
 	info, err := p.inspectAccess(ctx, raw)
+	if errors.Is(err, errBadToken) && mayBeUpstream(raw) {
+		// Another server's token, vouched for by an opaque backend.
+		info, err = p.inspectUpstream(ctx, raw)
+	}
 	if errors.Is(err, errBadToken) {
 		return nil, ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
 	}

@@ -44,10 +44,12 @@ type grantSpec struct {
 	amr      []string        // authentication methods of the login (RFC 8176)
 	// sid is the login session of a browser sign-in, the ID token's sid;
 	// empty: the family's ID.
-	sid string
-	// idp is the outside identity provider of the login, if any.
-	idp    string
+	sid    string
 	mapped permissions.Result
+	idp    string // the backend that authenticated the user
+	// maxTTL, when set, caps the access token's lifetime (token exchange:
+	// never past the subject token's expiry).
+	maxTTL time.Duration
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -152,6 +154,9 @@ func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error
 	g.mapped, g.scope = mapped, strings.Join(mapped.Scopes, " ")
 	now := g.now
 	ttl := p.accessTTL(g.client)
+	if g.maxTTL > 0 && ttl > g.maxTTL {
+		ttl = g.maxTTL
+	}
 	access, err := p.mintAccess(ctx, g, now, ttl)
 	if err != nil {
 		return nil, err
@@ -173,7 +178,7 @@ func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, t
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: p.audience,
 		IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(), ID: newID(),
 		ClientID: g.client.ID, Scope: g.scope, Username: g.subject.Username,
-		Groups: g.mapped.Groups, Permissions: g.mapped.Permissions,
+		Groups: g.mapped.Groups, Permissions: g.mapped.Permissions, IdentityProvider: g.idp,
 	}
 	if g.family != nil {
 		claims.SessionID = g.family.ID
@@ -225,8 +230,9 @@ type IDClaims struct {
 	AuthorizedParty string   `json:"azp,omitempty"`
 	SessionID       string   `json:"sid,omitempty"`
 	AMR             []string `json:"amr,omitempty"`
-	IDP             string   `json:"idp,omitempty"`
-	AccessTokenHash string   `json:"at_hash,omitempty"`
+	// IdentityProvider names the backend that authenticated the user.
+	IdentityProvider string `json:"idp,omitempty"`
+	AccessTokenHash  string `json:"at_hash,omitempty"`
 	ProfileClaims
 }
 
@@ -234,7 +240,7 @@ func (p *Provider) mintIDToken(ctx context.Context, g grantSpec, now time.Time, 
 	c := IDClaims{
 		Issuer: p.issuer, Subject: g.subject.ID, Audience: Audience{g.client.ID},
 		IssuedAt: now.Unix(), Expiry: now.Add(p.lifetimes.IDToken).Unix(), AuthorizedParty: g.client.ID,
-		Nonce: g.nonce, AMR: g.amr, IDP: g.idp,
+		Nonce: g.nonce, AMR: g.amr, IdentityProvider: g.idp,
 	}
 	if !g.authTime.IsZero() {
 		c.AuthTime = g.authTime.Unix()

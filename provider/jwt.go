@@ -33,6 +33,8 @@ type AccessClaims struct {
 	Username    string   `json:"username,omitempty"`
 	Groups      []string `json:"groups,omitzero"`
 	Permissions []string `json:"permissions,omitzero"`
+	// IdentityProvider names the backend that authenticated the user.
+	IdentityProvider string `json:"idp,omitempty"`
 }
 
 // Audience is the aud claim: one string when there is one value, else an

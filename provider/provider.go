@@ -60,6 +60,24 @@ type Store interface {
 type PasswordBackend struct {
 	ID      string
 	Checker backends.PasswordChecker
+	// NextOnWrongPassword lets the chain ask the next backend after this
+	// one refused a login it knows (config on_wrong_password: next); by
+	// default a wrong password stops the chain.
+	NextOnWrongPassword bool
+}
+
+// TokenBackend is one configured backend that vouches for bearer tokens
+// of another server (an opaque backend with an introspection URL).
+type TokenBackend struct {
+	ID           string
+	Introspector backends.TokenIntrospector
+}
+
+// BackendObserver is an optional part of an Observer: it is told about
+// every password check of every backend (per-backend attempts, failures
+// and latency). result is accepted, wrong_password, unknown_user or error.
+type BackendObserver interface {
+	PasswordChecked(backend, result string, d time.Duration)
 }
 
 // Observer is told about protocol events (metrics); every method must be
@@ -113,6 +131,15 @@ type Options struct {
 	Keys      KeyRingOptions
 	Lifetimes Lifetimes
 	Passwords []PasswordBackend
+	// Introspectors are the backends asked, in order, about a bearer token
+	// that is not latchkey's: introspection, token exchange, the user API.
+	Introspectors []TokenBackend
+	// PersonalTokens stores the users' personal access tokens (lk_pat_);
+	// nil: they do not introspect or exchange.
+	PersonalTokens personalTokenStore
+	// SubjectTokenTypes register subject_token_type values into the token
+	// exchange grant besides the built-in access_token type.
+	SubjectTokenTypes map[string]SubjectTokenResolver
 	// ClientCacheTTL is how long a client is trusted from the cache.
 	ClientCacheTTL time.Duration
 	// UserCacheTTL is how long a user (flags, groups) is trusted from the
@@ -136,7 +163,8 @@ type Options struct {
 	// permission of the user in its tokens.
 	Permissions *permissions.Mapper
 	// FirstPartyClient is the user API's client (users.first_party_client):
-	// it may ask for every scope of the mapper besides its own.
+	// it may ask for every scope of the mapper besides its own, and personal
+	// access tokens introspect with it.
 	FirstPartyClient string
 
 	// Grants are constructors of grants served besides the built-in ones
@@ -165,6 +193,11 @@ type Provider struct {
 	users     *ttlCache[int64, subject]
 	lifetimes Lifetimes
 	passwords []PasswordBackend
+	// introspectors vouch for other servers' tokens; pats are the personal
+	// access tokens; subjectTypes are token exchange's subject token types.
+	introspectors []TokenBackend
+	pats          personalTokenStore
+	subjectTypes  map[string]SubjectTokenResolver
 	// passwordSlots bounds concurrent password checks to one per CPU:
 	// argon2id is CPU-bound, so more at once only adds ~19 MiB of live
 	// memory each (a password flood's peak RSS) without adding throughput.
@@ -228,6 +261,11 @@ func New(opts Options) *Provider {
 	p.keys.audit = opts.Audit
 	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
 	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
+	p.introspectors, p.pats = opts.Introspectors, opts.PersonalTokens
+	p.subjectTypes = map[string]SubjectTokenResolver{TokenTypeAccessToken: accessTokenSubjects{p}}
+	for typ, r := range opts.SubjectTokenTypes {
+		p.subjectTypes[typ] = r
+	}
 	p.limiter = newLimiter(opts)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {

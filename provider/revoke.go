@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/latchkey-auth/latchkey/audit"
@@ -35,7 +36,28 @@ func (p *Provider) Revoke(ctx context.Context, r *http.Request) error {
 	if hasPrefix(token, PrefixRefreshToken) {
 		return p.revokeRefresh(ctx, token, cl.ID)
 	}
+	if IsPersonalToken(token) {
+		return p.revokePersonal(ctx, token)
+	}
 	return p.revokeAccess(ctx, token, cl.ID)
+}
+
+// revokePersonal deletes a personal access token. It belongs to a user,
+// not to a client: whoever holds the secret may revoke it (as a leaked
+// key's finder should be able to), whichever client asks.
+func (p *Provider) revokePersonal(ctx context.Context, raw string) error {
+	tok, err := p.personalToken(ctx, raw)
+	if errors.Is(err, ErrInvalidSubjectToken) {
+		return nil // RFC 7009 §2.2
+	}
+	if err != nil {
+		return err
+	}
+	if err := p.pats.DeletePersonalToken(ctx, tok.UserID, tok.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("revoke personal token: %w", err)
+	}
+	p.auditRevoked(ctx, "personal_access_token", strconv.FormatInt(tok.UserID, 10), "", "")
+	return nil
 }
 
 var errNotYourToken = ErrUnauthorizedClient.WithDescription("the token was not issued to this client")

@@ -455,3 +455,77 @@ func TestSocialSignInAtAnotherLatchkeyLinksByVerifiedEmail(t *testing.T) {
 		t.Fatalf("identities %+v, %v", list, err)
 	}
 }
+
+// upstreamIDToken signs in at mockoidc as a native app would (its own
+// code flow) and returns the ID token it got.
+func upstreamIDToken(t *testing.T, m *mockoidc.MockOIDC) string {
+	t.Helper()
+	cfg := m.Config()
+	b := newSocialBrowser(t)
+	q := url.Values{"client_id": {cfg.ClientID}, "redirect_uri": {"http://127.0.0.1/app"}, "response_type": {"code"},
+		"scope": {"openid email profile"}, "state": {"s"}, "nonce": {"n"}}
+	_, loc, _ := b.get(m.AuthorizationEndpoint() + "?" + q.Encode())
+	code := socialURL(t, loc).Query().Get("code")
+	res, err := http.PostForm(m.TokenEndpoint(), url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {"http://127.0.0.1/app"},
+		"client_id": {cfg.ClientID}, "client_secret": {cfg.ClientSecret},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var tok struct {
+		IDToken string `json:"id_token"`
+	}
+	if err := decodeJSON(res.Body, &tok); err != nil || tok.IDToken == "" {
+		t.Fatalf("upstream token: %d %v", res.StatusCode, err)
+	}
+	return tok.IDToken
+}
+
+// A native app trades an ID token from a configured provider for latchkey
+// tokens (RFC 8693): the identity is provisioned (or found) exactly as in
+// a browser sign-in; a forged, foreign or unknown-issuer ID token is
+// invalid_request.
+func TestSocialTokenExchangeOfAnIDToken(t *testing.T) {
+	m := startMockUpstream(t)
+	ts := startSocialServer(t, oidcBackend(t, "mock", mockBlock(m, map[string]any{"provision": true})))
+	m.QueueUser(&mockoidc.MockUser{Subject: "native-1", Email: "ivy@mock.example", EmailVerified: true, PreferredUsername: "ivy"})
+	idt := upstreamIDToken(t, m)
+	exchange := func(subject, typ string) response {
+		return ts.postForm("/oauth2/token", url.Values{
+			"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {subject},
+			"subject_token_type": {typ}, "scope": {"openid profile"},
+		}, demoClient, demoSecret)
+	}
+	res := exchange(idt, "urn:ietf:params:oauth:token-type:id_token")
+	if res.Status != http.StatusOK {
+		t.Fatalf("exchange: %s", res)
+	}
+	body := res.json(t)
+	if body["issued_token_type"] != "urn:ietf:params:oauth:token-type:access_token" {
+		t.Fatalf("answer %v", body)
+	}
+	ivy := ts.user("ivy")
+	active, claims := ts.introspectActive(body["access_token"].(string))
+	if !active || claims["sub"] != fmt.Sprint(ivy.ID) || claims["idp"] != "mock" {
+		t.Fatalf("the exchanged token: active %v claims %v (ivy is %d)", active, claims, ivy.ID)
+	}
+	// Again: the same account, no second user.
+	if res := exchange(idt, "urn:ietf:params:oauth:token-type:id_token"); res.Status != http.StatusOK {
+		t.Fatalf("second exchange: %s", res)
+	}
+	if n, _ := ts.srv.Store().CountUsers(t.Context()); n != 2 {
+		t.Fatalf("%d users, want admin and ivy", n)
+	}
+	parts := strings.Split(idt, ".")
+	for name, tok := range map[string]string{
+		"a tampered signature":   parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])),
+		"garbage":                "not-a-jwt",
+		"an issuer nobody knows": parts[0] + "." + b64JSON(t, map[string]any{"iss": "https://evil.example", "sub": "x", "aud": "y"}) + "." + parts[2],
+	} {
+		if res := exchange(tok, "urn:ietf:params:oauth:token-type:id_token"); res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "invalid_request") {
+			t.Errorf("%s: %s", name, res)
+		}
+	}
+}

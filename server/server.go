@@ -129,7 +129,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	passwords, hasher, social, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
+	passwords, introspectors, hasher, social, err := openBackends(cfg, opts.Backends, s.store, opts.Logger)
 	if err != nil {
 		return err
 	}
@@ -165,10 +165,12 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 			RefreshMax: cfg.Tokens.RefreshMaxTTL, IDToken: cfg.Tokens.IDTokenTTL,
 			RefreshReuseGrace: cfg.Tokens.RefreshReuseGrace,
 		},
-		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
+		Passwords: passwords, Introspectors: introspectors, PersonalTokens: s.store,
+		SubjectTokenTypes: idTokenExchange(s.identities, social),
+		FirstPartyClient:  cfg.Users.API.FirstPartyClient, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
-		Permissions: mapper, FirstPartyClient: cfg.Users.API.FirstPartyClient,
+		Permissions: mapper,
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
@@ -221,24 +223,29 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 }
 
 // openBackends opens the configured backends in configured order and
-// returns those that check passwords, and the hasher of new passwords: the
+// returns those that check passwords (the chain, in order), those that
+// vouch for other servers' tokens, and the hasher of new passwords: the
 // first backend that is a backends.PasswordHasher (see defaultHasher when
 // none is).
-func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, backends.PasswordHasher, []pages.SocialBackend, error) {
+func openBackends(cfg config.Config, reg backends.Registry, users storage.Users, log *slog.Logger) ([]provider.PasswordBackend, []provider.TokenBackend, backends.PasswordHasher, []pages.SocialBackend, error) {
 	deps := backends.Deps{Logger: log, Users: users, LoginFields: cfg.Users.LoginFields}
 	var checkers []provider.PasswordBackend
+	var introspectors []provider.TokenBackend
 	var hasher backends.PasswordHasher
 	var social []pages.SocialBackend
 	for _, b := range cfg.Backends {
 		opened, err := reg.Open(backends.Spec{ID: b.ID, Type: b.Type, Decode: b.Decode}, deps)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		if sb, ok := opened.Impl.(pages.SocialBackend); ok {
 			social = append(social, sb)
 		}
 		if pc, ok := opened.Impl.(backends.PasswordChecker); ok {
-			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc})
+			checkers = append(checkers, provider.PasswordBackend{ID: b.ID, Checker: pc, NextOnWrongPassword: b.OnWrongPassword == "next"})
+		}
+		if ti, ok := opened.Impl.(backends.TokenIntrospector); ok {
+			introspectors = append(introspectors, provider.TokenBackend{ID: b.ID, Introspector: ti})
 		}
 		if ph, ok := opened.Impl.(backends.PasswordHasher); ok && hasher == nil {
 			hasher = ph
@@ -247,10 +254,10 @@ func openBackends(cfg config.Config, reg backends.Registry, users storage.Users,
 	if hasher == nil {
 		var err error
 		if hasher, err = defaultHasher(reg, deps); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
-	return checkers, hasher, social, nil
+	return checkers, introspectors, hasher, social, nil
 }
 
 // defaultHasherType is the backend type whose defaults hash new passwords
@@ -547,4 +554,19 @@ func LoadMasterKey(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
 	return key, nil
+}
+
+// idTokenExchange registers token exchange's id_token subject type when a
+// social backend can verify ID tokens (docs/social-login.md).
+func idTokenExchange(ids *identities.Service, social []pages.SocialBackend) map[string]provider.SubjectTokenResolver {
+	var bs []identities.IDTokenBackend
+	for _, b := range social {
+		if v, ok := b.(identities.IDTokenBackend); ok {
+			bs = append(bs, v)
+		}
+	}
+	if len(bs) == 0 {
+		return nil
+	}
+	return map[string]provider.SubjectTokenResolver{provider.TokenTypeIDToken: ids.IDTokens(bs)}
 }

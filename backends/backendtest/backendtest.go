@@ -4,10 +4,13 @@
 package backendtest
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey-auth/latchkey/backends"
 )
@@ -32,6 +35,15 @@ type Harness struct {
 	// NoEmailLogin skips the e-mail login subtest, for backends whose logins
 	// are usernames only.
 	NoEmailLogin bool
+	// Down, when set, opens the backend with what it depends on unreachable
+	// (a store that fails, a closed port, a server answering 5xx): every
+	// check must be an error, never a refusal or a success, and the error
+	// must not hold the password.
+	Down func(t *testing.T) backends.PasswordChecker
+	// Hang, when set, opens the backend with a dependency that accepts the
+	// request and never answers: a check must give up with an error once
+	// the context's deadline (or the backend's own timeout) passes.
+	Hang func(t *testing.T) backends.PasswordChecker
 }
 
 // The world of every subtest.
@@ -131,6 +143,82 @@ func RunPasswordChecker(t *testing.T, h Harness) {
 		mustSucceed(t, pc, dave.Username, dave.Password)
 		mustFail(t, pc, dave.Username, dave.Password[:72])
 		mustFail(t, pc, dave.Username, dave.Password[:72]+"-eve")
+	})
+
+	t.Run("a verifier tells unknown users from wrong passwords", func(t *testing.T) {
+		pc := open(t)
+		v, ok := pc.(backends.PasswordVerifier)
+		if !ok {
+			t.Skip("backend is not a backends.PasswordVerifier: every refusal lets the chain go on")
+		}
+		verify := func(login, password string, want backends.Result) {
+			t.Helper()
+			id, got, err := v.VerifyPassword(t.Context(), login, password)
+			if err != nil || got != want {
+				t.Errorf("VerifyPassword(%q) = %v, %v; want %v, nil", login, got, err, want)
+			}
+			if want != backends.Accepted && !reflect.DeepEqual(id, backends.Identity{}) {
+				t.Errorf("VerifyPassword(%q) refused but returned identity %+v", login, id)
+			}
+			if want == backends.Accepted && id.Subject == "" {
+				t.Errorf("VerifyPassword(%q) accepted without a subject", login)
+			}
+		}
+		verify(alice.Username, alice.Password, backends.Accepted)
+		verify(alice.Username, "not alice's password", backends.WrongPassword)
+		verify(carol.Username, carol.Password, backends.WrongPassword)
+		verify("mallory", alice.Password, backends.UnknownUser)
+	})
+
+	t.Run("a backend that is down answers an error, not a refusal, without the password", func(t *testing.T) {
+		if h.Down == nil {
+			t.Skip("Harness.Down not set")
+		}
+		t.Parallel()
+		pc := h.Down(t)
+		for _, u := range []User{alice, {Username: "mallory", Password: "mallory's secret password"}} {
+			id, ok, err := pc.CheckPassword(t.Context(), u.Username, u.Password)
+			if err == nil || ok {
+				t.Errorf("CheckPassword(%q) on a backend that is down = ok %v, err %v; want an error", u.Username, ok, err)
+				continue
+			}
+			if !reflect.DeepEqual(id, backends.Identity{}) {
+				t.Errorf("a failed check returned identity %+v", id)
+			}
+			if strings.Contains(err.Error(), u.Password) {
+				t.Errorf("the error %q holds the password", err)
+			}
+		}
+	})
+
+	t.Run("a backend whose dependency hangs gives up at the deadline", func(t *testing.T) {
+		if h.Hang == nil {
+			t.Skip("Harness.Hang not set")
+		}
+		t.Parallel()
+		pc := h.Hang(t)
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			_, ok, err := pc.CheckPassword(ctx, alice.Username, alice.Password)
+			if ok {
+				err = errors.New("the check succeeded")
+			}
+			done <- err
+		}()
+		// Generous: the point is that the check returns at all (a backend
+		// that ignores its context hangs until the test's own deadline).
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Error("a hung dependency was answered as a refusal; want an error")
+			} else if strings.Contains(err.Error(), alice.Password) {
+				t.Errorf("the error %q holds the password", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("CheckPassword did not return 30 s after a 200 ms deadline")
+		}
 	})
 
 	t.Run("concurrent checks are safe", func(t *testing.T) {

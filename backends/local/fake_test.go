@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -20,6 +21,9 @@ type fakeUsers struct {
 
 	// lookupErr, when set, is returned by both lookups.
 	lookupErr error
+	// hang, when set, makes both lookups wait for their context to end, as
+	// a store that accepted the query and never answers.
+	hang bool
 	// updateErr, when set, is returned by UpdateUser without calling fn.
 	updateErr error
 	// beforeUpdate, when set, changes the stored user before fn sees it, as
@@ -67,14 +71,22 @@ func (f *fakeUsers) find(match func(storage.User) bool) (storage.User, error) {
 	return storage.User{}, storage.ErrNotFound
 }
 
-func (f *fakeUsers) UserByUsername(_ context.Context, username string) (storage.User, error) {
+func (f *fakeUsers) UserByUsername(ctx context.Context, username string) (storage.User, error) {
+	if f.hang {
+		<-ctx.Done()
+		return storage.User{}, fmt.Errorf("fake store: %w: %w", storage.ErrUnavailable, ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byUsernameCalls++
 	return f.find(func(u storage.User) bool { return strings.EqualFold(u.Username, username) })
 }
 
-func (f *fakeUsers) UserByEmail(_ context.Context, email string) (storage.User, error) {
+func (f *fakeUsers) UserByEmail(ctx context.Context, email string) (storage.User, error) {
+	if f.hang {
+		<-ctx.Done()
+		return storage.User{}, fmt.Errorf("fake store: %w: %w", storage.ErrUnavailable, ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byEmailCalls++

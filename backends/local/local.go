@@ -107,8 +107,9 @@ type backend struct {
 }
 
 var (
-	_ backends.PasswordChecker = (*backend)(nil)
-	_ backends.PasswordHasher  = (*backend)(nil)
+	_ backends.PasswordChecker  = (*backend)(nil)
+	_ backends.PasswordHasher   = (*backend)(nil)
+	_ backends.PasswordVerifier = (*backend)(nil)
 )
 
 // HashPassword implements backends.PasswordHasher: argon2id with the
@@ -119,14 +120,27 @@ func (b *backend) HashPassword(_ context.Context, password string) (string, erro
 
 // CheckPassword implements backends.PasswordChecker.
 func (b *backend) CheckPassword(ctx context.Context, login, password string) (backends.Identity, bool, error) {
+	id, res, err := b.VerifyPassword(ctx, login, password)
+	return id, res == backends.Accepted, err
+}
+
+// VerifyPassword implements backends.PasswordVerifier: an account that
+// exists (active or not) refuses as WrongPassword, so a chain of backends
+// stops there; a login no account has is UnknownUser. Both cost the same
+// argon2id verification.
+func (b *backend) VerifyPassword(ctx context.Context, login, password string) (backends.Identity, backends.Result, error) {
 	// Refused before any lookup, so these take the same (no) time for every
 	// login and say nothing about which accounts exist.
 	if login == "" || password == "" || len(password) > MaxPasswordLength {
-		return backends.Identity{}, false, nil
+		return backends.Identity{}, backends.UnknownUser, nil
 	}
 	u, found, err := b.lookup(ctx, login)
 	if err != nil {
-		return backends.Identity{}, false, err
+		return backends.Identity{}, backends.UnknownUser, err
+	}
+	refused := backends.UnknownUser
+	if found {
+		refused = backends.WrongPassword
 	}
 	// Unknown, inactive and password-less accounts all check the dummy hash:
 	// the same work as a wrong password for a real account.
@@ -138,21 +152,21 @@ func (b *backend) CheckPassword(ctx context.Context, login, password string) (ba
 	ok, needsRehash, err := b.verify(encoded, password, b.params)
 	if err != nil {
 		if !usable {
-			return backends.Identity{}, false, fmt.Errorf("local: check dummy hash: %w", err)
+			return backends.Identity{}, backends.UnknownUser, fmt.Errorf("local: check dummy hash: %w", err)
 		}
 		// One account's unreadable hash (an import gone wrong, a hasher we
 		// do not know) is not a broken backend: refuse that account and tell
 		// the operator which one, without the hash.
 		b.log.WarnContext(ctx, "local: stored password hash unusable, login refused", "user_id", u.ID, "error", err)
-		return backends.Identity{}, false, nil
+		return backends.Identity{}, backends.WrongPassword, nil
 	}
 	if !ok || !usable {
-		return backends.Identity{}, false, nil
+		return backends.Identity{}, refused, nil
 	}
 	if needsRehash {
 		b.rehash(ctx, u.ID, u.PasswordHash, password)
 	}
-	return identity(b.id, u), true, nil
+	return identity(b.id, u), backends.Accepted, nil
 }
 
 // ResolveLogin names the account a login signs in to (its user ID), for

@@ -88,6 +88,16 @@ func TestConformance(t *testing.T) {
 			}
 			return open(t, Config{Argon2: testParams}, backends.Deps{Users: fake})
 		},
+		Down: func(t *testing.T) backends.PasswordChecker {
+			fake := newFakeUsers()
+			fake.lookupErr = fmt.Errorf("fake store: %w", storage.ErrUnavailable)
+			return open(t, Config{Argon2: testParams}, backends.Deps{Users: fake})
+		},
+		Hang: func(t *testing.T) backends.PasswordChecker {
+			fake := newFakeUsers()
+			fake.hang = true
+			return open(t, Config{Argon2: testParams}, backends.Deps{Users: fake})
+		},
 	})
 }
 

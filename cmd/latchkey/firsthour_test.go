@@ -31,7 +31,7 @@ func TestConfigCheckIsExactlyAsStrictAsServe(t *testing.T) {
 		environ []string
 		want    string
 	}{
-		{"an unknown backend type", "backends:\n  - id: corp\n    type: ldap\n", nil, `backends[0].type: backend "corp": backends: unknown type "ldap" (known: [local])`},
+		{"an unknown backend type", "backends:\n  - id: corp\n    type: ldap\n", nil, `backends[0].type: backend "corp": backends: unknown type "ldap" (known: [local opaque webhook])`},
 		{"a typo inside a backend's config", "backends:\n  - id: local\n    type: local\n    config:\n      argon: {memory_kib: 64}\n", nil, `backends[0].config: backend "local": config: line 5: unknown key "argon"`},
 		{"a bad value inside a backend's config", "backends:\n  - id: local\n    type: local\n    config:\n      argon2: {memory_kib: 1}\n", nil, `backends[0].config: backend "local"`},
 		{"a misspelt bootstrap variable", "", []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASWORD=x"}, "LATCHKEY_BOOTSTRAP_ADMIN_PASWORD: not a bootstrap variable"},
