@@ -40,6 +40,7 @@ type Config struct {
 	Sessions       Sessions  `yaml:"sessions"`
 	Audit          Audit     `yaml:"audit"`
 	Metrics        Metrics   `yaml:"metrics"`
+	OAuth2         OAuth2    `yaml:"oauth2"`
 }
 
 // Metrics configures /metrics.
@@ -229,6 +230,7 @@ func Default() Config {
 		Mail:      defaultMail(),
 		UI:        defaultUI(),
 		Sessions:  defaultSessions(),
+		OAuth2:    defaultOAuth2(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Retention: 90 * 24 * time.Hour},
 		HTTP: HTTP{
