@@ -27,6 +27,7 @@ type Registry struct {
 	authorize   *prometheus.CounterVec
 	logins      *prometheus.CounterVec
 	redisRT     prometheus.Counter
+	registered  *prometheus.CounterVec
 }
 
 // New creates and registers the metrics.
@@ -56,12 +57,16 @@ func New() *Registry {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_rate_limited_total", Help: "Requests refused by rate limits, by limit.",
 		}, []string{"limit"}),
+		registered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_client_registrations_total",
+			Help: "Dynamic client registration requests (POST /oauth2/register) by outcome: created, invalid_metadata, unauthorized, rate_limited, error.",
+		}, []string{"outcome"}),
 		redisRT: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latchkey_redis_round_trips_total",
 			Help: "Network round trips to Redis: one per command, script or pipeline sent.",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT,
+	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT, m.registered,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -94,6 +99,10 @@ func (m *Registry) BrowserLogin(backend, result string) {
 
 // RateLimited counts a request refused by a limit.
 func (m *Registry) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// ClientRegistration counts a dynamic client registration request by its
+// outcome.
+func (m *Registry) ClientRegistration(outcome string) { m.registered.WithLabelValues(outcome).Inc() }
 
 // RedisRoundTrip counts one network round trip to Redis.
 func (m *Registry) RedisRoundTrip() { m.redisRT.Inc() }

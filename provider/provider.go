@@ -132,6 +132,10 @@ type Options struct {
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
+
+	// Registration lists registration_endpoint in discovery: dynamic
+	// client registration is on (oauth2.registration).
+	Registration bool
 }
 
 // SessionTokens ties refresh families to the login session (by its
@@ -168,6 +172,9 @@ type Provider struct {
 	// limiter limits failed credential checks and e-mail requests; nil
 	// when rate limits are off.
 	limiter *throttle.Limiter
+
+	registration bool
+	clientUses   clientUses // see noteClientUse
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -207,6 +214,7 @@ func New(opts Options) *Provider {
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
 		passwordSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
+		registration: opts.Registration,
 	}
 	p.keys.audit = opts.Audit
 	p.limiter = newLimiter(opts)

@@ -63,6 +63,8 @@ type Server struct {
 	hot      hotStore // tokens, revocations, codes, login state: redis or store
 	provider *provider.Provider
 	clients  *clients.Admin
+	// registrar serves dynamic client registration (oauth2.registration).
+	registrar *clients.Registrar
 	metrics  *metrics.Registry
 	handler  http.Handler // every route, or all but the admin API when it has its own listener
 	admin    http.Handler // the admin API's own handler, when admin.listen is set
@@ -153,12 +155,14 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Passwords: passwords, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
+		Registration: cfg.OAuth2.Registration != config.RegistrationOff,
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
 		return st.Hits, st.Misses
 	})
 	s.clients = clients.New(s.store, s.provider, opts.Now).WithAudit(s.audit)
+	s.registrar = s.openRegistrar(cfg)
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -180,7 +184,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	s.accounts = users
 	deps := handlers.Deps{
-		Provider: s.provider, Clients: s.clients, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Clients: s.clients, Registrar: s.registrar, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -309,6 +313,10 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 
 // Clients returns the client administration (for the CLI).
 func (s *Server) Clients() *clients.Admin { return s.clients }
+
+// Registrar is dynamic client registration and its initial access
+// tokens (for the CLI).
+func (s *Server) Registrar() *clients.Registrar { return s.registrar }
 
 // Accounts is the user API's service (admin API keys, for the CLI).
 func (s *Server) Accounts() *accounts.Service { return s.accounts }
@@ -453,6 +461,7 @@ func (s *Server) purgeLoop(ctx context.Context) {
 				s.log.Info("purged expired records", "count", n)
 			}
 			s.purgeAudit(ctx, now)
+			s.purgeRegistration(ctx)
 			if n, err := s.purgeAttempts(ctx, now); err != nil {
 				s.log.Warn("purge of rate-limit counters failed", "err", err)
 			} else if n > 0 {
