@@ -65,10 +65,10 @@ type Server struct {
 	clients  *clients.Admin
 	// registrar serves dynamic client registration (oauth2.registration).
 	registrar *clients.Registrar
-	metrics  *metrics.Registry
-	handler  http.Handler // every route, or all but the admin API when it has its own listener
-	admin    http.Handler // the admin API's own handler, when admin.listen is set
-	metricsH http.Handler // /metrics' own handler, when metrics.listen is set
+	metrics   *metrics.Registry
+	handler   http.Handler // every route, or all but the admin API when it has its own listener
+	admin     http.Handler // the admin API's own handler, when admin.listen is set
+	metricsH  http.Handler // /metrics' own handler, when metrics.listen is set
 	// hasher hashes new passwords (bootstrap, user API, CLI).
 	hasher backends.PasswordHasher
 	// audit records audit events to the log and the durable store.

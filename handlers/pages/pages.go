@@ -140,9 +140,9 @@ type View struct {
 	// hidden fields.
 	// Next is where the login page goes once signed in (a local path).
 	Request, ClientName, Username, Next string
-	Scopes                        []ScopeView
-	Backends                      []BackendView
-	Hidden                        map[string]string
+	Scopes                              []ScopeView
+	Backends                            []BackendView
+	Hidden                              map[string]string
 }
 
 // New parses every template (built-in, or its override in opts.Templates)
