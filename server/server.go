@@ -435,8 +435,7 @@ func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
 	return srv
 }
 
-// purgeLoop deletes expired tokens, families and revocations every few
-// minutes so nothing grows without bound.
+// purgeLoop runs Purge every few minutes so nothing grows without bound.
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -445,30 +444,39 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := s.now()
-			n, err := s.store.Purge(ctx, now)
-			if m, perr := s.purgeHot(ctx, now); err == nil {
-				n, err = n+m, perr
-			}
-			if err == nil {
-				var pats int
-				pats, err = s.store.PurgePersonalTokens(ctx, now)
-				n += pats
-			}
-			if err != nil {
-				s.log.Warn("purge failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("purged expired records", "count", n)
-			}
-			s.purgeAudit(ctx, now)
-			s.purgeRegistration(ctx)
-			if n, err := s.purgeAttempts(ctx, now); err != nil {
-				s.log.Warn("purge of rate-limit counters failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("purged forgotten rate-limit counters", "count", n)
-			}
+			s.Purge(ctx)
 		}
 	}
+}
+
+// Purge runs one round of the purges Serve runs every few minutes:
+// expired tokens, families and revocations, personal tokens, audit events
+// past audit.retention, forgotten rate-limit counters, registered clients
+// unused for oauth2.registration_client_ttl and spent initial access
+// tokens. Failures are logged.
+func (s *Server) Purge(ctx context.Context) {
+	now := s.now()
+	n, err := s.store.Purge(ctx, now)
+	if m, perr := s.purgeHot(ctx, now); err == nil {
+		n, err = n+m, perr
+	}
+	if err == nil {
+		var pats int
+		pats, err = s.store.PurgePersonalTokens(ctx, now)
+		n += pats
+	}
+	if err != nil {
+		s.log.Warn("purge failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged expired records", "count", n)
+	}
+	s.purgeAudit(ctx, now)
+	if n, err := s.purgeAttempts(ctx, now); err != nil {
+		s.log.Warn("purge of rate-limit counters failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged forgotten rate-limit counters", "count", n)
+	}
+	s.purgeRegistration(ctx)
 }
 
 // purgeAudit deletes stored audit events older than audit.retention (none
