@@ -345,10 +345,10 @@ func (c *cli) clientsCmd() *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "CLIENT_ID\tNAME\tAUTH\tGRANTS\tSCOPE")
+				fmt.Fprintln(w, "CLIENT_ID\tNAME\tAUTH\tGRANTS\tSCOPE\tREGISTERED")
 				for _, cl := range list {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", cl.ClientID, cl.ClientName, cl.TokenEndpointAuthMethod,
-						strings.Join(cl.GrantTypes, ","), cl.Scope)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%v\n", cl.ClientID, cl.ClientName, cl.TokenEndpointAuthMethod,
+						strings.Join(cl.GrantTypes, ","), cl.Scope, cl.Registered)
 				}
 				return w.Flush()
 			})
@@ -378,7 +378,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, del, rotate)
+	cmd.AddCommand(create, list, del, rotate, c.registrationTokenCmd())
 	return cmd
 }
 
