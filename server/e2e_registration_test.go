@@ -128,6 +128,13 @@ func TestOpenRegistration(t *testing.T) {
 	if demo := ts.adminJSON(http.MethodGet, "/admin/clients/"+demoClient+"/", admin, nil); demo.json(t)["registered"] != false {
 		t.Errorf("the bootstrap client shows as registered: %s", demo)
 	}
+	events := ts.adminJSON(http.MethodGet, "/admin/events/?type=client.created&client_id="+id, admin, nil)
+	if list, _ := events.json(t)["results"].([]any); len(list) != 1 || list[0].(map[string]any)["actor"] != "registration" {
+		t.Errorf("audit events of the registration: %s", events)
+	}
+	if strings.Contains(string(events.Body), rat) {
+		t.Error("an audit event holds the registration access token")
+	}
 
 	t.Run("refused metadata changes nothing", func(t *testing.T) {
 		before := ts.clientCount(admin)
@@ -424,5 +431,31 @@ func TestUnusedRegisteredClientsExpire(t *testing.T) {
 	}
 	if _, err := ts.clientToken(id, secret); err == nil {
 		t.Error("the deleted client still gets tokens")
+	}
+}
+
+// Two instances on one Postgres and one Redis: the open registration limit
+// counts registrations made on either, and a client registered on one is
+// managed on the other.
+func TestClusterSharesRegistration(t *testing.T) {
+	c := startClusterWith(t, map[string]string{
+		"LATCHKEY_OAUTH2__REGISTRATION":                      "open",
+		"LATCHKEY_OAUTH2__REGISTRATION_RATE_LIMIT__REQUESTS": "3",
+	})
+	reg := c.a.mustRegister("", publicClient)
+	c.b.mustRegister("", publicClient)
+	c.a.mustRegister("", publicClient)
+	wantRegError(t, "the fourth registration, on B", c.b.registerClient("", publicClient), http.StatusTooManyRequests, "rate_limited")
+	wantRegError(t, "the fourth registration, on A", c.a.registerClient("", publicClient), http.StatusTooManyRequests, "rate_limited")
+
+	id, rat := reg["client_id"].(string), reg["registration_access_token"].(string)
+	res := c.b.get("/oauth2/register/"+id, rat)
+	if res.Status != http.StatusOK {
+		t.Fatalf("B reads the client A registered: %s", res)
+	}
+	next := res.json(t)["registration_access_token"].(string)
+	wantBearerChallenge(t, "A with the token B replaced", c.a.get("/oauth2/register/"+id, rat))
+	if res := c.a.adminJSON(http.MethodDelete, "/oauth2/register/"+id, next, nil); res.Status != http.StatusNoContent {
+		t.Fatalf("A deletes with B's new token: %s", res)
 	}
 }
