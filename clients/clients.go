@@ -109,6 +109,13 @@ type Metadata struct {
 	// never shown for it, its scopes are granted without asking. Absent:
 	// false.
 	SkipConsent bool `json:"skip_consent"`
+	// Registered marks a client that registered itself (RFC 7591,
+	// docs/client-registration.md): third-party, never the latchkey
+	// scope. Set by registration only; ignored on input.
+	Registered bool `json:"registered"`
+	// LastUsedAt is when a token was last issued to a registered client
+	// (recorded about hourly); absent when never or not registered.
+	LastUsedAt *int64 `json:"last_used_at,omitempty"`
 }
 
 // Errors of client registration (RFC 7591 §3.2.2).
@@ -327,8 +334,17 @@ func metadataOf(c storage.Client) Metadata {
 		GrantTypes: nonNil(c.GrantTypes), ResponseTypes: nonNil(c.ResponseTypes), Scope: c.Scope,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: int64(c.AccessTokenTTL / time.Second), RefreshTokenTTL: int64(c.RefreshTokenTTL / time.Second),
-		RefreshReuseGrace: graceSeconds(c.RefreshReuseGrace), SkipConsent: c.SkipConsent,
+		RefreshReuseGrace: graceSeconds(c.RefreshReuseGrace), SkipConsent: c.SkipConsent, Registered: c.Registered,
+		LastUsedAt: unixOrNil(c.LastUsedAt),
 	}
+}
+
+func unixOrNil(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.Unix()
+	return &u
 }
 
 func graceSeconds(g *time.Duration) *int64 {
@@ -427,6 +443,9 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, m Metadata) (Metada
 	c, err := a.store.UpdateClient(ctx, id, func(c *storage.Client) error {
 		if (c.TokenEndpointAuthMethod == provider.AuthNone) != (m.TokenEndpointAuthMethod == provider.AuthNone) {
 			return ErrInvalidMetadata.WithDescription("token_endpoint_auth_method: cannot switch between public and confidential")
+		}
+		if c.Registered && (slices.Contains(strings.Fields(m.Scope), provider.ScopeAPI) || slices.Contains(m.GrantTypes, provider.GrantPassword)) {
+			return ErrInvalidMetadata.WithDescription("a registered (third-party) client can get neither the " + provider.ScopeAPI + " scope nor the password grant")
 		}
 		m.toRecord(c)
 		c.UpdatedAt = a.now()

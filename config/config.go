@@ -42,6 +42,7 @@ type Config struct {
 	Metrics        Metrics   `yaml:"metrics"`
 	// Permissions configures the permission mapper (groups, scopes, claims).
 	Permissions Permissions `yaml:"permissions"`
+	OAuth2      OAuth2      `yaml:"oauth2"`
 }
 
 // Metrics configures /metrics.
@@ -236,6 +237,7 @@ func Default() Config {
 		Mail:      defaultMail(),
 		UI:        defaultUI(),
 		Sessions:  defaultSessions(),
+		OAuth2:    defaultOAuth2(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Retention: 90 * 24 * time.Hour},
 		// Empty, not nil: what the example's "{}" decodes to.

@@ -29,6 +29,9 @@ type Deps struct {
 	Provider *provider.Provider
 	// Clients administers clients (/admin/clients/).
 	Clients *clients.Admin
+	// Registrar serves dynamic client registration (/oauth2/register) and
+	// initial access tokens (/admin/registration-tokens/); nil: off.
+	Registrar *clients.Registrar
 	// Accounts serves the user API and authenticates /auth/ and /admin/.
 	Accounts *accounts.Service
 	// Events lists audit events (/admin/events/); nil lists none.
@@ -138,6 +141,7 @@ func (a *api) protocolRoutes(r *gin.Engine) {
 	r.POST("/oauth2/revoke", a.limitBody, a.revoke)
 	r.GET("/oauth2/userinfo", a.userinfo)
 	r.POST("/oauth2/userinfo", a.limitBody, a.userinfo)
+	a.registrationRoutes(r)
 }
 
 func (a *api) adminRoutes(r *gin.Engine) {
@@ -155,6 +159,7 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	both(admin, http.MethodDelete, "/api-keys/:id", a.revokeAdminKey)
 	both(admin, http.MethodGet, "/events", a.listEvents)
 	a.adminGroupRoutes(admin)
+	a.adminRegistrationRoutes(admin)
 }
 
 // both registers a route with and without its trailing slash, as djoser

@@ -31,6 +31,7 @@ type Registry struct {
 	// backend (provider.BackendObserver).
 	backendChecks  *prometheus.CounterVec
 	backendLatency *prometheus.HistogramVec
+	registered     *prometheus.CounterVec
 }
 
 // New creates and registers the metrics.
@@ -60,6 +61,10 @@ func New() *Registry {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_rate_limited_total", Help: "Requests refused by rate limits, by limit.",
 		}, []string{"limit"}),
+		registered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_client_registrations_total",
+			Help: "Dynamic client registration requests (POST /oauth2/register) by outcome: created, invalid_metadata, unauthorized, rate_limited, error.",
+		}, []string{"outcome"}),
 		redisRT: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latchkey_redis_round_trips_total",
 			Help: "Network round trips to Redis: one per command, script or pipeline sent.",
@@ -73,7 +78,7 @@ func New() *Registry {
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"backend"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT,
+	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT, m.registered,
 		m.backendChecks, m.backendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -114,6 +119,10 @@ func (m *Registry) PasswordChecked(backend, result string, d time.Duration) {
 
 // RateLimited counts a request refused by a limit.
 func (m *Registry) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
+
+// ClientRegistration counts a dynamic client registration request by its
+// outcome.
+func (m *Registry) ClientRegistration(outcome string) { m.registered.WithLabelValues(outcome).Inc() }
 
 // RedisRoundTrip counts one network round trip to Redis.
 func (m *Registry) RedisRoundTrip() { m.redisRT.Inc() }

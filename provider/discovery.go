@@ -22,6 +22,7 @@ type Discovery struct {
 	UserinfoEndpoint                          string   `json:"userinfo_endpoint"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	RegistrationEndpoint                      string   `json:"registration_endpoint,omitempty"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ResponseModesSupported                    []string `json:"response_modes_supported"`
@@ -75,6 +76,9 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "amr", "at_hash",
 			"preferred_username", "name", "given_name", "family_name", "email", "email_verified", "groups",
 		},
+	}
+	if p.registration {
+		d.RegistrationEndpoint = base + "/oauth2/register"
 	}
 	return json.Marshal(d)
 }

@@ -170,6 +170,10 @@ type Options struct {
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
+
+	// Registration lists registration_endpoint in discovery: dynamic
+	// client registration is on (oauth2.registration).
+	Registration bool
 }
 
 // SessionTokens ties refresh families to the login session (by its
@@ -218,6 +222,8 @@ type Provider struct {
 	mapper       *permissions.Mapper
 	known        *ttlCache[int64, []string]
 	firstPartyID string
+	registration bool
+	clientUses   clientUses // see noteClientUse
 }
 
 // MaxClientAccessTTL bounds a client's own access-token lifetime; signing
@@ -257,6 +263,7 @@ func New(opts Options) *Provider {
 		lifetimes: opts.Lifetimes, passwords: opts.Passwords,
 		passwordSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
+		registration: opts.Registration,
 	}
 	p.keys.audit = opts.Audit
 	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient

@@ -144,5 +144,6 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (*TokenResponse, 
 		return nil, err
 	}
 	p.obs.TokenIssued(gt)
+	p.noteClientUse(ctx, cl)
 	return resp, nil
 }

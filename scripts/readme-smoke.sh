@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `make smoke`: runs the README's quick-start and production commands (and
-# docs/clients.md's) as written, against a fresh ./data in a temporary
-# folder, and fails when the docs and the server drift apart.
+# docs/clients.md's and docs/client-registration.md's) as written, against
+# a fresh ./data in a temporary folder, and fails when the docs and the
+# server drift apart.
 #
 # The commands are not repeated here: they are read from the fenced ```sh
-# blocks that follow a `<!-- smoke: NAME -->` line in README.md and
-# docs/clients.md. Only three things are rewritten, the same way in every
-# block: `make run` starts the binary built once (`latchkey serve`, in the
+# blocks that follow a `<!-- smoke: NAME -->` line in README.md,
+# docs/clients.md and docs/client-registration.md. Only three things are
+# rewritten, the same way in every block: `make run` starts the binary built once (`latchkey serve`, in the
 # background, waiting for /readyz), `go run ./cmd/latchkey` is that binary,
 # and port 8080 is a free port (the server listens there, so the issuer it
 # derives is http://localhost:<port>). `docker compose up --build` runs one
@@ -178,6 +179,22 @@ start_server
 log_has 'bootstrap variables have no effect' &&
   [ "$(grep -c 'bootstrap variables have no effect' "$work/$NAME.log")" = 1 ] || fail "no single warning about late bootstrap variables"
 stop_server
+
+# --- 2b. docs/client-registration.md, on the same database ---------------
+export LATCHKEY_OAUTH2__REGISTRATION=open
+start_server
+run_block docs/client-registration.md registration-open
+[ -n "$CLIENT_ID" ] && [ "${RAT#lk_rat_}" != "$RAT" ] || fail "registration: no client_id or registration access token: $(cat "$work/registration-open.out")"
+run_block docs/client-registration.md registration-manage
+[ "${RAT#lk_rat_}" != "$RAT" ] || fail "registration: the update gave no new registration access token"
+stop_server
+export LATCHKEY_OAUTH2__REGISTRATION=initial_access_token
+start_server
+run_block docs/client-registration.md registration-iat
+grep -q '"registration_access_token":"lk_rat_' "$work/registration-iat.out" || fail "registration with an initial access token: $(cat "$work/registration-iat.out")"
+run_block docs/client-registration.md registration-iat-api
+stop_server
+unset LATCHKEY_OAUTH2__REGISTRATION
 
 # --- 3. Production: the README's master key, Postgres and Redis ----------
 if [ -z "${LATCHKEY_TEST_POSTGRES_DSN:-}" ] || [ -z "${LATCHKEY_TEST_REDIS_URL:-}" ]; then

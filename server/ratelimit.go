@@ -42,7 +42,8 @@ func attemptLimit(l config.Limit) storage.AttemptLimit {
 // purgeAttempts deletes forgotten failure counters from the SQL store
 // (Redis expires its own).
 func (s *Server) purgeAttempts(ctx context.Context, now time.Time) (int, error) {
-	if !s.cfg.RateLimit.Enabled || s.cfg.Storage.Redis.Configured() {
+	registrationLimit := s.cfg.OAuth2.Registration == config.RegistrationOpen && s.cfg.OAuth2.RegistrationRateLimit.Requests > 0
+	if !(s.cfg.RateLimit.Enabled || registrationLimit) || s.cfg.Storage.Redis.Configured() {
 		return 0, nil
 	}
 	return s.store.PurgeAttempts(ctx, now)

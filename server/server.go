@@ -67,10 +67,12 @@ type Server struct {
 	identities *identities.Service
 	provider   *provider.Provider
 	clients    *clients.Admin
-	metrics    *metrics.Registry
-	handler    http.Handler // every route, or all but the admin API when it has its own listener
-	admin      http.Handler // the admin API's own handler, when admin.listen is set
-	metricsH   http.Handler // /metrics' own handler, when metrics.listen is set
+	// registrar serves dynamic client registration (oauth2.registration).
+	registrar *clients.Registrar
+	metrics   *metrics.Registry
+	handler   http.Handler // every route, or all but the admin API when it has its own listener
+	admin     http.Handler // the admin API's own handler, when admin.listen is set
+	metricsH  http.Handler // /metrics' own handler, when metrics.listen is set
 	// hasher hashes new passwords (bootstrap, user API, CLI).
 	hasher backends.PasswordHasher
 	// audit records audit events to the log and the durable store.
@@ -170,13 +172,15 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		FirstPartyClient:  cfg.Users.API.FirstPartyClient, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
-		Permissions: mapper,
+		Permissions:  mapper,
+		Registration: cfg.OAuth2.Registration != config.RegistrationOff,
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
 		return st.Hits, st.Misses
 	})
 	s.clients = clients.New(s.store, s.provider, opts.Now).WithAudit(s.audit)
+	s.registrar = s.openRegistrar(cfg)
 	if err := s.provider.Start(ctx); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -199,7 +203,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	s.accounts = users
 	deps := handlers.Deps{
-		Provider: s.provider, Clients: s.clients, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Identities: s.identities, Ready: s.ready, Metrics: s.metrics,
+		Provider: s.provider, Clients: s.clients, Registrar: s.registrar, Accounts: users, Events: s.store, UserRoutes: userRoutes(cfg), Pages: hosted, Identities: s.identities, Ready: s.ready, Metrics: s.metrics,
 		Logger: opts.Logger, MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.Storage.Timeout,
 		TrustedProxies: cfg.TrustedProxies, AccessLog: cfg.Log.Level == "debug" || cfg.Log.Level == "info",
 	}
@@ -338,6 +342,10 @@ func (s *Server) Provider() *provider.Provider { return s.provider }
 // Clients returns the client administration (for the CLI).
 func (s *Server) Clients() *clients.Admin { return s.clients }
 
+// Registrar is dynamic client registration and its initial access
+// tokens (for the CLI).
+func (s *Server) Registrar() *clients.Registrar { return s.registrar }
+
 // Accounts is the user API's service (admin API keys, for the CLI).
 func (s *Server) Accounts() *accounts.Service { return s.accounts }
 
@@ -455,8 +463,7 @@ func (s *Server) httpServer(ctx context.Context, h http.Handler) *http.Server {
 	return srv
 }
 
-// purgeLoop deletes expired tokens, families and revocations every few
-// minutes so nothing grows without bound.
+// purgeLoop runs Purge every few minutes so nothing grows without bound.
 func (s *Server) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
@@ -465,29 +472,39 @@ func (s *Server) purgeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := s.now()
-			n, err := s.store.Purge(ctx, now)
-			if m, perr := s.purgeHot(ctx, now); err == nil {
-				n, err = n+m, perr
-			}
-			if err == nil {
-				var pats int
-				pats, err = s.store.PurgePersonalTokens(ctx, now)
-				n += pats
-			}
-			if err != nil {
-				s.log.Warn("purge failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("purged expired records", "count", n)
-			}
-			s.purgeAudit(ctx, now)
-			if n, err := s.purgeAttempts(ctx, now); err != nil {
-				s.log.Warn("purge of rate-limit counters failed", "err", err)
-			} else if n > 0 {
-				s.log.Info("purged forgotten rate-limit counters", "count", n)
-			}
+			s.Purge(ctx)
 		}
 	}
+}
+
+// Purge runs one round of the purges Serve runs every few minutes:
+// expired tokens, families and revocations, personal tokens, audit events
+// past audit.retention, forgotten rate-limit counters, registered clients
+// unused for oauth2.registration_client_ttl and spent initial access
+// tokens. Failures are logged.
+func (s *Server) Purge(ctx context.Context) {
+	now := s.now()
+	n, err := s.store.Purge(ctx, now)
+	if m, perr := s.purgeHot(ctx, now); err == nil {
+		n, err = n+m, perr
+	}
+	if err == nil {
+		var pats int
+		pats, err = s.store.PurgePersonalTokens(ctx, now)
+		n += pats
+	}
+	if err != nil {
+		s.log.Warn("purge failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged expired records", "count", n)
+	}
+	s.purgeAudit(ctx, now)
+	if n, err := s.purgeAttempts(ctx, now); err != nil {
+		s.log.Warn("purge of rate-limit counters failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged forgotten rate-limit counters", "count", n)
+	}
+	s.purgeRegistration(ctx)
 }
 
 // purgeAudit deletes stored audit events older than audit.retention (none

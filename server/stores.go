@@ -35,6 +35,7 @@ type Durable interface {
 	storage.Codes
 	storage.LoginSessions
 	storage.Attempts
+	storage.InitialAccessTokens
 	// PurgeAttempts deletes forgotten rate-limit counters and counts them.
 	PurgeAttempts(ctx context.Context, now time.Time) (int, error)
 }

@@ -138,8 +138,18 @@ type Client struct {
 	// SkipConsent marks a first-party client: the hosted consent page is
 	// never shown for it (the bootstrap demo client has it).
 	SkipConsent bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Registered marks a client that registered itself (RFC 7591 dynamic
+	// client registration): third-party, never first-party.
+	Registered bool
+	// RegistrationTokenHash is the keyed hash of a registered client's
+	// registration access token (RFC 7592); empty for other clients.
+	RegistrationTokenHash string
+	// LastUsedAt is when a token was last issued to a registered client
+	// (recorded at most about hourly, see Clients.TouchClient); zero when
+	// never.
+	LastUsedAt time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Clients stores OAuth 2.0 clients.
@@ -149,6 +159,13 @@ type Clients interface {
 	ListClients(ctx context.Context) ([]Client, error) // ordered by ID
 	UpdateClient(ctx context.Context, id string, fn func(*Client) error) (Client, error)
 	DeleteClient(ctx context.Context, id string) error
+	// TouchClient records that the client was used at at: LastUsedAt is
+	// set to at unless it is already later. Touching a missing client is
+	// not an error.
+	TouchClient(ctx context.Context, id string, at time.Time) error
+	// DeleteUnusedRegisteredClients deletes the registered clients last
+	// used (or, never used, created) before before, and returns their IDs.
+	DeleteUnusedRegisteredClients(ctx context.Context, before time.Time) ([]string, error)
 }
 
 // SigningKey is a key that signs or signed tokens.

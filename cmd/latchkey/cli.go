@@ -347,10 +347,10 @@ func (c *cli) clientsCmd() *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "CLIENT_ID\tNAME\tAUTH\tGRANTS\tSKIP_CONSENT\tSCOPE")
+				fmt.Fprintln(w, "CLIENT_ID\tNAME\tAUTH\tGRANTS\tSKIP_CONSENT\tSCOPE\tREGISTERED")
 				for _, cl := range list {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\t%s\n", cl.ClientID, cl.ClientName, cl.TokenEndpointAuthMethod,
-						strings.Join(cl.GrantTypes, ","), cl.SkipConsent, cl.Scope)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\t%s\t%v\n", cl.ClientID, cl.ClientName, cl.TokenEndpointAuthMethod,
+						strings.Join(cl.GrantTypes, ","), cl.SkipConsent, cl.Scope, cl.Registered)
 				}
 				return w.Flush()
 			})
@@ -380,7 +380,7 @@ func (c *cli) clientsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, del, rotate)
+	cmd.AddCommand(create, list, del, rotate, c.registrationTokenCmd())
 	return cmd
 }
 

@@ -285,7 +285,7 @@ func (p *Pages) needsConsent(ctx context.Context, req *provider.AuthorizeRequest
 	if req.HasPrompt(provider.PromptConsent) {
 		return true, nil
 	}
-	if req.Client.SkipConsent {
+	if req.Client.SkipConsent && !req.Client.Registered { // a registered client is third-party, always
 		return false, nil
 	}
 	got, err := p.signIn.Consents.GetConsent(ctx, s.Subject, req.Client.ID)

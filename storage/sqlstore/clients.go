@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +30,9 @@ type clientRow struct {
 	RefreshTokenTTL         time.Duration  `bun:"refresh_token_ttl"`
 	RefreshReuseGrace       *time.Duration `bun:"refresh_reuse_grace"` // NULL: server default
 	SkipConsent             bool           `bun:"skip_consent"`
+	Registered              bool           `bun:"registered"`
+	RegistrationTokenHash   string         `bun:"registration_token_hash"`
+	LastUsedAt              dbTime         `bun:"last_used_at"`
 	CreatedAt               dbTime
 	UpdatedAt               dbTime
 }
@@ -39,7 +44,8 @@ func newClientRow(c storage.Client) clientRow {
 		GrantTypes: c.GrantTypes, ResponseTypes: c.ResponseTypes, Scope: c.Scope,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, AccessTokenFormat: c.AccessTokenFormat,
 		AccessTokenTTL: c.AccessTokenTTL, RefreshTokenTTL: c.RefreshTokenTTL, RefreshReuseGrace: c.RefreshReuseGrace,
-		SkipConsent: c.SkipConsent, CreatedAt: dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
+		SkipConsent: c.SkipConsent, Registered: c.Registered, RegistrationTokenHash: c.RegistrationTokenHash, LastUsedAt: dbTime(c.LastUsedAt),
+		CreatedAt: dbTime(c.CreatedAt), UpdatedAt: dbTime(c.UpdatedAt),
 	}
 }
 
@@ -50,7 +56,8 @@ func (r *clientRow) client() storage.Client {
 		GrantTypes: r.GrantTypes, ResponseTypes: r.ResponseTypes, Scope: r.Scope,
 		TokenEndpointAuthMethod: r.TokenEndpointAuthMethod, AccessTokenFormat: r.AccessTokenFormat,
 		AccessTokenTTL: r.AccessTokenTTL, RefreshTokenTTL: r.RefreshTokenTTL, RefreshReuseGrace: r.RefreshReuseGrace,
-		SkipConsent: r.SkipConsent, CreatedAt: r.CreatedAt.Time(), UpdatedAt: r.UpdatedAt.Time(),
+		SkipConsent: r.SkipConsent, Registered: r.Registered, RegistrationTokenHash: r.RegistrationTokenHash, LastUsedAt: r.LastUsedAt.Time(),
+		CreatedAt: r.CreatedAt.Time(), UpdatedAt: r.UpdatedAt.Time(),
 	}
 }
 
@@ -124,4 +131,37 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	}
 	res, err := s.w.NewDelete().Model((*clientRow)(nil)).Where("id = ?", id).Exec(ctx)
 	return expectRows(res, err, op)
+}
+
+// TouchClient sets last_used_at unless it is already later.
+func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error {
+	op := fmt.Sprintf("touch client %q", id)
+	if err := checkKey(op, id); err != nil {
+		return nil // no client has such an ID
+	}
+	_, err := s.w.NewUpdate().Model((*clientRow)(nil)).
+		Set("last_used_at = ?", dbTime(at)).
+		Where("id = ?", id).
+		Where("(last_used_at IS NULL OR last_used_at < ?)", dbTime(at)).
+		Exec(ctx)
+	if err != nil {
+		return translate(op, err)
+	}
+	return nil
+}
+
+// DeleteUnusedRegisteredClients deletes registered clients last used (or
+// created, when never used) before before, in one statement.
+func (s *Store) DeleteUnusedRegisteredClients(ctx context.Context, before time.Time) ([]string, error) {
+	const op = "delete unused registered clients"
+	var ids []string
+	err := s.w.NewDelete().Model((*clientRow)(nil)).
+		Where("registered").
+		Where("COALESCE(last_used_at, created_at) < ?", dbTime(before)).
+		Returning("id").
+		Scan(ctx, &ids)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, translate(op, err)
+	}
+	return ids, nil
 }

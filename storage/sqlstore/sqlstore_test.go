@@ -138,6 +138,9 @@ func runSuites(t *testing.T, open opener) {
 	t.Run("AdminKeys", func(t *testing.T) {
 		storagetest.RunAdminKeys(t, func(t *testing.T) storage.AdminKeys { return o(t) })
 	})
+	t.Run("InitialAccessTokens", func(t *testing.T) {
+		storagetest.RunInitialAccessTokens(t, func(t *testing.T) storage.InitialAccessTokens { return o(t) })
+	})
 	t.Run("Import", func(t *testing.T) {
 		storagetest.RunImport(t, func(t *testing.T) storagetest.ImportStore { return o(t) })
 	})

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,7 +23,74 @@ func RunClients(t *testing.T, open func(t *testing.T) storage.Clients) {
 		{"every call on a missing client reports not found", testClientMissing},
 		{"delete removes the client", testClientDelete},
 		{"text with a NUL byte or not UTF-8 is refused and found nowhere", testClientInvalidText},
+		{"a registered client keeps its mark, token hash and last use", testClientRegisteredRoundTrip},
+		{"touch moves last use forward only; a missing client is no error", testClientTouch},
+		{"unused registered clients are deleted, used and admin-made ones stay", testClientDeleteUnused},
 	})
+}
+
+func sampleRegisteredClient(id string) storage.Client {
+	c := sampleClient(id)
+	c.Registered = true
+	c.RegistrationTokenHash = "rat-hash-" + id
+	c.SecretHash = ""
+	c.TokenEndpointAuthMethod = "none"
+	return c
+}
+
+func testClientRegisteredRoundTrip(t *testing.T, s storage.Clients) {
+	c := sampleRegisteredClient("dyn")
+	c.LastUsedAt = base().Add(2 * time.Hour)
+	createClient(t, s, c)
+	got, err := s.GetClient(t.Context(), "dyn")
+	must(t, err)
+	equal(t, "GetClient", got, c)
+	got, err = s.UpdateClient(t.Context(), "dyn", func(c *storage.Client) error {
+		c.RegistrationTokenHash = "rotated"
+		return nil
+	})
+	must(t, err)
+	c.RegistrationTokenHash = "rotated"
+	equal(t, "UpdateClient", got, c)
+}
+
+func testClientTouch(t *testing.T, s storage.Clients) {
+	ctx := t.Context()
+	createClient(t, s, sampleRegisteredClient("dyn"))
+	later := base().Add(time.Hour)
+	must(t, s.TouchClient(ctx, "dyn", later))
+	got, err := s.GetClient(ctx, "dyn")
+	must(t, err)
+	equal(t, "LastUsedAt after touch", got.LastUsedAt, later)
+	must(t, s.TouchClient(ctx, "dyn", base()))
+	got, err = s.GetClient(ctx, "dyn")
+	must(t, err)
+	equal(t, "LastUsedAt after an earlier touch", got.LastUsedAt, later)
+	must(t, s.TouchClient(ctx, "ghost", later))
+	must(t, s.TouchClient(ctx, invalidTexts[0], later))
+}
+
+func testClientDeleteUnused(t *testing.T, s storage.Clients) {
+	ctx := t.Context()
+	old := sampleRegisteredClient("old") // created at base, never used
+	used := sampleRegisteredClient("used")
+	used.LastUsedAt = base().Add(48 * time.Hour)
+	stale := sampleRegisteredClient("stale")
+	stale.LastUsedAt = base().Add(time.Hour)
+	admin := sampleClient("admin") // not registered, never used
+	for _, c := range []storage.Client{old, used, stale, admin} {
+		createClient(t, s, c)
+	}
+	ids, err := s.DeleteUnusedRegisteredClients(ctx, base().Add(24*time.Hour))
+	must(t, err)
+	slices.Sort(ids)
+	equal(t, "deleted", ids, []string{"old", "stale"})
+	list, err := s.ListClients(ctx)
+	must(t, err)
+	equal(t, "left", list, []storage.Client{admin, used})
+	ids, err = s.DeleteUnusedRegisteredClients(ctx, base().Add(24*time.Hour))
+	must(t, err)
+	equal(t, "deleted again", len(ids), 0)
 }
 
 func testClientInvalidText(t *testing.T, s storage.Clients) {
