@@ -42,6 +42,7 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20251205000001", "refresh_rotation_grace", schemaRotationGraceUp, schemaRotationGraceDown))
 	ms.Add(goMigration(pg, "20251205000002", "consents", schemaConsentsUp, schemaConsentsDown))
 	ms.Add(goMigration(pg, "20261205000001", "audit_events_and_admin_keys", schemaAuditUp, schemaAuditDown))
+	ms.Add(goMigration(pg, "20261206000401", "device_codes", schemaDeviceCodesUp, schemaDeviceCodesDown))
 	return ms
 }
 
