@@ -27,6 +27,7 @@ type Registry struct {
 	authorize   *prometheus.CounterVec
 	logins      *prometheus.CounterVec
 	redisRT     prometheus.Counter
+	device      *deviceMetrics
 }
 
 // New creates and registers the metrics.
@@ -63,6 +64,7 @@ func New() *Registry {
 	}
 	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.device = newDeviceMetrics(m.registry)
 	return m
 }
 

@@ -20,6 +20,7 @@ type Discovery struct {
 	UserinfoEndpoint                          string   `json:"userinfo_endpoint"`
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	DeviceAuthorizationEndpoint               string   `json:"device_authorization_endpoint,omitempty"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ResponseModesSupported                    []string `json:"response_modes_supported"`
@@ -73,6 +74,9 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 			"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "azp", "amr", "at_hash",
 			"preferred_username", "name", "given_name", "family_name", "email", "email_verified", "groups",
 		},
+	}
+	if p.devices != nil {
+		d.DeviceAuthorizationEndpoint = base + "/oauth2/device_authorization"
 	}
 	return json.Marshal(d)
 }

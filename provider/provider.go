@@ -105,11 +105,14 @@ type Options struct {
 	Store    Store
 	Tokens   storage.Tokens
 	// Codes stores authorization codes (the authorization code flow).
-	Codes     storage.Codes
-	Secrets   *Secrets
-	Keys      KeyRingOptions
-	Lifetimes Lifetimes
-	Passwords []PasswordBackend
+	Codes storage.Codes
+	// DeviceCodes stores device authorizations (RFC 8628); nil turns the
+	// device flow off.
+	DeviceCodes storage.DeviceCodes
+	Secrets     *Secrets
+	Keys        KeyRingOptions
+	Lifetimes   Lifetimes
+	Passwords   []PasswordBackend
 	// ClientCacheTTL is how long a client is trusted from the cache.
 	ClientCacheTTL time.Duration
 	// UserCacheTTL is how long a user (flags, groups) is trusted from the
@@ -147,6 +150,7 @@ type Provider struct {
 	store     Store
 	tokens    storage.Tokens
 	codes     storage.Codes
+	devices   storage.DeviceCodes
 	sessions  SessionTokens
 	engine    engine
 	secrets   *Secrets
@@ -200,7 +204,7 @@ func New(opts Options) *Provider {
 	}
 	p := &Provider{
 		issuer: opts.Issuer, audience: opts.Audience,
-		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, sessions: opts.Sessions, secrets: opts.Secrets, engine: newEngine(),
+		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, devices: opts.DeviceCodes, sessions: opts.Sessions, secrets: opts.Secrets, engine: newEngine(),
 		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
 		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
 		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),

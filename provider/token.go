@@ -41,6 +41,7 @@ func builtinGrants(p *Provider) []Grant {
 		refreshTokenGrant{p},
 		clientCredentialsGrant{p},
 		authorizationCodeGrant{p},
+		deviceCodeGrant{p},
 	}
 }
 

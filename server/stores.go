@@ -32,6 +32,7 @@ type Durable interface {
 	storage.Store // users, groups, clients, keys, tokens, personal tokens; Ping, Close
 	storage.Consents
 	storage.Codes
+	storage.DeviceCodes
 	storage.LoginSessions
 	storage.Attempts
 	// PurgeAttempts deletes forgotten rate-limit counters and counts them.
@@ -44,6 +45,7 @@ type Durable interface {
 type Redis interface {
 	storage.Tokens
 	storage.Codes
+	storage.DeviceCodes
 	storage.LoginSessions
 	storage.Attempts
 	Ping(ctx context.Context) error

@@ -81,6 +81,9 @@ type SignIn struct {
 	Provider SignInProvider
 	Sessions *sessions.Manager
 	Consents Consents
+	// Device serves the device flow's verification page (/device); nil
+	// leaves the page out.
+	Device DeviceVerifier
 	// Backends are the login page's other sign-in methods (social
 	// backends), in order.
 	Backends []BackendLink
@@ -161,6 +164,10 @@ func (p *Pages) registerSignIn(g gin.IRoutes) {
 	g.POST(ConsentPath, p.readBody, p.consent)
 	g.GET(LogoutPath, p.logout)
 	g.POST(LogoutPath, p.readBody, p.logout)
+	if p.signIn.Device != nil {
+		g.GET(DevicePath, p.deviceForm)
+		g.POST(DevicePath, p.readBody, p.device)
+	}
 }
 
 func (p *Pages) now() time.Time { return p.signIn.Now() }
