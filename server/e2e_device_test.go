@@ -284,4 +284,3 @@ func TestDeviceFlow(t *testing.T) {
 		}
 	})
 }
-
