@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey-auth/latchkey/config"
 	"github.com/latchkey-auth/latchkey/handlers/pages/pagestest"
 	"github.com/latchkey-auth/latchkey/provider"
 )
@@ -283,4 +287,112 @@ func TestDeviceFlow(t *testing.T) {
 			}
 		}
 	})
+}
+
+// csrfField reads a page's hidden csrf_token.
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// formClient is a browser without JavaScript: cookies, redirects followed.
+type formClient struct {
+	t *testing.T
+	c *http.Client
+}
+
+func newFormClient(t *testing.T) *formClient {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &formClient{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// get loads a page and returns its status, final URL and CSRF token.
+func (f *formClient) get(u string) (int, string, string) {
+	f.t.Helper()
+	res, err := f.c.Get(u)
+	if err != nil {
+		f.t.Fatalf("GET %s: %v", u, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	m := csrfField.FindSubmatch(body)
+	if m == nil {
+		return res.StatusCode, res.Request.URL.String(), ""
+	}
+	return res.StatusCode, res.Request.URL.String(), html.UnescapeString(string(m[1]))
+}
+
+// post sends a form and returns the status and the page.
+func (f *formClient) post(u string, form url.Values) (int, string) {
+	f.t.Helper()
+	res, err := f.c.PostForm(u, form)
+	if err != nil {
+		f.t.Fatalf("POST %s: %v", u, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
+}
+
+// With the hot data in Redis the device flow works the same: the codes,
+// polls and decisions go through the Redis store's scripts.
+func TestDeviceFlowOnRedis(t *testing.T) {
+	redisURL := testRedisURL(t)
+	prefix, rc := redisPrefix(t, redisURL)
+	ts := startServer(t, func(c *config.Config) {
+		c.Storage.Redis.URL = redisURL
+		c.Storage.Redis.Prefix = prefix
+		c.Storage.Tokens = "redis"
+	})
+	ts.createUser("bob", "bob-pass-1234", false)
+	ts.createClient(ts.adminToken(), map[string]any{
+		"client_id": "tv", "client_name": "Kitchen TV", "token_endpoint_auth_method": "none",
+		"grant_types": []string{provider.GrantDeviceCode}, "scope": "openid profile",
+	})
+	code, user := ts.deviceAuth(t, "tv", "openid profile")
+	if keys, err := rc.Keys(t.Context(), prefix+"device:*").Result(); err != nil || len(keys) != 1 {
+		t.Fatalf("device keys in Redis: %v (%v)", keys, err)
+	}
+	wantOAuthError(t, ts.pollDevice("tv", code), http.StatusBadRequest, "authorization_pending")
+	wantOAuthError(t, ts.pollDevice("tv", code), http.StatusBadRequest, "slow_down")
+
+	f := newFormClient(t)
+	status, at, csrf := f.get(ts.URL + "/device?user_code=" + url.QueryEscape(user))
+	if status != http.StatusOK || !strings.HasPrefix(at, ts.URL+"/login?next=") || csrf == "" {
+		t.Fatalf("the device page without a session: %d at %s", status, at)
+	}
+	status, page := f.post(ts.URL+"/login", url.Values{
+		"csrf_token": {csrf}, "username": {"bob"}, "password": {"bob-pass-1234"}, "next": {"/device?user_code=" + user},
+	})
+	if status != http.StatusOK || !strings.Contains(page, `name="user_code" value="`+user+`"`) {
+		t.Fatalf("after login: %d\n%s", status, page)
+	}
+	_, _, csrf = f.get(ts.URL + "/device")
+	status, page = f.post(ts.URL+"/device", url.Values{"csrf_token": {csrf}, "user_code": {user}})
+	if status != http.StatusOK || !strings.Contains(page, "Kitchen TV") {
+		t.Fatalf("confirmation: %d\n%s", status, page)
+	}
+	// A form without the session's CSRF token changes nothing.
+	if status, _ = f.post(ts.URL+"/device", url.Values{"user_code": {user}, "decision": {"allow"}}); status != http.StatusForbidden {
+		t.Fatalf("a decision without a CSRF token: %d", status)
+	}
+	wantOAuthError(t, ts.pollDevice("tv", code), http.StatusBadRequest, "slow_down")
+	status, page = f.post(ts.URL+"/device", url.Values{"csrf_token": {csrf}, "user_code": {user}, "decision": {"allow"}})
+	if status != http.StatusOK || !strings.Contains(page, "Device connected") {
+		t.Fatalf("allow: %d\n%s", status, page)
+	}
+	res := ts.pollDevice("tv", code)
+	if res.Status != http.StatusOK {
+		t.Fatalf("the poll after approval: %s", res)
+	}
+	wantNoStore(t, res)
+	tok := res.json(t)
+	if tok["id_token"] == nil || tok["refresh_token"] != nil {
+		t.Errorf("tokens %v: want an id_token and, without the refresh_token grant, no refresh token", tok)
+	}
+	wantOAuthError(t, ts.pollDevice("tv", code), http.StatusBadRequest, "invalid_grant")
+
+	code, _ = ts.deviceAuth(t, "tv", "openid")
+	ts.Clock.Advance(provider.DeviceCodeTTL)
+	wantOAuthError(t, ts.pollDevice("tv", code), http.StatusBadRequest, "expired_token")
 }
