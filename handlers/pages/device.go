@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/latchkey-auth/latchkey/audit"
 	"github.com/latchkey-auth/latchkey/provider"
 	"github.com/latchkey-auth/latchkey/sessions"
 )
@@ -110,6 +111,12 @@ func (p *Pages) device(c *gin.Context) {
 	if err != nil {
 		p.deviceFailed(c, s, v, err)
 		return
+	}
+	if approve {
+		p.signIn.Audit.Record(audit.WithClient(ctx, pending.Client.ID), audit.Event{
+			Type: audit.TypeConsentGranted, Subject: s.Subject,
+			Detail: map[string]string{"scope": pending.Scope, "flow": "device"},
+		})
 	}
 	v = p.view()
 	v.ClientName = clientName(pending.Client)
