@@ -100,6 +100,17 @@ func (a *api) token(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
+// deviceAuthorization is the device authorization endpoint (RFC 8628 §3.1).
+func (a *api) deviceAuthorization(c *gin.Context) {
+	resp, err := a.Provider.DeviceAuthorization(c.Request.Context(), c.Request)
+	if err != nil {
+		writeOAuthError(c, a.Logger, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, resp)
+}
+
 func (a *api) introspect(c *gin.Context) {
 	resp, err := a.Provider.Introspect(c.Request.Context(), c.Request)
 	if err != nil {

@@ -137,6 +137,7 @@ func (a *api) protocolRoutes(r *gin.Engine) {
 	r.GET("/.well-known/oauth-authorization-server", a.discovery)
 	r.GET("/oauth2/jwks", a.jwks)
 	r.POST("/oauth2/token", a.limitBody, a.token)
+	r.POST("/oauth2/device_authorization", a.limitBody, a.deviceAuthorization)
 	r.POST("/oauth2/introspect", a.limitBody, a.introspect)
 	r.POST("/oauth2/revoke", a.limitBody, a.revoke)
 	r.GET("/oauth2/userinfo", a.userinfo)

@@ -32,6 +32,7 @@ type Registry struct {
 	backendChecks  *prometheus.CounterVec
 	backendLatency *prometheus.HistogramVec
 	registered     *prometheus.CounterVec
+	device         *deviceMetrics
 }
 
 // New creates and registers the metrics.
@@ -81,6 +82,7 @@ func New() *Registry {
 	m.registry.MustRegister(m.requests, m.duration, m.issued, m.loginFailed, m.rateLimited, m.authorize, m.logins, m.redisRT, m.registered,
 		m.backendChecks, m.backendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.device = newDeviceMetrics(m.registry)
 	return m
 }
 

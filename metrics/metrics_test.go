@@ -19,6 +19,8 @@ func TestEveryMetricIsServedByName(t *testing.T) {
 	m.PasswordChecked("ldap-bridge", "error", 30*time.Millisecond)
 	m.RateLimited("account_address")
 	m.RedisRoundTrip()
+	m.DeviceAuthorization("ok")
+	m.DevicePoll("slow_down")
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -34,6 +36,8 @@ func TestEveryMetricIsServedByName(t *testing.T) {
 		`latchkey_logins_failed_total{backend="local"} 1`,
 		`latchkey_rate_limited_total{limit="account_address"} 1`,
 		`latchkey_redis_round_trips_total 1`,
+		`latchkey_device_authorizations_total{outcome="ok"} 1`,
+		`latchkey_device_polls_total{outcome="slow_down"} 1`,
 		`go_goroutines `,
 		`process_`,
 	} {

@@ -23,6 +23,7 @@ type Discovery struct {
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	RevocationEndpoint                        string   `json:"revocation_endpoint"`
 	RegistrationEndpoint                      string   `json:"registration_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint               string   `json:"device_authorization_endpoint,omitempty"`
 	ScopesSupported                           []string `json:"scopes_supported"`
 	ResponseTypesSupported                    []string `json:"response_types_supported"`
 	ResponseModesSupported                    []string `json:"response_modes_supported"`
@@ -79,6 +80,9 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 	}
 	if p.registration {
 		d.RegistrationEndpoint = base + "/oauth2/register"
+	}
+	if p.devices != nil {
+		d.DeviceAuthorizationEndpoint = base + "/oauth2/device_authorization"
 	}
 	return json.Marshal(d)
 }

@@ -126,11 +126,14 @@ type Options struct {
 	Store    Store
 	Tokens   storage.Tokens
 	// Codes stores authorization codes (the authorization code flow).
-	Codes     storage.Codes
-	Secrets   *Secrets
-	Keys      KeyRingOptions
-	Lifetimes Lifetimes
-	Passwords []PasswordBackend
+	Codes storage.Codes
+	// DeviceCodes stores device authorizations (RFC 8628); nil turns the
+	// device flow off.
+	DeviceCodes storage.DeviceCodes
+	Secrets     *Secrets
+	Keys        KeyRingOptions
+	Lifetimes   Lifetimes
+	Passwords   []PasswordBackend
 	// Introspectors are the backends asked, in order, about a bearer token
 	// that is not latchkey's: introspection, token exchange, the user API.
 	Introspectors []TokenBackend
@@ -189,6 +192,7 @@ type Provider struct {
 	store     Store
 	tokens    storage.Tokens
 	codes     storage.Codes
+	devices   storage.DeviceCodes
 	sessions  SessionTokens
 	engine    engine
 	secrets   *Secrets
@@ -256,7 +260,7 @@ func New(opts Options) *Provider {
 	}
 	p := &Provider{
 		issuer: opts.Issuer, audience: opts.Audience,
-		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, sessions: opts.Sessions, secrets: opts.Secrets, engine: newEngine(),
+		store: opts.Store, tokens: opts.Tokens, codes: opts.Codes, devices: opts.DeviceCodes, sessions: opts.Sessions, secrets: opts.Secrets, engine: newEngine(),
 		keys:      NewKeyRing(opts.Store, opts.Secrets, opts.Keys, opts.Now, opts.Logger),
 		clients:   newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now),
 		users:     newTTLCache[int64, subject](opts.UserCacheTTL, maxCachedUsers, opts.Now),

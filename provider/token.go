@@ -42,6 +42,7 @@ func builtinGrants(p *Provider) []Grant {
 		clientCredentialsGrant{p},
 		authorizationCodeGrant{p},
 		tokenExchangeGrant{p},
+		deviceCodeGrant{p},
 	}
 }
 

@@ -272,7 +272,7 @@ func TestAdminClientsAPIRejectsInvalidMetadata(t *testing.T) {
 		{"an http redirect URI on a public host", `{"client_name":"x","grant_types":["password"],"redirect_uris":["http://example.com/cb"]}`, 400, "invalid_redirect_uri"},
 		{"a redirect URI with a fragment", `{"client_name":"x","grant_types":["password"],"redirect_uris":["https://example.com/cb#x"]}`, 400, "invalid_redirect_uri"},
 		{"a relative redirect URI", `{"client_name":"x","grant_types":["password"],"redirect_uris":["/cb"]}`, 400, "invalid_redirect_uri"},
-		{"a grant type the server does not serve yet", `{"client_name":"x","grant_types":["urn:ietf:params:oauth:grant-type:device_code"]}`, 400, "invalid_client_metadata"},
+		{"a grant type the server does not serve yet", `{"client_name":"x","grant_types":["urn:ietf:params:oauth:grant-type:jwt-bearer"]}`, 400, "invalid_client_metadata"},
 		{"the code flow without a redirect URI", `{"client_name":"x","grant_types":["authorization_code"]}`, 400, "invalid_redirect_uri"},
 		{"a javascript: redirect URI", `{"client_name":"x","grant_types":["authorization_code"],"redirect_uris":["javascript:alert(1)"]}`, 400, "invalid_redirect_uri"},
 		{"a redirect URI with userinfo", `{"client_name":"x","grant_types":["authorization_code"],"redirect_uris":["https://user@example.com/cb"]}`, 400, "invalid_redirect_uri"},

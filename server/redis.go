@@ -64,6 +64,7 @@ func openRedis(ctx context.Context, cfg config.Config, stores Stores, roundTrip 
 type hotStore interface {
 	storage.Tokens
 	storage.Codes
+	storage.DeviceCodes
 	storage.LoginSessions
 }
 
@@ -85,7 +86,11 @@ func (s *Server) purgeHot(ctx context.Context, now time.Time) (int, error) {
 		return n, err
 	}
 	m, err := s.hot.PurgeLogins(ctx, now)
-	return n + m, err
+	if err != nil {
+		return n + m, err
+	}
+	d, err := s.hot.PurgeDeviceCodes(ctx, now)
+	return n + m + d, err
 }
 
 // pingRedis checks Redis, when it is used.
@@ -105,6 +110,9 @@ func (s *Server) Tokens() storage.Tokens { return s.hot }
 
 // Codes is where one-time authorization codes live (as Tokens).
 func (s *Server) Codes() storage.Codes { return s.hot }
+
+// DeviceCodes is where device authorizations live (as Tokens).
+func (s *Server) DeviceCodes() storage.DeviceCodes { return s.hot }
 
 // LoginSessions is where the hosted login pages' state lives (as Tokens).
 func (s *Server) LoginSessions() storage.LoginSessions { return s.hot }

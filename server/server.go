@@ -35,6 +35,9 @@ import (
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
+// The metrics count the device flow (provider.Observer is s.metrics).
+var _ provider.DeviceObserver = (*metrics.Registry)(nil)
+
 // Options are what a server needs besides its configuration.
 type Options struct {
 	Config config.Config
@@ -157,7 +160,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 	}
 	s.provider = provider.New(provider.Options{
 		Issuer: cfg.Issuer, Audience: cfg.Tokens.Audience,
-		Store: s.store, Tokens: s.hot, Codes: s.hot, Secrets: secrets,
+		Store: s.store, Tokens: s.hot, Codes: s.hot, DeviceCodes: s.hot, Secrets: secrets,
 		Keys: provider.KeyRingOptions{
 			Algorithm: cfg.Keys.Algorithm, CacheTTL: cfg.Keys.CacheTTL, RotationPeriod: cfg.Keys.RotationPeriod,
 			VerifiedCacheSize: cfg.Tokens.VerifiedCacheSize,
@@ -194,7 +197,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	hosted, err := openPages(cfg, users, master, opts.Logger, &pages.SignIn{
-		Provider: s.provider, Sessions: browser, Consents: s.store, Observer: s.metrics, Audit: s.audit,
+		Provider: s.provider, Sessions: browser, Consents: s.store, Device: s.provider, Observer: s.metrics, Audit: s.audit,
 		Social: social, Identities: s.identities, Issuer: cfg.Issuer,
 		LogoutRevokesTokens: cfg.Sessions.LogoutRevokesTokens, Secure: strings.HasPrefix(cfg.Issuer, "https://"), Now: opts.Now,
 	})

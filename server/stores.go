@@ -33,6 +33,7 @@ type Durable interface {
 	storage.Consents
 	storage.Identities
 	storage.Codes
+	storage.DeviceCodes
 	storage.LoginSessions
 	storage.Attempts
 	storage.InitialAccessTokens
@@ -46,6 +47,7 @@ type Durable interface {
 type Redis interface {
 	storage.Tokens
 	storage.Codes
+	storage.DeviceCodes
 	storage.LoginSessions
 	storage.Attempts
 	Ping(ctx context.Context) error

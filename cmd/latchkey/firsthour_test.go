@@ -129,8 +129,8 @@ func TestUsersSetPassword(t *testing.T) {
 
 func TestClientsCreateRefusesGrantsTheServerDoesNotServe(t *testing.T) {
 	e := newCLIEnv(t)
-	_, err := runCLI(e.environ, "", "clients", "create", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code")
-	if err == nil || !strings.Contains(err.Error(), "it serves password, refresh_token, client_credentials, authorization_code") {
+	_, err := runCLI(e.environ, "", "clients", "create", "--grant-type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+	if err == nil || !strings.Contains(err.Error(), "it serves password, refresh_token, client_credentials, authorization_code, urn:ietf:params:oauth:grant-type:device_code") {
 		t.Fatalf("err = %v", err)
 	}
 	out := e.run(t, false, "", "clients", "create", "--name", "default")

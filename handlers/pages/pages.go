@@ -80,6 +80,7 @@ var builtin embed.FS
 var pageNames = []string{
 	"activate.html", "activated.html", "reset.html", "reset_done.html", "error.html",
 	"login.html", "consent.html", "logout.html", "signed_in.html", "signed_out.html",
+	"device.html", "device_confirm.html", "device_done.html",
 }
 
 const (
@@ -141,9 +142,11 @@ type View struct {
 	// hidden fields.
 	// Next is where the login page goes once signed in (a local path).
 	Request, ClientName, Username, Next string
-	Scopes                              []ScopeView
-	Backends                            []BackendView
-	Hidden                              map[string]string
+	// UserCode is the device flow's user code (the device pages).
+	UserCode string
+	Scopes   []ScopeView
+	Backends []BackendView
+	Hidden   map[string]string
 }
 
 // New parses every template (built-in, or its override in opts.Templates)

@@ -87,6 +87,9 @@ type SignIn struct {
 	Social     []SocialBackend
 	Identities IdentityLinker
 	Issuer     string
+	// Device serves the device flow's verification page (/device); nil
+	// leaves the page out.
+	Device DeviceVerifier
 	// Backends are the login page's other sign-in methods (social
 	// backends), in order; by default one per Social backend.
 	Backends []BackendLink
@@ -169,6 +172,10 @@ func (p *Pages) registerSignIn(g gin.IRoutes) {
 	g.GET("/login/:backend/callback", p.socialCallback)
 	g.GET(LogoutPath, p.logout)
 	g.POST(LogoutPath, p.readBody, p.logout)
+	if p.signIn.Device != nil {
+		g.GET(DevicePath, p.deviceForm)
+		g.POST(DevicePath, p.readBody, p.device)
+	}
 }
 
 func (p *Pages) now() time.Time { return p.signIn.Now() }

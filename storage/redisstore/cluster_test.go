@@ -29,4 +29,7 @@ func TestCluster(t *testing.T) {
 	t.Run("LoginSessions", func(t *testing.T) {
 		storagetest.RunLoginSessions(t, func(t *testing.T) storage.LoginSessions { return open(t) })
 	})
+	t.Run("DeviceCodes", func(t *testing.T) {
+		storagetest.RunDeviceCodes(t, func(t *testing.T) storage.DeviceCodes { return open(t) })
+	})
 }

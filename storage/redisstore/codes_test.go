@@ -59,3 +59,11 @@ func TestCodeAndLoginKeysExpire(t *testing.T) {
 		t.Errorf("slid session has PTTL %v, want about 24h", ttl)
 	}
 }
+
+func TestDeviceCodes(t *testing.T) {
+	testClient(t)
+	storagetest.RunDeviceCodes(t, func(t *testing.T) storage.DeviceCodes {
+		s, _, _ := openStore(t)
+		return s
+	})
+}

@@ -21,3 +21,11 @@ func runEphemeralSuites(t *testing.T, open opener) {
 func TestSQLiteCodesAndLogins(t *testing.T) { runEphemeralSuites(t, openSQLite) }
 
 func TestPostgresCodesAndLogins(t *testing.T) { runEphemeralSuites(t, postgres(t)) }
+
+func runDeviceCodes(t *testing.T, open opener) {
+	storagetest.RunDeviceCodes(t, func(t *testing.T) storage.DeviceCodes { return open(t, true) })
+}
+
+func TestSQLiteDeviceCodes(t *testing.T) { runDeviceCodes(t, openSQLite) }
+
+func TestPostgresDeviceCodes(t *testing.T) { runDeviceCodes(t, postgres(t)) }
