@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -29,12 +30,37 @@ import (
 // page, and checks PKCE.
 func startMockUpstream(t *testing.T) *mockoidc.MockOIDC {
 	t.Helper()
-	m, err := mockoidc.Run()
+	m, err := mockoidc.NewServer(nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	serializeMock(t, m)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Shutdown() })
 	return m
+}
+
+// serializeMock makes mockoidc answer one request at a time: its session
+// store is not safe for concurrent use (the race detector sees the
+// browser's authorize and latchkey's token request as concurrent).
+func serializeMock(t *testing.T, m *mockoidc.MockOIDC) {
+	t.Helper()
+	var mu sync.Mutex
+	if err := m.AddMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			next.ServeHTTP(w, r)
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // oidcBackend is a backends: entry of type oidc.
@@ -300,6 +326,7 @@ func TestSocialUpstreamDownAtStartThenUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serializeMock(t, m)
 	ts := startSocialServer(t, oidcBackend(t, "late", map[string]any{
 		"issuer": "http://" + addr + "/oidc", "client_id": m.ClientID, "client_secret": m.ClientSecret, "provision": true, "timeout": "2s",
 		"scopes": []string{"openid", "profile", "email"},
