@@ -58,7 +58,7 @@ func TestConformance(t *testing.T) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	backendtest.RunRedirectBackend(t, backendtest.RedirectHarness{
 		BackendID: "mock", Secret: cfg.ClientSecret,
-		Open:      func(t *testing.T) backendtest.RedirectBackend { return open(t, m.Issuer()) },
+		Open: func(t *testing.T) backendtest.RedirectBackend { return open(t, m.Issuer()) },
 		SignIn: func(t *testing.T, authURL, subject string) string {
 			queue.Lock()
 			defer queue.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/latchkey-auth/latchkey/provider"
 	"net"
 	"net/http"
 	"os"
@@ -31,7 +32,7 @@ func TestConfigCheckIsExactlyAsStrictAsServe(t *testing.T) {
 		environ []string
 		want    string
 	}{
-		{"an unknown backend type", "backends:\n  - id: corp\n    type: ldap\n", nil, `backends[0].type: backend "corp": backends: unknown type "ldap" (known: [local opaque webhook])`},
+		{"an unknown backend type", "backends:\n  - id: corp\n    type: ldap\n", nil, `backends[0].type: backend "corp": backends: unknown type "ldap" (known: [local oidc opaque webhook])`},
 		{"a typo inside a backend's config", "backends:\n  - id: local\n    type: local\n    config:\n      argon: {memory_kib: 64}\n", nil, `backends[0].config: backend "local": config: line 5: unknown key "argon"`},
 		{"a bad value inside a backend's config", "backends:\n  - id: local\n    type: local\n    config:\n      argon2: {memory_kib: 1}\n", nil, `backends[0].config: backend "local"`},
 		{"a misspelt bootstrap variable", "", []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASWORD=x"}, "LATCHKEY_BOOTSTRAP_ADMIN_PASWORD: not a bootstrap variable"},
@@ -130,7 +131,7 @@ func TestUsersSetPassword(t *testing.T) {
 func TestClientsCreateRefusesGrantsTheServerDoesNotServe(t *testing.T) {
 	e := newCLIEnv(t)
 	_, err := runCLI(e.environ, "", "clients", "create", "--grant-type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
-	if err == nil || !strings.Contains(err.Error(), "it serves password, refresh_token, client_credentials, authorization_code, urn:ietf:params:oauth:grant-type:device_code") {
+	if err == nil || !strings.Contains(err.Error(), "it serves "+strings.Join(provider.BuiltinGrantTypes(), ", ")) {
 		t.Fatalf("err = %v", err)
 	}
 	out := e.run(t, false, "", "clients", "create", "--name", "default")
