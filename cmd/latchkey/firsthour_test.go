@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/latchkey-auth/latchkey/provider"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey-auth/latchkey/provider"
 )
 
 // runCLI runs the CLI with environ and returns stdout and the error.
