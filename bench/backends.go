@@ -24,6 +24,7 @@ const (
 	scenarioPATIntrospection      = "introspection (personal access token)"
 	scenarioUpstreamIntrospection = "introspection (upstream token cached)"
 	scenarioWebhookLogin          = "password (webhook)"
+	scenarioIDTokenExchange       = "token exchange (ID token)"
 
 	targetBackends = "latchkey-backends"
 	webhookSecret  = "the bench webhook secret, 32 bytes or more"
@@ -33,6 +34,23 @@ var backendScenarios = []scenario{
 	{name: scenarioPATIntrospection, target: targetLatchkey, ratioTo: ratioToBaseline, goal: 40, prepare: preparePATIntrospection},
 	{name: scenarioUpstreamIntrospection, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareUpstreamIntrospection},
 	{name: scenarioWebhookLogin, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareWebhookLogin},
+	{name: scenarioIDTokenExchange, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareIDTokenExchange},
+}
+
+// prepareIDTokenExchange gets an ID token from the embedded default (an
+// OpenID provider to the backends target's oidc backend "upstream-id") and
+// trades it for tokens at the backends target over and over: each request
+// verifies the ID token (the upstream's JWKS cached) and finds the linked
+// account.
+func prepareIDTokenExchange(ctx context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
+	up := t.servers[targetLatchkey]
+	tok, err := t.token(ctx, up, form("grant_type", "password", "username", adminUser, "password", t.adminPass, "scope", "openid profile email"))
+	if err != nil || tok.IDToken == "" {
+		return nil, fmt.Errorf("get an upstream ID token: %v", err)
+	}
+	return t.post("/oauth2/token", form("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange",
+		"subject_token", tok.IDToken, "subject_token_type", "urn:ietf:params:oauth:token-type:id_token", "scope", "profile"),
+		`"issued_token_type"`), nil
 }
 
 // preparePATIntrospection makes a personal access token through the user
@@ -96,6 +114,11 @@ func (t *targets) startBackendsTarget(ctx context.Context, bin, tmp string) erro
 	if err := waitListening(ctx, hookAddr, hook); err != nil {
 		return err
 	}
+	// The upstream's issuer as its discovery says it, for the oidc backend.
+	var disco struct{ Issuer string }
+	if err := getJSON(ctx, up.url+"/.well-known/openid-configuration", &disco); err != nil {
+		return fmt.Errorf("upstream discovery: %w", err)
+	}
 	// The webhook first: the row measures its path, not a local argon2id
 	// check of a login the local backend does not know.
 	cfg := fmt.Sprintf(`backends:
@@ -107,7 +130,10 @@ func (t *targets) startBackendsTarget(ctx context.Context, bin, tmp string) erro
   - id: upstream
     type: opaque
     config: {introspection_url: "%s/oauth2/introspect", client_id: %q, client_secret: %q, cache_ttl: 5m}
-`, hookAddr, webhookSecret, up.url, demoID, t.clientSecret)
+  - id: upstream-id
+    type: oidc
+    config: {issuer: %q, client_id: %q, provision: true}
+`, hookAddr, webhookSecret, up.url, demoID, t.clientSecret, disco.Issuer, demoID)
 	file := filepath.Join(tmp, "backends.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		return err
@@ -164,3 +190,21 @@ func postJSON(ctx context.Context, url, auth string, body, out any) error {
 	}
 	return json.Unmarshal(answer, out)
 }
+
+// getJSON fetches url and decodes a 2xx answer into out.
+func getJSON(ctx context.Context, url string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := setupClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+

@@ -306,6 +306,7 @@ func form(kv ...string) string {
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
 }
 
 // setupClient makes the requests outside the measured runs.
