@@ -61,7 +61,7 @@ func (s *Service) IDTokens(bs []IDTokenBackend) provider.SubjectTokenResolver {
 		}
 		// An ID token carries no scope: what the client and the user may
 		// have bounds the exchanged token.
-		return provider.SubjectToken{Identity: acct, AnyScope: true}, nil
+		return provider.SubjectToken{Identity: acct, AnyScope: true, SignIn: true}, nil
 	})
 }
 

@@ -17,6 +17,7 @@ const (
 	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 	TokenTypeIDToken     = "urn:ietf:params:oauth:token-type:id_token"
 	TokenTypeJWT         = "urn:ietf:params:oauth:token-type:jwt"
+	TokenTypeRefresh     = "urn:ietf:params:oauth:token-type:refresh_token"
 )
 
 // SubjectToken is what a subject token says: who it is about and what it
@@ -33,6 +34,12 @@ type SubjectToken struct {
 	// ExpiresAt is when the subject token stops working; the issued token
 	// never outlives it. Zero when unknown.
 	ExpiresAt time.Time
+	// SignIn marks a subject token that proves a sign-in (an ID token of a
+	// social backend), not a delegated credential: the exchange may then
+	// start a session, answering a refresh token when one is asked for
+	// (requested_token_type refresh_token, or the offline_access scope) and
+	// the client may refresh.
+	SignIn bool
 }
 
 // SubjectTokenResolver resolves the subject tokens of one
@@ -80,10 +87,11 @@ func (g tokenExchangeGrant) Token(ctx context.Context, req *TokenRequest) (*Toke
 	if req.Form.Get("actor_token") != "" || req.Form.Get("actor_token_type") != "" {
 		return nil, ErrInvalidRequest.WithDescription("actor tokens (delegation) are not supported")
 	}
-	switch req.Form.Get("requested_token_type") {
-	case "", TokenTypeAccessToken:
+	requested := req.Form.Get("requested_token_type")
+	switch requested {
+	case "", TokenTypeAccessToken, TokenTypeRefresh:
 	default:
-		return nil, ErrInvalidRequest.WithDescription("requested_token_type must be " + TokenTypeAccessToken)
+		return nil, ErrInvalidRequest.WithDescription("requested_token_type must be " + TokenTypeAccessToken + " or " + TokenTypeRefresh)
 	}
 	if req.Form.Get("audience") != "" || req.Form.Get("resource") != "" {
 		return nil, ErrInvalidTarget.WithDescription("audience and resource are not supported in token exchange")
@@ -114,17 +122,32 @@ func (g tokenExchangeGrant) Token(ctx context.Context, req *TokenRequest) (*Toke
 		return nil, err
 	}
 	spec := grantSpec{client: req.Client, subject: sub, scope: scope, now: req.Time, idp: st.Identity.Backend}
-	if !st.ExpiresAt.IsZero() {
+	if !st.ExpiresAt.IsZero() && !st.SignIn {
 		spec.maxTTL = st.ExpiresAt.Sub(req.Time)
+	}
+	wantsRefresh := requested == TokenTypeRefresh || hasScope(scope, "offline_access")
+	if requested == TokenTypeRefresh && (!st.SignIn || !allowsGrant(req.Client, GrantRefreshToken)) {
+		return nil, ErrInvalidRequest.WithDescription("a refresh token is issued only for an ID token, to a client that may refresh")
+	}
+	if st.SignIn && wantsRefresh && allowsGrant(req.Client, GrantRefreshToken) {
+		if spec.family, spec.refresh, err = p.newFamily(ctx, req, sub, scope); err != nil {
+			return nil, err
+		}
+		spec.authTime = req.Time
 	}
 	resp, err := p.mint(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
-	// RFC 8693 §2.2.1: the issued token is the access token; no refresh
-	// token, no ID token.
+	// RFC 8693 §2.2.1: the issued token is in access_token (an access
+	// token unless a refresh token was asked for); no ID token.
 	resp.IDToken = ""
 	resp.IssuedTokenType = TokenTypeAccessToken
+	if requested == TokenTypeRefresh {
+		resp.AccessToken, resp.RefreshToken = resp.RefreshToken, ""
+		resp.TokenType, resp.IssuedTokenType = "N_A", TokenTypeRefresh
+		resp.ExpiresIn = int64(p.refreshTTL(req.Client) / time.Second)
+	}
 	if resp.Scope == "" {
 		resp.Scope = scope
 	}

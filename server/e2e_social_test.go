@@ -538,6 +538,33 @@ func TestSocialTokenExchangeOfAnIDToken(t *testing.T) {
 	if !active || claims["sub"] != fmt.Sprint(ivy.ID) || claims["idp"] != "mock" {
 		t.Fatalf("the exchanged token: active %v claims %v (ivy is %d)", active, claims, ivy.ID)
 	}
+	// A refresh token, asked for by requested_token_type: it is the
+	// issued token (RFC 8693 §2.2.1) and works at the token endpoint.
+	rt := ts.postForm("/oauth2/token", url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {idt},
+		"subject_token_type":   {"urn:ietf:params:oauth:token-type:id_token"},
+		"requested_token_type": {"urn:ietf:params:oauth:token-type:refresh_token"}, "scope": {"openid profile offline_access"},
+	}, demoClient, demoSecret)
+	if rt.Status != http.StatusOK {
+		t.Fatalf("exchange for a refresh token: %s", rt)
+	}
+	rtBody := rt.json(t)
+	refresh, _ := rtBody["access_token"].(string)
+	if rtBody["issued_token_type"] != "urn:ietf:params:oauth:token-type:refresh_token" || rtBody["token_type"] != "N_A" || !strings.HasPrefix(refresh, "lk_rt_") {
+		t.Fatalf("refresh exchange answer %v", rtBody)
+	}
+	if res := ts.postForm("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}, demoClient, demoSecret); res.Status != http.StatusOK {
+		t.Fatalf("the exchanged refresh token at the token endpoint: %s", res)
+	}
+	// A personal access token gets no refresh token.
+	pat := ts.postForm("/oauth2/token", url.Values{
+		"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {"lk_pat_nothing"},
+		"subject_token_type":   {"urn:ietf:params:oauth:token-type:access_token"},
+		"requested_token_type": {"urn:ietf:params:oauth:token-type:refresh_token"},
+	}, demoClient, demoSecret)
+	if pat.Status != http.StatusBadRequest {
+		t.Fatalf("a refresh token for an access-token subject: %s", pat)
+	}
 	// Again: the same account, no second user.
 	if res := exchange(idt, "urn:ietf:params:oauth:token-type:id_token"); res.Status != http.StatusOK {
 		t.Fatalf("second exchange: %s", res)
