@@ -26,6 +26,9 @@ type Identity struct {
 	Name          string
 	Groups        []string
 	Claims        map[string]any // raw upstream claims, if any
+	// Profile are profile attributes the backend maps from upstream claims
+	// (given to an account provisioned for the identity).
+	Profile map[string]any
 }
 
 // PasswordChecker checks a login (username or e-mail) and password.

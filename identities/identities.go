@@ -188,7 +188,7 @@ func (s *Service) provision(ctx context.Context, id backends.Identity) (storage.
 	now := s.opts.Now()
 	u := storage.User{
 		Email: storage.CutText(id.Email, 254), EmailVerified: id.Email != "" && id.EmailVerified,
-		IsActive: true, DateJoined: now, PasswordChangedAt: now,
+		IsActive: true, DateJoined: now, PasswordChangedAt: now, Profile: id.Profile,
 	}
 	u.FirstName, u.LastName = splitName(id.Name)
 	if u.Email != "" {

@@ -52,7 +52,9 @@ type Config struct {
 	Scopes []string `yaml:"scopes"`
 	// Claims maps identity fields to upstream claims, by dotted path for
 	// nested claims ("realm_access.roles"): username, email,
-	// email_verified, name, groups. Unset fields use the standard claims.
+	// email_verified, name, groups, and profile.<attribute> (a profile
+	// attribute of an account provisioned on first sign-in). Unset fields
+	// use the standard claims.
 	Claims map[string]string `yaml:"claims"`
 	// UserInfo also reads the userinfo endpoint after the code exchange
 	// (claims the ID token leaves out); the ID token's win.
@@ -106,8 +108,11 @@ func (c *Config) Validate() error {
 		return errors.New("client_secret and client_secret_file: set one, not both")
 	}
 	for k := range c.Claims {
+		if attr, ok := strings.CutPrefix(k, "profile."); ok && validAttr(attr) {
+			continue
+		}
 		if !slices.Contains(claimFields, k) {
-			return fmt.Errorf("claims: unknown field %q (the fields are %s)", k, strings.Join(claimFields, ", "))
+			return fmt.Errorf("claims: unknown field %q (the fields are %s, and profile.<attribute>)", k, strings.Join(claimFields, ", "))
 		}
 	}
 	for i, r := range c.GroupRules {
@@ -364,6 +369,18 @@ func (b *Backend) identity(sub string, claims map[string]any) (backends.Identity
 		Email:    str(lookup(claims, b.claims["email"])),
 		Name:     str(lookup(claims, b.claims["name"])),
 	}
+	for k, path := range b.claims {
+		attr, ok := strings.CutPrefix(k, "profile.")
+		if !ok {
+			continue
+		}
+		if v := lookup(claims, path); v != nil {
+			if id.Profile == nil {
+				id.Profile = map[string]any{}
+			}
+			id.Profile[attr] = v
+		}
+	}
 	switch v := lookup(claims, b.claims["email_verified"]).(type) {
 	case bool:
 		id.EmailVerified = v
@@ -422,4 +439,18 @@ func strs(v any) []string {
 		return v
 	}
 	return nil
+}
+
+// validAttr reports whether a profile attribute name is sane: 1 to 64 of
+// a-z, 0-9 and _.
+func validAttr(a string) bool {
+	if a == "" || len(a) > 64 {
+		return false
+	}
+	for _, r := range a {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

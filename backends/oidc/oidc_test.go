@@ -95,7 +95,7 @@ func (f *forger) next(build func(map[string]any) string, claims map[string]any) 
 func open(t *testing.T, f *forger, extra func(*Config)) *Backend {
 	t.Helper()
 	c := &Config{Issuer: f.URL, ClientID: "latchkey", ClientSecret: "s3cret", Timeout: 2 * time.Second,
-		Claims:     map[string]string{"groups": "realm_access.roles"},
+		Claims:     map[string]string{"groups": "realm_access.roles", "profile.department": "dept"},
 		GroupRules: []GroupRule{{Upstream: "admins", Group: "Staff"}, {Upstream: "eng", Claim: "dept", Group: "Engineering"}},
 	}
 	if extra != nil {
@@ -132,6 +132,9 @@ func TestExchangeVerifiesTheIDToken(t *testing.T) {
 	}
 	if id.Backend != "corp" || id.Subject != "u-1" || id.Username != "kim" || id.Email != "kim@corp.example" || !id.EmailVerified || id.Name != "Kim Lee" {
 		t.Fatalf("identity %+v", id)
+	}
+	if id.Profile["department"] != "eng" {
+		t.Fatalf("profile from claims: %v", id.Profile)
 	}
 	if strings.Join(id.Groups, ",") != "Staff,Engineering" {
 		t.Fatalf("groups from the rules (a nested claim, another claim): %v", id.Groups)
@@ -279,6 +282,7 @@ func TestConfigValidate(t *testing.T) {
 		"no client":         {Issuer: "https://x"},
 		"both secrets":      {Issuer: "https://x", ClientID: "x", ClientSecret: "a", ClientSecretFile: "/f"},
 		"unknown claim":     {Issuer: "https://x", ClientID: "x", Claims: map[string]string{"shoe_size": "s"}},
+		"bad profile key":   {Issuer: "https://x", ClientID: "x", Claims: map[string]string{"profile.Bad-Key": "s"}},
 		"rule without goal": {Issuer: "https://x", ClientID: "x", GroupRules: []GroupRule{{Upstream: "a"}}},
 		"http icon":         {Issuer: "https://x", ClientID: "x", IconURL: "http://x/i.png"},
 	} {
