@@ -42,6 +42,8 @@ type Config struct {
 	Metrics        Metrics   `yaml:"metrics"`
 	// Permissions configures the permission mapper (groups, scopes, claims).
 	Permissions Permissions `yaml:"permissions"`
+	// OAuth2 configures optional protocol features (config/oauth2.go).
+	OAuth2 OAuth2 `yaml:"oauth2"`
 }
 
 // Metrics configures /metrics.
@@ -234,6 +236,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Retention: 90 * 24 * time.Hour},
 		// Empty, not nil: what the example's "{}" decodes to.
+		OAuth2:      defaultOAuth2(),
 		Permissions: Permissions{Groups: map[string][]string{}, Scopes: map[string]ScopeRule{}, Claims: map[string]map[string]string{}},
 		HTTP: HTTP{
 			MaxBodyBytes:    64 << 10,
