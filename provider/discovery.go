@@ -35,6 +35,9 @@ type Discovery struct {
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	ClaimsSupported                           []string `json:"claims_supported"`
+	// ClientIDMetadataDocumentSupported: a client_id may be the URL of a
+	// Client ID Metadata Document (only sent when on).
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // Discovery returns the metadata document as JSON.
@@ -76,6 +79,7 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 			"preferred_username", "name", "given_name", "family_name", "email", "email_verified", "groups",
 		},
 	}
+	d.ClientIDMetadataDocumentSupported = p.clients.docs != nil
 	return json.Marshal(d)
 }
 

@@ -139,6 +139,11 @@ type Options struct {
 	// it may ask for every scope of the mapper besides its own.
 	FirstPartyClient string
 
+	// ClientMetadataDocuments resolves client IDs that are URLs of Client
+	// ID Metadata Documents; nil turns them off (such an ID is then an
+	// unknown client).
+	ClientMetadataDocuments ClientMetadataDocuments
+
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
@@ -226,6 +231,7 @@ func New(opts Options) *Provider {
 		now:           opts.Now, log: opts.Logger, obs: opts.Observer, audit: opts.Audit,
 	}
 	p.keys.audit = opts.Audit
+	p.clients.docs = opts.ClientMetadataDocuments
 	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
 	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
 	p.limiter = newLimiter(opts)
