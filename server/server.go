@@ -162,6 +162,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
 		Permissions: mapper, FirstPartyClient: cfg.Users.API.FirstPartyClient,
+		ClientMetadataDocuments: clientMetadataDocuments(cfg, opts.Now, opts.Logger),
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()

@@ -140,6 +140,10 @@ type View struct {
 	// hidden fields.
 	// Next is where the login page goes once signed in (a local path).
 	Request, ClientName, Username, Next string
+	// ClientHost is the host a client described by a Client ID Metadata
+	// Document comes from (its name is the client's own claim; the host is
+	// what the user can trust); "" for a registered client.
+	ClientHost string
 	Scopes                              []ScopeView
 	Backends                            []BackendView
 	Hidden                              map[string]string
