@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -92,6 +93,9 @@ func fetchFailure(err error, timeout time.Duration) string {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) {
 			return "its host name does not resolve"
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return "its host refused the connection"
 		}
 		return "the document could not be fetched"
 	}
