@@ -144,9 +144,9 @@ type View struct {
 	// Document comes from (its name is the client's own claim; the host is
 	// what the user can trust); "" for a registered client.
 	ClientHost string
-	Scopes                              []ScopeView
-	Backends                            []BackendView
-	Hidden                              map[string]string
+	Scopes     []ScopeView
+	Backends   []BackendView
+	Hidden     map[string]string
 }
 
 // New parses every template (built-in, or its override in opts.Templates)
