@@ -118,6 +118,9 @@ func TestClientIDMetadataDocumentSignIn(t *testing.T) {
 		if !strings.HasPrefix(res.URL, ts.URL+"/login?request=") {
 			t.Fatalf("the browser is at %s (%d), want the login page", res.URL, res.Status)
 		}
+		if got := b.Text("main p"); !strings.Contains(got, "Example Agent") || !strings.Contains(got, docHost) {
+			t.Errorf("the login page names %q, want the application and its host", got)
+		}
 		b.Fill(`input[name=username]`, "alice")
 		b.Fill(`input[name=password]`, pw)
 		res = b.Submit(`button[type=submit]`)

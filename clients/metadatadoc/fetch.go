@@ -25,6 +25,15 @@ import (
 // fetch gets and validates the document at u: a client cached for its
 // max-age, or a refusal cached for ErrorCacheTTL.
 func (f *Fetcher) fetch(ctx context.Context, u *url.URL, id string) entry {
+	wait, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
+	select {
+	case f.slots <- struct{}{}:
+		defer func() { <-f.slots }()
+	case <-wait.Done():
+		// Not the document's fault: not remembered (expires now).
+		return entry{err: &provider.MetadataDocumentError{Host: u.Host, Reason: "too many client metadata documents are being fetched; try again"}, expires: f.opts.Now()}
+	}
 	cl, maxAge, reason, err := f.get(ctx, u, id)
 	now := f.opts.Now()
 	if reason != "" {

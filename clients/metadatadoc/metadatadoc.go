@@ -66,6 +66,9 @@ type Fetcher struct {
 	scopes []string
 	client *http.Client
 	group  singleflight.Group
+	// slots bounds the fetches in flight (different URLs), so a flood of
+	// made-up client IDs cannot open connections without end.
+	slots chan struct{}
 
 	mu    sync.Mutex
 	cache map[string]entry
@@ -98,7 +101,7 @@ func New(opts Options) *Fetcher {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &Fetcher{opts: opts, cache: map[string]entry{}}
+	f := &Fetcher{opts: opts, cache: map[string]entry{}, slots: make(chan struct{}, maxFetches)}
 	for _, s := range opts.Scopes {
 		if s != provider.ScopeAPI && !contains(f.scopes, s) {
 			f.scopes = append(f.scopes, s)
@@ -126,6 +129,9 @@ func New(opts Options) *Fetcher {
 	}
 	return f
 }
+
+// maxFetches bounds the documents fetched at once.
+const maxFetches = 32
 
 // Handles reports whether clientID is a URL, which the Fetcher answers for
 // (refusing it when it is not an acceptable document URL).

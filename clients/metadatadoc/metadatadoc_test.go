@@ -466,3 +466,28 @@ func TestCacheSizeBounded(t *testing.T) {
 		t.Fatalf("%d cached documents, want at most 3", n)
 	}
 }
+
+func TestFetchesInFlightAreBounded(t *testing.T) {
+	d := newDocServer(t)
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	opts := testOptions(d, c)
+	opts.Timeout = 200 * time.Millisecond
+	f := New(opts)
+	id := d.url("/client.json")
+	d.serveJSON("/client.json", validDoc(id), "")
+	for range cap(f.slots) { // every slot taken by other fetches
+		f.slots <- struct{}{}
+	}
+	_, err := f.Resolve(context.Background(), id)
+	refused(t, err, "too many client metadata documents")
+	if n := d.requests.Load(); n != 0 {
+		t.Fatalf("%d requests without a free slot", n)
+	}
+	for range cap(f.slots) {
+		<-f.slots
+	}
+	// That refusal was not the document's fault and is not remembered.
+	if _, err := f.Resolve(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+}
