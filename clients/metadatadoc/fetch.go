@@ -49,6 +49,10 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, id string) entry {
 // the user (it names no address: the host may resolve to an internal one)
 // and the error for the log.
 func (f *Fetcher) get(ctx context.Context, u *url.URL, id string) (*storage.Client, time.Duration, string, error) {
+	// The deadline covers the whole exchange, body included; a read cut
+	// short by it is a timeout even when it ends without an error.
+	ctx, cancel := context.WithTimeout(ctx, f.opts.Timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, "the client_id is not a valid URL", err
@@ -71,6 +75,9 @@ func (f *Fetcher) get(ctx context.Context, u *url.URL, id string) (*storage.Clie
 		return nil, 0, fmt.Sprintf("the document is larger than %d bytes", limit), nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, 0, fetchFailure(err, f.opts.Timeout), err
 	}
