@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchkey-auth/latchkey/provider"
+	"github.com/latchkey-auth/latchkey/storage"
 )
 
 // docServer is an https server of documents that counts every request.
@@ -490,4 +491,22 @@ func TestFetchesInFlightAreBounded(t *testing.T) {
 	if _, err := f.Resolve(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkResolveCached is the cost a cached document adds to an
+// authorization or token request.
+func BenchmarkResolveCached(b *testing.B) {
+	srv := httptest.NewServer(nil)
+	b.Cleanup(srv.Close)
+	f := New(Options{AllowPrivateAddresses: true, Scopes: []string{"openid"}, CacheMin: time.Hour, CacheMax: time.Hour})
+	id := srv.URL + "/client.json"
+	f.keep(id, entry{client: &storage.Client{ID: id, RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code"}}, expires: time.Now().Add(time.Hour)})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.Resolve(context.Background(), id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
