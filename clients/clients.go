@@ -253,6 +253,11 @@ func validateRedirects(field string, uris []string, required bool) error {
 	return nil
 }
 
+// RedirectRule returns the rule a redirect URI breaks, or "" when it may be
+// registered: the rules of every client, also those described by a Client
+// ID Metadata Document (clients/metadatadoc).
+func RedirectRule(raw string) string { return redirectRule(raw) }
+
 // neverSchemes are schemes a browser would run or read locally instead of
 // navigating to a client.
 var neverSchemes = []string{"javascript", "data", "file", "vbscript"}

@@ -19,6 +19,9 @@ type OAuth2 struct {
 	RegistrationClientTTL time.Duration `yaml:"registration_client_ttl"`
 	// RegistrationRateLimit limits open registration per client address.
 	RegistrationRateLimit RequestLimit `yaml:"registration_rate_limit"`
+	// ClientIDMetadataDocuments lets a client_id be the https URL of a
+	// JSON document describing the client (docs/client-id-metadata.md).
+	ClientIDMetadataDocuments ClientIDMetadataDocuments `yaml:"client_id_metadata_documents"`
 }
 
 // RequestLimit allows Requests requests within Window; past it requests
@@ -38,9 +41,10 @@ const (
 
 func defaultOAuth2() OAuth2 {
 	return OAuth2{
-		Registration:          RegistrationOff,
-		RegistrationClientTTL: 90 * 24 * time.Hour,
-		RegistrationRateLimit: RequestLimit{Requests: 10, Window: time.Hour},
+		Registration:              RegistrationOff,
+		RegistrationClientTTL:     90 * 24 * time.Hour,
+		RegistrationRateLimit:     RequestLimit{Requests: 10, Window: time.Hour},
+		ClientIDMetadataDocuments: defaultCIMD(),
 	}
 }
 
@@ -56,4 +60,5 @@ func (c *Config) validateOAuth2(p *problems) {
 	if o.RegistrationRateLimit.Requests > 0 && o.RegistrationRateLimit.Window < time.Second {
 		p.add("oauth2.registration_rate_limit.window", "must be at least 1s when requests is set, got %s", o.RegistrationRateLimit.Window)
 	}
+	c.validateCIMD(p)
 }

@@ -53,6 +53,9 @@ type AuthorizeRequest struct {
 	// when the client sent none.
 	MaxAge    int
 	LoginHint string
+	// ClientHost is the host a metadata-document client's document came
+	// from (the consent page shows it); "" for a registered client.
+	ClientHost string
 }
 
 // HasPrompt reports whether the request carries a prompt value.
@@ -98,7 +101,7 @@ func (p *Provider) ParseAuthorize(ctx context.Context, r *http.Request) (*Author
 	}
 	req := &AuthorizeRequest{
 		Client: cl, RedirectURI: redirect, State: q.Get("state"), Nonce: q.Get("nonce"),
-		LoginHint: q.Get("login_hint"), MaxAge: -1,
+		LoginHint: q.Get("login_hint"), MaxAge: -1, ClientHost: p.MetadataDocumentHost(clientID),
 	}
 	return req, p.checkAuthorize(r, q, req)
 }

@@ -42,6 +42,9 @@ func (p *Provider) ForgetClient(id string) { p.clients.evict(id) }
 type clientCache struct {
 	store clientStore
 	cache *ttlCache[string, *storage.Client]
+	// docs resolves metadata-document clients (nil: off); they are cached
+	// by the resolver, not here.
+	docs ClientMetadataDocuments
 }
 
 // maxCachedClients bounds the client cache (client IDs are chosen by admins,
@@ -53,6 +56,9 @@ func newClientCache(store clientStore, ttl time.Duration, now func() time.Time) 
 }
 
 func (c *clientCache) get(ctx context.Context, id string) (*storage.Client, error) {
+	if c.docs != nil && c.docs.Handles(id) {
+		return resolveDocument(ctx, c.docs, id)
+	}
 	return c.cache.get(id, func() (*storage.Client, error) {
 		cl, err := c.store.GetClient(ctx, id)
 		if err != nil {

@@ -37,6 +37,9 @@ type Discovery struct {
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	ClaimsSupported                           []string `json:"claims_supported"`
+	// ClientIDMetadataDocumentSupported: a client_id may be the URL of a
+	// Client ID Metadata Document (only sent when on).
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // Discovery returns the metadata document as JSON.
@@ -84,6 +87,7 @@ func (p *Provider) Discovery(ctx context.Context) ([]byte, error) {
 	if p.devices != nil {
 		d.DeviceAuthorizationEndpoint = base + "/oauth2/device_authorization"
 	}
+	d.ClientIDMetadataDocumentSupported = p.clients.docs != nil
 	return json.Marshal(d)
 }
 

@@ -170,6 +170,11 @@ type Options struct {
 	// access tokens introspect with it.
 	FirstPartyClient string
 
+	// ClientMetadataDocuments resolves client IDs that are URLs of Client
+	// ID Metadata Documents; nil turns them off (such an ID is then an
+	// unknown client).
+	ClientMetadataDocuments ClientMetadataDocuments
+
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
@@ -270,6 +275,7 @@ func New(opts Options) *Provider {
 		registration: opts.Registration,
 	}
 	p.keys.audit = opts.Audit
+	p.clients.docs = opts.ClientMetadataDocuments
 	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
 	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
 	p.introspectors, p.pats = opts.Introspectors, opts.PersonalTokens

@@ -175,8 +175,9 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		FirstPartyClient:  cfg.Users.API.FirstPartyClient, ClientCacheTTL: cfg.Tokens.ClientCacheTTL, UserCacheTTL: cfg.Tokens.UserCacheTTL,
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
-		Permissions:  mapper,
-		Registration: cfg.OAuth2.Registration != config.RegistrationOff,
+		Permissions:             mapper,
+		Registration:            cfg.OAuth2.Registration != config.RegistrationOff,
+		ClientMetadataDocuments: clientMetadataDocuments(cfg, opts.Now, opts.Logger),
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()

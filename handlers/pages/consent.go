@@ -31,6 +31,7 @@ func (p *Pages) renderConsent(c *gin.Context, s *sessions.Session, pending *sess
 	v := p.view()
 	v.Action, v.CSRFToken = ConsentPath, p.opts.CSRF.Sign(formBinding(s))
 	v.Request, v.ClientName, v.Username = pending.ID, clientName(req.Client), s.Username
+	v.ClientHost = req.ClientHost
 	v.Scopes = scopeViews(req.Scope)
 	p.Render(c, http.StatusOK, "consent.html", v)
 }
@@ -91,9 +92,13 @@ func (p *Pages) consent(c *gin.Context) {
 		return
 	}
 	scopes := strings.Fields(req.Scope)
-	if _, err := p.signIn.Consents.GrantConsent(ctx, s.Subject, req.Client.ID, scopes, p.now()); err != nil {
-		p.unavailable(c, err)
-		return
+	// A metadata-document client is never stored, so its consent is not
+	// remembered either: the user is asked each time (needsConsent).
+	if req.ClientHost == "" {
+		if _, err := p.signIn.Consents.GrantConsent(ctx, s.Subject, req.Client.ID, scopes, p.now()); err != nil {
+			p.unavailable(c, err)
+			return
+		}
 	}
 	p.signIn.Audit.Record(audit.WithClient(ctx, req.Client.ID), audit.Event{
 		Type: audit.TypeConsentGranted, Subject: s.Subject, Detail: map[string]string{"scope": req.Scope},

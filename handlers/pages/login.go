@@ -49,6 +49,7 @@ func (p *Pages) loginForm(c *gin.Context) {
 			return
 		}
 		v.Request, v.ClientName, v.Username = pending.ID, clientName(req.Client), req.LoginHint
+		v.ClientHost = req.ClientHost
 	} else if s, err := p.signIn.Sessions.Current(c.Request.Context(), c.Request); err != nil {
 		p.unavailable(c, err)
 		return
@@ -110,7 +111,7 @@ func (p *Pages) login(c *gin.Context) {
 		if pending, req = p.resume(c, id); pending == nil {
 			return
 		}
-		v.Request, v.ClientName = pending.ID, clientName(req.Client)
+		v.Request, v.ClientName, v.ClientHost = pending.ID, clientName(req.Client), req.ClientHost
 	}
 	login, password := form.Get("username"), form.Get("password")
 	v.Username = login

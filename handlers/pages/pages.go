@@ -144,9 +144,13 @@ type View struct {
 	Request, ClientName, Username, Next string
 	// UserCode is the device flow's user code (the device pages).
 	UserCode string
-	Scopes   []ScopeView
-	Backends []BackendView
-	Hidden   map[string]string
+	// ClientHost is the host a client described by a Client ID Metadata
+	// Document comes from (its name is the client's own claim; the host is
+	// what the user can trust); "" for a registered client.
+	ClientHost string
+	Scopes     []ScopeView
+	Backends   []BackendView
+	Hidden     map[string]string
 }
 
 // New parses every template (built-in, or its override in opts.Templates)

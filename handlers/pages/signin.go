@@ -232,6 +232,11 @@ func (p *Pages) authorizeFailed(c *gin.Context, req *provider.AuthorizeRequest, 
 			return
 		}
 		v := errBadAuthorize
+		var de *provider.MetadataDocumentError
+		if errors.As(err, &de) {
+			v = View{Title: errBadAuthorize.Title, ClientHost: de.Host,
+				Message: "The application that sent you here describes itself in a document at " + de.Host + ", and that document cannot be used: " + de.Reason + ". Nothing was shared with it. Tell the application's owner."}
+		}
 		p.Render(c, http.StatusBadRequest, "error.html", v)
 		return
 	}
@@ -294,6 +299,9 @@ func (p *Pages) needsConsent(ctx context.Context, req *provider.AuthorizeRequest
 	}
 	if req.Client.SkipConsent && !req.Client.Registered { // a registered client is third-party, always
 		return false, nil
+	}
+	if req.ClientHost != "" {
+		return true, nil // a metadata-document client: consent is not remembered
 	}
 	got, err := p.signIn.Consents.GetConsent(ctx, s.Subject, req.Client.ID)
 	if errors.Is(err, storage.ErrNotFound) {
