@@ -44,6 +44,7 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20261205000001", "audit_events_and_admin_keys", schemaAuditUp, schemaAuditDown))
 	ms.Add(goMigration(pg, "20261206000101", "client_skip_consent", schemaSkipConsentUp, schemaSkipConsentDown))
 	ms.Add(goMigration(pg, "20261206000201", "user_permissions", schemaUserPermissionsUp(pg), schemaUserPermissionsDown(pg)))
+	ms.Add(goMigration(pg, "20261206000701", "resource_indicators", schemaResourceUp, schemaResourceDown))
 	return ms
 }
 
