@@ -42,6 +42,9 @@ type Config struct {
 	Metrics        Metrics   `yaml:"metrics"`
 	// Permissions configures the permission mapper (groups, scopes, claims).
 	Permissions Permissions `yaml:"permissions"`
+	// Resources are the protected resources clients may ask tokens for
+	// with the resource parameter (RFC 8707, docs/resources.md).
+	Resources []Resource `yaml:"resources"`
 }
 
 // Metrics configures /metrics.

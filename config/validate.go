@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 	c.validateMail(&p)
 	c.validateUI(&p)
 	c.validateSessions(&p)
+	c.validateResources(&p)
 	positive(&p, "audit.retention", c.Audit.Retention)
 	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&p, "log.format", c.Log.Format, "json", "text")
