@@ -59,7 +59,7 @@ func checkResourceURI(s string) string {
 	}
 	u, err := url.Parse(s)
 	switch {
-	case err != nil || !u.IsAbs() || u.Opaque != "":
+	case err != nil || !u.IsAbs():
 		return "must be an absolute URI such as https://api.example.com/"
 	case u.Fragment != "" || strings.Contains(s, "#"):
 		return "must not have a fragment (RFC 8707 §2)"
