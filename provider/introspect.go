@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
@@ -88,8 +89,17 @@ func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storag
 	return &Introspection{Active: true, TokenType: "refresh_token", AccessClaims: AccessClaims{
 		Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject,
 		Issuer: p.issuer, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
-		SessionID: fam.ID,
+		SessionID: fam.ID, Audience: refreshAudience(fam.Resource),
 	}}, nil
+}
+
+// refreshAudience is the aud a refresh token's access tokens get: its
+// resource, or nothing said (the default audience).
+func refreshAudience(resource string) Audience {
+	if resource == "" {
+		return nil
+	}
+	return Audience{resource}
 }
 
 // inspectAccess validates an access token of either format and checks it
@@ -145,6 +155,9 @@ func opaqueIntrospection(rec storage.AccessToken, issuer string, aud Audience) *
 		Audience: aud, Issuer: issuer, Expiry: rec.ExpiresAt.Unix(), IssuedAt: rec.IssuedAt.Unix(),
 		ID: rec.ID, SessionID: rec.FamilyID,
 	}}
+	if res, ok := rec.Claims["aud"].(string); ok && res != "" {
+		info.Audience = Audience{res}
+	}
 	info.Username, _ = rec.Claims["username"].(string)
 	info.Groups = stringList(rec.Claims["groups"])
 	info.Permissions = stringList(rec.Claims["permissions"])
@@ -170,10 +183,17 @@ func stringList(v any) []string {
 
 // VerifyAccessToken validates an access token (JWT or opaque) for the HTTP
 // layer: userinfo, the admin API. ErrInvalidToken when it is not valid.
+//
+// A token issued for a resource (RFC 8707: its aud is that resource's URI,
+// not the server's audience) is for that resource only: latchkey's own
+// endpoints refuse it as they would a token of another server.
 func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*Introspection, error) {
 	info, err := p.inspectAccess(ctx, raw)
 	if errors.Is(err, errBadToken) {
 		return nil, ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
+	}
+	if err == nil && !slices.ContainsFunc(info.Audience, p.audience.Contains) {
+		return nil, ErrInvalidToken.WithDescription("the access token is for another resource")
 	}
 	return info, err
 }

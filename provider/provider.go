@@ -139,6 +139,10 @@ type Options struct {
 	// it may ask for every scope of the mapper besides its own.
 	FirstPartyClient string
 
+	// Resources are the protected resources a client may name with the
+	// resource parameter (RFC 8707); any other is invalid_target.
+	Resources []Resource
+
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
 	Grants []func(*Provider) Grant
@@ -174,6 +178,7 @@ type Provider struct {
 	obs           Observer
 	audit         Auditor
 	grants        grantRegistry
+	resources     resources
 
 	// limiter limits failed credential checks and e-mail requests; nil
 	// when rate limits are off.
@@ -229,6 +234,7 @@ func New(opts Options) *Provider {
 	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
 	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
 	p.limiter = newLimiter(opts)
+	p.resources = newResources(opts.Resources)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {
 		grants = append(grants, g(p))

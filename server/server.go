@@ -162,6 +162,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Now: opts.Now, Logger: opts.Logger, Observer: s.metrics,
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
 		Permissions: mapper, FirstPartyClient: cfg.Users.API.FirstPartyClient,
+		Resources: resourcesOf(cfg.Resources),
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
@@ -535,4 +536,13 @@ func LoadMasterKey(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
 	return key, nil
+}
+
+// resourcesOf turns `resources:` into the provider's resources (RFC 8707).
+func resourcesOf(list []config.Resource) []provider.Resource {
+	out := make([]provider.Resource, 0, len(list))
+	for _, r := range list {
+		out = append(out, provider.Resource{URI: r.URI, Scopes: r.Scopes, AccessTTL: r.AccessTTL})
+	}
+	return out
 }
