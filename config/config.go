@@ -43,6 +43,9 @@ type Config struct {
 	// Permissions configures the permission mapper (groups, scopes, claims).
 	Permissions Permissions `yaml:"permissions"`
 	OAuth2      OAuth2      `yaml:"oauth2"`
+	// Resources are the protected resources clients may ask tokens for
+	// with the resource parameter (RFC 8707, docs/resources.md).
+	Resources []Resource `yaml:"resources"`
 }
 
 // Metrics configures /metrics.

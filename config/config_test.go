@@ -736,6 +736,26 @@ func TestValidate(t *testing.T) {
 		{"an empty audience entry is refused", func(c *Config) { c.Tokens.Audience = []string{"api", ""} }, "tokens.audience[1]: must not be empty"},
 		{"a negative client cache ttl is refused", func(c *Config) { c.Tokens.ClientCacheTTL = -time.Second }, "tokens.client_cache_ttl: must not be negative"},
 
+		{"a resource with scopes and a lifetime is fine", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://mcp.example.com/mcp", Scopes: []string{"tools:read"}, AccessTTL: 10 * time.Minute}, {URI: "urn:example:api"}}
+		}, ""},
+		{"a resource without uri is refused", func(c *Config) { c.Resources = []Resource{{}} }, "resources[0].uri: required"},
+		{"a relative resource uri is refused", func(c *Config) { c.Resources = []Resource{{URI: "/mcp"}} }, `resources[0].uri: must be an absolute URI such as https://api.example.com/, got "/mcp"`},
+		{"a resource uri with a fragment is refused", func(c *Config) { c.Resources = []Resource{{URI: "https://api.example.com/#x"}} }, "resources[0].uri: must not have a fragment (RFC 8707 §2)"},
+		{"an https resource uri without host is refused", func(c *Config) { c.Resources = []Resource{{URI: "https:///api"}} }, "resources[0].uri: must name a host"},
+		{"a resource listed twice is refused", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://api.example.com/"}, {URI: "https://api.example.com/"}}
+		}, `resources[1].uri: "https://api.example.com/" is listed twice`},
+		{"a resource scope with a space is refused", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://api.example.com/", Scopes: []string{"ok", "a b"}}}
+		}, "resources[0].scopes[1]: must be a scope token"},
+		{"a negative resource lifetime is refused", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://api.example.com/", AccessTTL: -time.Second}}
+		}, "resources[0].access_ttl: must be 0s (the default lifetime) to 24h0m0s, got -1s"},
+		{"a resource lifetime above a day is refused", func(c *Config) {
+			c.Resources = []Resource{{URI: "https://api.example.com/", AccessTTL: 25 * time.Hour}}
+		}, "resources[0].access_ttl: must be 0s (the default lifetime) to 24h0m0s, got 25h0m0s"},
+
 		{"login by email only is fine", func(c *Config) { c.Users.LoginFields = []string{"email"} }, ""},
 		{"no login fields is refused", func(c *Config) { c.Users.LoginFields = nil }, "users.login_fields: must list at least one"},
 		{"an unknown login field is refused", func(c *Config) { c.Users.LoginFields = []string{"phone"} }, `users.login_fields[0]: must be "username" or "email", got "phone"`},
@@ -864,6 +884,11 @@ func TestExample(t *testing.T) {
 	})
 }
 
+// commentedLists are lists of sections that are empty by default: the
+// example shows their entries in a comment, which the example test checks
+// separately (TestExampleShowsResources).
+var commentedLists = map[string]bool{"resources": true}
+
 // missingKeys lists the keys of struct type t that mapping n lacks, looking
 // into sections and into the first item of lists of sections. yaml.Node
 // fields (free-form blocks) are not required.
@@ -888,7 +913,9 @@ func missingKeys(n *yaml.Node, t reflect.Type, path string) []string {
 			missing = append(missing, missingKeys(val, ft, key)...)
 		case ft.Kind() == reflect.Slice && isSection(ft.Elem()):
 			if len(val.Content) == 0 {
-				missing = append(missing, key+"[0]")
+				if !commentedLists[key] {
+					missing = append(missing, key+"[0]")
+				}
 				continue
 			}
 			missing = append(missing, missingKeys(val.Content[0], derefType(ft.Elem()), key+"[0]")...)
@@ -1027,4 +1054,20 @@ func TestBackendDecode(t *testing.T) {
 		}
 		wantErr(t, doc.Backends[0].Decode(&ldapConfig{}), `line 3: unknown key "urll"`)
 	})
+}
+
+func TestExampleShowsResources(t *testing.T) {
+	// resources: is empty by default, so its entry is a comment: every key
+	// of Resource must appear in it.
+	ex := Example()
+	i := strings.Index(ex, "\nresources: []")
+	if i < 0 {
+		t.Fatal("the example has no resources: [] line")
+	}
+	block := ex[strings.LastIndex(ex[:i], "\n\n")+1 : i]
+	for _, f := range structFields(reflect.TypeFor[Resource]()).fields {
+		if !strings.Contains(block, f.key+":") {
+			t.Errorf("the example's resources comment lacks %s", f.key)
+		}
+	}
 }

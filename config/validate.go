@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	c.validateUI(&p)
 	c.validateSessions(&p)
 	c.validateOAuth2(&p)
+	c.validateResources(&p)
 	positive(&p, "audit.retention", c.Audit.Retention)
 	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&p, "log.format", c.Log.Format, "json", "text")

@@ -56,6 +56,9 @@ type AuthorizeRequest struct {
 	// ClientHost is the host a metadata-document client's document came
 	// from (the consent page shows it); "" for a registered client.
 	ClientHost string
+	// Resource is the registered resource the tokens are for (RFC 8707);
+	// nil when the request named none.
+	Resource *Resource
 }
 
 // HasPrompt reports whether the request carries a prompt value.
@@ -128,6 +131,12 @@ func (p *Provider) checkAuthorize(r *http.Request, q url.Values, req *AuthorizeR
 	if req.Scope, err = grantScope(cl, q.Get("scope")); err != nil {
 		return err
 	}
+	if req.Resource, err = p.resources.resolve(q[ParamResource]); err != nil {
+		return err
+	}
+	if req.Scope, err = req.Resource.limit(req.Scope); err != nil {
+		return err
+	}
 	for _, v := range strings.Fields(q.Get("prompt")) {
 		if v != PromptNone && v != PromptLogin && v != PromptConsent {
 			return ErrInvalidRequest.WithDescription("prompt must be none, login or consent")
@@ -172,11 +181,14 @@ func authorizeParams(r *http.Request) (url.Values, error) {
 		return nil, ErrMethodNotAllowed
 	}
 	for key, values := range q {
-		if len(values) > 1 {
+		// resource may repeat (RFC 8707 §2); checkAuthorize decides.
+		if len(values) > 1 && key != ParamResource {
 			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " given more than once")
 		}
-		if len(values[0]) > maxParamLength || !validText(values[0]) {
-			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long, not UTF-8 or holds a NUL")
+		for _, v := range values {
+			if len(v) > maxParamLength || !validText(v) {
+				return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long, not UTF-8 or holds a NUL")
+			}
 		}
 	}
 	// The engine reads r.Form; let it see exactly what was checked.
@@ -275,7 +287,7 @@ func (p *Provider) IssueCode(ctx context.Context, req *AuthorizeRequest, login L
 		Hash: p.secrets.Hash(raw), FamilyID: newID(), ClientID: req.Client.ID, Subject: login.Subject,
 		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
-		SessionID: login.SessionKey, AuthTime: login.AuthTime, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
+		SessionID: login.SessionKey, Resource: req.Resource.uri(), AuthTime: login.AuthTime, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
 		Claims: map[string]any{},
 	}
 	if len(login.AMR) > 0 {

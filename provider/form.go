@@ -35,11 +35,13 @@ func ParseForm(r *http.Request) (url.Values, error) {
 	}
 	form := r.PostForm
 	for key, values := range form {
-		if len(values) > 1 {
+		if len(values) > 1 && key != ParamResource {
 			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " given more than once")
 		}
-		if len(values[0]) > maxParamLength || !validText(values[0]) || !validText(key) {
-			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long, not UTF-8 or holds a NUL")
+		for _, v := range values {
+			if len(v) > maxParamLength || !validText(v) || !validText(key) {
+				return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " is too long, not UTF-8 or holds a NUL")
+			}
 		}
 	}
 	return form, nil

@@ -52,6 +52,16 @@ func (g authorizationCodeGrant) Token(ctx context.Context, req *TokenRequest) (*
 	if err := checkCode(code, req); err != nil {
 		return nil, err
 	}
+	// The request may repeat the code's resource, or name one when the
+	// authorization request named none (RFC 8707 §2.2).
+	res, err := p.grantResource(req, code.Resource)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := res.limit(code.Scope)
+	if err != nil {
+		return nil, err
+	}
 	uid, ok := userIDOf(code.Subject)
 	if !ok {
 		return nil, errBadCode
@@ -61,12 +71,12 @@ func (g authorizationCodeGrant) Token(ctx context.Context, req *TokenRequest) (*
 		return nil, err
 	}
 	spec := grantSpec{
-		client: req.Client, subject: sub, scope: code.Scope, authTime: code.AuthTime, now: req.Time,
-		nonce: code.Nonce, amr: stringList(code.Claims["amr"]),
+		client: req.Client, subject: sub, scope: scope, authTime: code.AuthTime, now: req.Time,
+		nonce: code.Nonce, amr: stringList(code.Claims["amr"]), resource: res,
 	}
 	spec.sid, _ = code.Claims["sid"].(string)
 	spec.idp, _ = code.Claims["idp"].(string)
-	fam, refresh, err := p.newFamilyWithID(ctx, req, code.FamilyID, sub, code.Scope, code.AuthTime)
+	fam, refresh, err := p.newFamilyFor(ctx, req, code.FamilyID, sub, scope, code.AuthTime, res)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +87,7 @@ func (g authorizationCodeGrant) Token(ctx context.Context, req *TokenRequest) (*
 			p.log.WarnContext(ctx, "could not tie the tokens to their login session", "err", err)
 		}
 	}
-	if hasScope(code.Scope, "offline_access") && allowsGrant(req.Client, GrantRefreshToken) {
+	if hasScope(scope, "offline_access") && allowsGrant(req.Client, GrantRefreshToken) {
 		spec.refresh = refresh
 	}
 	return p.mint(ctx, spec)

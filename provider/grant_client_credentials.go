@@ -14,10 +14,16 @@ func (g clientCredentialsGrant) Token(ctx context.Context, req *TokenRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	// A resource indicator (RFC 8707 §2.2) binds the token to it.
+	res, err := g.p.resources.resolve(req.Form[ParamResource])
+	if err != nil {
+		return nil, err
+	}
 	return g.p.mint(ctx, grantSpec{
-		client:  req.Client,
-		subject: subject{ID: req.Client.ID},
-		scope:   scope,
-		now:     req.Time,
+		client:   req.Client,
+		subject:  subject{ID: req.Client.ID},
+		scope:    scope,
+		now:      req.Time,
+		resource: res,
 	})
 }

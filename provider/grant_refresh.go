@@ -51,12 +51,18 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 		return nil, errBadRefresh
 	}
 	now := req.Time
-	if scope != "" {
-		// Narrowing needs the grant's scope before anything is spent.
+	if scope != "" || len(req.Form[ParamResource]) > 0 {
+		// Narrowing needs the grant's scope and resource before anything
+		// is spent.
 		_, fam, err := p.tokens.RefreshToken(ctx, ref, now)
 		switch {
 		case err == nil && fam.ClientID == req.Client.ID:
-			if scope, err = narrowScope(scope, splitScope(fam.Scope)); err != nil {
+			if scope != "" {
+				if scope, err = narrowScope(scope, splitScope(fam.Scope)); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := p.refreshResource(req, fam.Resource); err != nil {
 				return nil, err
 			}
 		case err != nil && !errors.Is(err, storage.ErrNotFound):
@@ -109,6 +115,20 @@ func (g refreshTokenGrant) rotate(ctx context.Context, req *TokenRequest, raw, s
 	return g.issue(ctx, req, fam, scope, nextRaw)
 }
 
+// refreshResource is the resource a refresh's access token is for: the
+// session's (RFC 8707 §2.2: a refresh may narrow to a resource of the
+// grant; latchkey's grants have one). Naming another, or one for a
+// session given for none, is invalid_target.
+func (p *Provider) refreshResource(req *TokenRequest, granted string) (*Resource, error) {
+	if granted == "" && len(req.Form[ParamResource]) > 0 {
+		if _, err := p.resources.resolve(req.Form[ParamResource]); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidTarget.WithDescription("the grant was not given for this resource")
+	}
+	return p.grantResource(req, granted)
+}
+
 // issue mints the tokens for a rotated family. The user is read
 // again, so a deactivated user's refresh fails and ends the session.
 func (g refreshTokenGrant) issue(ctx context.Context, req *TokenRequest, fam storage.Family, scope, nextRaw string) (*TokenResponse, error) {
@@ -116,9 +136,12 @@ func (g refreshTokenGrant) issue(ctx context.Context, req *TokenRequest, fam sto
 	if scope == "" {
 		scope = fam.Scope
 	}
+	res, err := p.refreshResource(req, fam.Resource)
+	if err != nil {
+		return nil, err
+	}
 	sub := subject{ID: fam.Subject}
 	if uid, ok := userIDOf(fam.Subject); ok {
-		var err error
 		if sub, err = p.loadUser(ctx, uid, false); err != nil {
 			if errors.Is(err, ErrInvalidGrant) {
 				_ = p.tokens.RevokeFamily(ctx, fam.ID, req.Time)
@@ -128,6 +151,6 @@ func (g refreshTokenGrant) issue(ctx context.Context, req *TokenRequest, fam sto
 	}
 	return p.mint(ctx, grantSpec{
 		client: req.Client, subject: sub, scope: scope,
-		authTime: fam.AuthTime, family: &fam, refresh: nextRaw, now: req.Time,
+		authTime: fam.AuthTime, family: &fam, refresh: nextRaw, now: req.Time, resource: res,
 	})
 }

@@ -93,8 +93,17 @@ func (g tokenExchangeGrant) Token(ctx context.Context, req *TokenRequest) (*Toke
 	default:
 		return nil, ErrInvalidRequest.WithDescription("requested_token_type must be " + TokenTypeAccessToken + " or " + TokenTypeRefresh)
 	}
-	if req.Form.Get("audience") != "" || req.Form.Get("resource") != "" {
-		return nil, ErrInvalidTarget.WithDescription("audience and resource are not supported in token exchange")
+	if req.Form.Get("audience") != "" {
+		return nil, ErrInvalidTarget.WithDescription("audience is not supported in token exchange; name a registered resource with resource")
+	}
+	// A resource indicator (RFC 8707, RFC 8693 §2.1) binds the issued
+	// access token to a registered resource.
+	res, err := p.resources.resolve(req.Form[ParamResource])
+	if err != nil {
+		return nil, err
+	}
+	if res != nil && requested == TokenTypeRefresh {
+		return nil, ErrInvalidTarget.WithDescription("a resource is named for access tokens, not refresh tokens")
 	}
 	if len(raw) > 8192 {
 		return nil, ErrInvalidRequest.WithDescription("the subject token is not valid")
@@ -117,11 +126,14 @@ func (g tokenExchangeGrant) Token(ctx context.Context, req *TokenRequest) (*Toke
 	if err != nil {
 		return nil, err
 	}
+	if scope, err = res.limit(scope); err != nil {
+		return nil, err
+	}
 	sub, err := p.exchangeSubject(ctx, st.Identity)
 	if err != nil {
 		return nil, err
 	}
-	spec := grantSpec{client: req.Client, subject: sub, scope: scope, now: req.Time, idp: st.Identity.Backend}
+	spec := grantSpec{client: req.Client, subject: sub, scope: scope, now: req.Time, idp: st.Identity.Backend, resource: res}
 	if !st.ExpiresAt.IsZero() && !st.SignIn {
 		spec.maxTTL = st.ExpiresAt.Sub(req.Time)
 	}

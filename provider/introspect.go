@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,7 +96,7 @@ func (p *Provider) introspectRefresh(ctx context.Context, raw string, cl *storag
 	return &Introspection{Active: true, TokenType: "refresh_token", AccessClaims: AccessClaims{
 		Scope: fam.Scope, ClientID: fam.ClientID, Subject: fam.Subject,
 		Issuer: p.issuer, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
-		SessionID: fam.ID,
+		SessionID: fam.ID, Audience: refreshAudience(fam.Resource),
 	}}, nil
 }
 
@@ -202,6 +203,15 @@ func nonNil(l []string) []string {
 	return l
 }
 
+// refreshAudience is the aud a refresh token's access tokens get: its
+// resource, or nothing said (the default audience).
+func refreshAudience(resource string) Audience {
+	if resource == "" {
+		return nil
+	}
+	return Audience{resource}
+}
+
 // inspectAccess validates an access token of either format and checks it
 // has not been revoked, alone or with its session. Every reason for
 // rejection is errBadToken; a store failure is an error of its own.
@@ -255,6 +265,9 @@ func opaqueIntrospection(rec storage.AccessToken, issuer string, aud Audience) *
 		Audience: aud, Issuer: issuer, Expiry: rec.ExpiresAt.Unix(), IssuedAt: rec.IssuedAt.Unix(),
 		ID: rec.ID, SessionID: rec.FamilyID,
 	}}
+	if res, ok := rec.Claims["aud"].(string); ok && res != "" {
+		info.Audience = Audience{res}
+	}
 	info.Username, _ = rec.Claims["username"].(string)
 	info.Groups = stringList(rec.Claims["groups"])
 	info.Permissions = stringList(rec.Claims["permissions"])
@@ -281,6 +294,10 @@ func stringList(v any) []string {
 // VerifyAccessToken validates an access token (JWT or opaque, latchkey's
 // or one an opaque backend vouches for) for the HTTP layer: userinfo, the
 // user and admin APIs. ErrInvalidToken when it is not valid.
+//
+// A token issued for a resource (RFC 8707: its aud is that resource's URI,
+// not the server's audience) is for that resource only: latchkey's own
+// endpoints refuse it as they would a token of another server.
 func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*Introspection, error) {
 	info, err := p.inspectAccess(ctx, raw)
 	if errors.Is(err, errBadToken) && mayBeUpstream(raw) {
@@ -289,6 +306,9 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, raw string) (*Introspe
 	}
 	if errors.Is(err, errBadToken) {
 		return nil, ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
+	}
+	if err == nil && !slices.ContainsFunc(info.Audience, p.audience.Contains) {
+		return nil, ErrInvalidToken.WithDescription("the access token is for another resource")
 	}
 	return info, err
 }

@@ -50,6 +50,9 @@ type grantSpec struct {
 	// maxTTL, when set, caps the access token's lifetime (token exchange:
 	// never past the subject token's expiry).
 	maxTTL time.Duration
+	// resource is what the access token is for (RFC 8707): its aud, a
+	// bound on its scope and lifetime; nil: the default audience.
+	resource *Resource
 }
 
 // clientIPKey carries the caller's address (set by the HTTP layer, which
@@ -119,13 +122,19 @@ func (p *Provider) newFamily(ctx context.Context, req *TokenRequest, sub subject
 // can only narrow it); invalid_scope, before anything is stored, when it
 // grants nothing.
 func (p *Provider) newFamilyWithID(ctx context.Context, req *TokenRequest, id string, sub subject, scope string, authTime time.Time) (*storage.Family, string, error) {
+	return p.newFamilyFor(ctx, req, id, sub, scope, authTime, nil)
+}
+
+// newFamilyFor is newFamilyWithID for a session whose access tokens are
+// for resource (RFC 8707); the family remembers it for every refresh.
+func (p *Provider) newFamilyFor(ctx context.Context, req *TokenRequest, id string, sub subject, scope string, authTime time.Time, resource *Resource) (*storage.Family, string, error) {
 	scope, err := p.grantedScope(ctx, req.Client, sub, scope)
 	if err != nil {
 		return nil, "", err
 	}
 	now := req.Time
 	fam := &storage.Family{
-		ID: id, ClientID: req.Client.ID, Subject: sub.ID, Scope: scope,
+		ID: id, ClientID: req.Client.ID, Subject: sub.ID, Scope: scope, Resource: resource.uri(),
 		AuthTime: authTime, CreatedAt: now, LastUsedAt: now,
 		ExpiresAt: now.Add(p.lifetimes.RefreshMax),
 		IP:        req.IP, UserAgent: truncate(req.UserAgent, 256),
@@ -147,7 +156,11 @@ func (p *Provider) newFamilyWithID(ctx context.Context, req *TokenRequest, id st
 // permissions and extra claims from the grant's scope and the subject's
 // current facts.
 func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error) {
-	mapped, err := p.mapGrant(ctx, g.client, g.subject, g.scope)
+	scope, err := g.resource.limit(g.scope)
+	if err != nil {
+		return nil, err
+	}
+	mapped, err := p.mapGrant(ctx, g.client, g.subject, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +169,9 @@ func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error
 	ttl := p.accessTTL(g.client)
 	if g.maxTTL > 0 && ttl > g.maxTTL {
 		ttl = g.maxTTL
+	}
+	if r := g.resource; r != nil && r.AccessTTL > 0 {
+		ttl = min(ttl, r.AccessTTL, MaxClientAccessTTL)
 	}
 	access, err := p.mintAccess(ctx, g, now, ttl)
 	if err != nil {
@@ -175,7 +191,7 @@ func (p *Provider) mint(ctx context.Context, g grantSpec) (*TokenResponse, error
 
 func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, ttl time.Duration) (string, error) {
 	claims := AccessClaims{
-		Issuer: p.issuer, Subject: g.subject.ID, Audience: p.audience,
+		Issuer: p.issuer, Subject: g.subject.ID, Audience: p.audienceFor(g.resource),
 		IssuedAt: now.Unix(), Expiry: now.Add(ttl).Unix(), ID: newID(),
 		ClientID: g.client.ID, Scope: g.scope, Username: g.subject.Username,
 		Groups: g.mapped.Groups, Permissions: g.mapped.Permissions, IdentityProvider: g.idp,
@@ -199,6 +215,9 @@ func (p *Provider) mintAccess(ctx context.Context, g grantSpec, now time.Time, t
 		ClientID: claims.ClientID, Subject: claims.Subject, Scope: claims.Scope,
 		IssuedAt: now, ExpiresAt: now.Add(ttl),
 		Claims: map[string]any{"username": claims.Username, "groups": claims.Groups, "permissions": claims.Permissions},
+	}
+	if g.resource != nil {
+		rec.Claims["aud"] = g.resource.URI
 	}
 	if err := p.tokens.CreateAccessToken(ctx, rec); err != nil {
 		return "", fmt.Errorf("store access token: %w", err)

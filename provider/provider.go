@@ -174,6 +174,9 @@ type Options struct {
 	// ID Metadata Documents; nil turns them off (such an ID is then an
 	// unknown client).
 	ClientMetadataDocuments ClientMetadataDocuments
+	// Resources are the protected resources a client may name with the
+	// resource parameter (RFC 8707); any other is invalid_target.
+	Resources []Resource
 
 	// Grants are constructors of grants served besides the built-in ones
 	// (tests).
@@ -220,6 +223,7 @@ type Provider struct {
 	obs           Observer
 	audit         Auditor
 	grants        grantRegistry
+	resources     resources
 
 	// limiter limits failed credential checks and e-mail requests; nil
 	// when rate limits are off.
@@ -284,6 +288,7 @@ func New(opts Options) *Provider {
 		p.subjectTypes[typ] = r
 	}
 	p.limiter = newLimiter(opts)
+	p.resources = newResources(opts.Resources)
 	grants := builtinGrants(p)
 	for _, g := range opts.Grants {
 		grants = append(grants, g(p))

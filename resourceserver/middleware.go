@@ -43,16 +43,25 @@ func (v *Verifier) Authorize(w http.ResponseWriter, r *http.Request, perm Permis
 	if present {
 		var err error
 		if p, err = v.Verify(r.Context(), token); err != nil {
-			WriteError(w, err)
+			writeError(w, err, v.challenge())
 			return r, false
 		}
 		r = r.WithContext(WithPrincipal(r.Context(), p))
 	}
 	if d := perm.Check(r, p); d != nil {
-		writeDenial(w, p, d)
+		writeDenial(w, p, d, v.challenge())
 		return r, false
 	}
 	return r, true
+}
+
+// challenge is the WWW-Authenticate challenge of the Verifier's refusals:
+// with the resource metadata URL when configured (RFC 9728 §5.1).
+func (v *Verifier) challenge() string {
+	if v.cfg.ResourceMetadata == "" {
+		return challenge
+	}
+	return challenge + `, resource_metadata="` + v.cfg.ResourceMetadata + `"`
 }
 
 // CheckObject checks an object permission for the request's principal and
@@ -60,7 +69,7 @@ func (v *Verifier) Authorize(w http.ResponseWriter, r *http.Request, perm Permis
 func CheckObject(w http.ResponseWriter, r *http.Request, perm ObjectPermission, obj any) bool {
 	p, _ := PrincipalFrom(r.Context())
 	if d := perm.CheckObject(r, p, obj); d != nil {
-		writeDenial(w, p, d)
+		writeDenial(w, p, d, challenge)
 		return false
 	}
 	return true
@@ -87,6 +96,10 @@ const challenge = `Bearer realm="api"`
 // WriteError answers an error of Verify: 503 for ErrUnavailable, else 401
 // invalid_token.
 func WriteError(w http.ResponseWriter, err error) {
+	writeError(w, err, challenge)
+}
+
+func writeError(w http.ResponseWriter, err error, challenge string) {
 	if errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrInvalidToken) {
 		w.Header().Set("Retry-After", "5")
 		writeDetail(w, http.StatusServiceUnavailable, "Service temporarily unavailable, try again later.")
@@ -100,7 +113,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	writeDetail(w, http.StatusUnauthorized, MsgAuthenticationFailed)
 }
 
-func writeDenial(w http.ResponseWriter, p *Principal, d *Denial) {
+func writeDenial(w http.ResponseWriter, p *Principal, d *Denial, challenge string) {
 	if p == nil {
 		// RFC 6750 §3.1: no error code when the request had no token.
 		w.Header().Set("WWW-Authenticate", challenge)

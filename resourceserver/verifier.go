@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,9 @@ type Config struct {
 	// token's iss must equal it.
 	Issuer string
 	// Audience must be among a token's aud. latchkey's default audience
-	// (tokens.audience) is the issuer URL.
+	// (tokens.audience) is the issuer URL; a resource registered in
+	// latchkey's `resources:` (RFC 8707) is its URI. A token issued for
+	// another resource is refused.
 	Audience string
 	// Leeway is the clock skew allowed on exp and nbf (default 30s).
 	Leeway time.Duration
@@ -68,6 +71,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ResourceMetadata, when set, is the URL of the API's Protected
+	// Resource Metadata (RFC 9728; MetadataURL gives it for a resource
+	// URI): every 401 of the middleware carries it in WWW-Authenticate
+	// (resource_metadata="..."), so a client that knows only the API finds
+	// where to get a token.
+	ResourceMetadata string
 }
 
 // Introspection configures RFC 7662 introspection: latchkey requires a
@@ -127,6 +136,11 @@ const maxTokenLength = 16 << 10
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("resourceserver: Issuer and Audience are required")
+	}
+	if m := cfg.ResourceMetadata; m != "" {
+		if u, err := url.Parse(m); err != nil || !u.IsAbs() || quotable(m) != m {
+			return nil, errors.New("resourceserver: ResourceMetadata must be an absolute URL")
+		}
 	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if cfg.Leeway == 0 {

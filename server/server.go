@@ -178,6 +178,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		Permissions:             mapper,
 		Registration:            cfg.OAuth2.Registration != config.RegistrationOff,
 		ClientMetadataDocuments: clientMetadataDocuments(cfg, opts.Now, opts.Logger),
+		Resources:               resourcesOf(cfg.Resources),
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {
 		st := s.provider.Keys().VerifiedCacheStats()
@@ -590,4 +591,13 @@ func idTokenExchange(ids *identities.Service, social []pages.SocialBackend) map[
 		return nil
 	}
 	return map[string]provider.SubjectTokenResolver{provider.TokenTypeIDToken: ids.IDTokens(bs)}
+}
+
+// resourcesOf turns `resources:` into the provider's resources (RFC 8707).
+func resourcesOf(list []config.Resource) []provider.Resource {
+	out := make([]provider.Resource, 0, len(list))
+	for _, r := range list {
+		out = append(out, provider.Resource{URI: r.URI, Scopes: r.Scopes, AccessTTL: r.AccessTTL})
+	}
+	return out
 }

@@ -32,7 +32,10 @@ type Code struct {
 	CodeChallengeMethod string
 	// SessionID is the login session the code was issued in.
 	SessionID string
-	AuthTime  time.Time
+	// Resource is the resource indicator of the authorization request (RFC
+	// 8707): the audience of the tokens; empty when it named none.
+	Resource string
+	AuthTime time.Time
 	// Claims are extra claims to carry into the tokens (e.g. acr, amr).
 	Claims    map[string]any
 	CreatedAt time.Time

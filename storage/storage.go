@@ -195,10 +195,13 @@ type Keys interface {
 // Family is one login: every refresh token rotated from the first one, and
 // every access token issued with them, share it. It is also a "session".
 type Family struct {
-	ID         string
-	ClientID   string
-	Subject    string // user ID; empty for client-only grants
-	Scope      string
+	ID       string
+	ClientID string
+	Subject  string // user ID; empty for client-only grants
+	Scope    string
+	// Resource is the resource indicator the session was granted for (RFC
+	// 8707): the aud of its access tokens; empty for the default audience.
+	Resource   string
 	AuthTime   time.Time
 	CreatedAt  time.Time
 	LastUsedAt time.Time

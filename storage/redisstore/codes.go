@@ -42,6 +42,7 @@ type codeWire struct {
 	CodeChallenge       string         `json:"cc,omitempty"`
 	CodeChallengeMethod string         `json:"ccm,omitempty"`
 	SessionID           string         `json:"sid,omitempty"`
+	Resource            string         `json:"res,omitempty"`
 	AuthTime            int64          `json:"auth,omitempty"`
 	Claims              map[string]any `json:"claims,omitempty"`
 	CreatedAt           int64          `json:"created,omitempty"`
@@ -83,7 +84,7 @@ func (s *Store) CreateCode(ctx context.Context, c storage.Code) error {
 	data, err := json.Marshal(codeWire{
 		FamilyID: c.FamilyID, ClientID: c.ClientID, Subject: c.Subject, RedirectURI: c.RedirectURI,
 		Scope: c.Scope, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge, CodeChallengeMethod: c.CodeChallengeMethod,
-		SessionID: c.SessionID, AuthTime: ms(c.AuthTime), Claims: c.Claims,
+		SessionID: c.SessionID, Resource: c.Resource, AuthTime: ms(c.AuthTime), Claims: c.Claims,
 		CreatedAt: ms(c.CreatedAt), ExpiresAt: ms(c.ExpiresAt),
 	})
 	if err != nil {
@@ -120,7 +121,7 @@ func (s *Store) ConsumeCode(ctx context.Context, hash string, now time.Time) (st
 	c := storage.Code{
 		Hash: hash, FamilyID: w.FamilyID, ClientID: w.ClientID, Subject: w.Subject, RedirectURI: w.RedirectURI,
 		Scope: w.Scope, Nonce: w.Nonce, CodeChallenge: w.CodeChallenge, CodeChallengeMethod: w.CodeChallengeMethod,
-		SessionID: w.SessionID, AuthTime: fromMS(w.AuthTime), Claims: w.Claims,
+		SessionID: w.SessionID, Resource: w.Resource, AuthTime: fromMS(w.AuthTime), Claims: w.Claims,
 		CreatedAt: fromMS(w.CreatedAt), ExpiresAt: fromMS(w.ExpiresAt),
 	}
 	if res[1] == "" {

@@ -152,7 +152,7 @@ func expired(exp int64, now time.Time) bool { return exp != 0 && exp <= now.Unix
 
 func familyFields(f storage.Family) []any {
 	return []any{
-		"client", f.ClientID, "sub", f.Subject, "scope", f.Scope,
+		"client", f.ClientID, "sub", f.Subject, "scope", f.Scope, "res", f.Resource,
 		"auth", ms(f.AuthTime), "created", ms(f.CreatedAt), "used", ms(f.LastUsedAt),
 		"exp", ms(f.ExpiresAt), "revoked", ms(f.RevokedAt), "ua", f.UserAgent, "ip", f.IP,
 	}
@@ -164,6 +164,7 @@ func decodeFamily(id string, h map[string]string) storage.Family {
 		ClientID:   h["client"],
 		Subject:    h["sub"],
 		Scope:      h["scope"],
+		Resource:   h["res"],
 		AuthTime:   fromMS(atoi(h["auth"])),
 		CreatedAt:  fromMS(atoi(h["created"])),
 		LastUsedAt: fromMS(atoi(h["used"])),

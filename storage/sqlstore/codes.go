@@ -27,6 +27,7 @@ type codeRow struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	SessionID           string
+	Resource            string
 	AuthTime            dbTime
 	Claims              map[string]any
 	CreatedAt           dbTime
@@ -39,7 +40,7 @@ func newCodeRow(c storage.Code) codeRow {
 		Hash: c.Hash, FamilyID: c.FamilyID, ClientID: c.ClientID, Subject: c.Subject,
 		RedirectURI: c.RedirectURI, Scope: c.Scope, Nonce: c.Nonce,
 		CodeChallenge: c.CodeChallenge, CodeChallengeMethod: c.CodeChallengeMethod,
-		SessionID: c.SessionID, AuthTime: dbTime(c.AuthTime), Claims: c.Claims,
+		SessionID: c.SessionID, Resource: c.Resource, AuthTime: dbTime(c.AuthTime), Claims: c.Claims,
 		CreatedAt: dbTime(c.CreatedAt), ExpiresAt: dbTime(c.ExpiresAt), UsedAt: dbTime(c.UsedAt),
 	}
 }
@@ -49,7 +50,7 @@ func (r codeRow) code() storage.Code {
 		Hash: r.Hash, FamilyID: r.FamilyID, ClientID: r.ClientID, Subject: r.Subject,
 		RedirectURI: r.RedirectURI, Scope: r.Scope, Nonce: r.Nonce,
 		CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
-		SessionID: r.SessionID, AuthTime: r.AuthTime.Time(), Claims: r.Claims,
+		SessionID: r.SessionID, Resource: r.Resource, AuthTime: r.AuthTime.Time(), Claims: r.Claims,
 		CreatedAt: r.CreatedAt.Time(), ExpiresAt: r.ExpiresAt.Time(), UsedAt: r.UsedAt.Time(),
 	}
 }

@@ -47,6 +47,7 @@ func migrations(pg bool) *migrate.Migrations {
 	ms.Add(goMigration(pg, "20261206000401", "device_codes", schemaDeviceCodesUp, schemaDeviceCodesDown))
 	ms.Add(goMigration(pg, "20261206000501", "client_registration", schemaRegistrationUp, schemaRegistrationDown))
 	ms.Add(goMigration(pg, "20261206000601", "identities", schemaIdentitiesUp, schemaIdentitiesDown))
+	ms.Add(goMigration(pg, "20261206000701", "resource_indicators", schemaResourceUp, schemaResourceDown))
 	return ms
 }
 

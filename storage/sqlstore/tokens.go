@@ -24,6 +24,7 @@ type familyRow struct {
 	ClientID   string
 	Subject    string
 	Scope      string
+	Resource   string
 	AuthTime   dbTime
 	CreatedAt  dbTime
 	LastUsedAt dbTime
@@ -58,7 +59,7 @@ type accessRow struct {
 
 func newFamilyRow(f storage.Family) familyRow {
 	return familyRow{
-		ID: f.ID, ClientID: f.ClientID, Subject: f.Subject, Scope: f.Scope,
+		ID: f.ID, ClientID: f.ClientID, Subject: f.Subject, Scope: f.Scope, Resource: f.Resource,
 		AuthTime: dbTime(f.AuthTime), CreatedAt: dbTime(f.CreatedAt), LastUsedAt: dbTime(f.LastUsedAt),
 		ExpiresAt: dbTime(f.ExpiresAt), RevokedAt: dbTime(f.RevokedAt), UserAgent: f.UserAgent, IP: f.IP,
 	}
@@ -66,7 +67,7 @@ func newFamilyRow(f storage.Family) familyRow {
 
 func (r *familyRow) family() storage.Family {
 	return storage.Family{
-		ID: r.ID, ClientID: r.ClientID, Subject: r.Subject, Scope: r.Scope,
+		ID: r.ID, ClientID: r.ClientID, Subject: r.Subject, Scope: r.Scope, Resource: r.Resource,
 		AuthTime: r.AuthTime.Time(), CreatedAt: r.CreatedAt.Time(), LastUsedAt: r.LastUsedAt.Time(),
 		ExpiresAt: r.ExpiresAt.Time(), RevokedAt: r.RevokedAt.Time(), UserAgent: r.UserAgent, IP: r.IP,
 	}

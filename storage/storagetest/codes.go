@@ -34,6 +34,7 @@ func testCodeInvalidText(t *testing.T, s storage.Codes) {
 		for _, change := range []func(*storage.Code){
 			func(c *storage.Code) { c.RedirectURI = bad },
 			func(c *storage.Code) { c.Nonce = bad },
+			func(c *storage.Code) { c.Resource = bad },
 			func(c *storage.Code) { c.Claims = map[string]any{"acr": bad} },
 		} {
 			c := sampleCode("h1")
@@ -59,6 +60,7 @@ func sampleCode(hash string) storage.Code {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		SessionID:           "sess-1",
+		Resource:            "https://mcp.example.com/mcp",
 		AuthTime:            t.Add(-time.Minute),
 		Claims:              map[string]any{"acr": "urn:mace:incommon:iap:silver", "amr": []any{"pwd"}},
 		CreatedAt:           t,

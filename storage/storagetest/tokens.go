@@ -125,6 +125,7 @@ func sampleFamily(id string) storage.Family {
 		ClientID:   "web",
 		Subject:    "42",
 		Scope:      "openid offline_access",
+		Resource:   "https://api.example.com/",
 		AuthTime:   t.Add(-time.Minute),
 		CreatedAt:  t,
 		LastUsedAt: t,
