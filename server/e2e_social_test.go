@@ -347,6 +347,22 @@ func TestSocialUpstreamDownAtStartThenUp(t *testing.T) {
 	if status, at, body := b.follow(ts.URL + "/login/late"); status != http.StatusOK || !strings.HasSuffix(at, "/login") || !strings.Contains(body, "latecomer") {
 		t.Fatalf("upstream up: %d at %s: %s", status, at, body)
 	}
+
+	// Down during a sign-in: the browser got its code, then the upstream
+	// went away before latchkey could redeem it.
+	b2 := newSocialBrowser(t)
+	m.QueueUser(&mockoidc.MockUser{Subject: "late-2", Email: "late2@example.com", EmailVerified: true})
+	_, upstream, _ := b2.get(ts.URL + "/login/late")
+	_, callback, _ := b2.get(upstream)
+	if err := m.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := b2.get(callback); status != http.StatusServiceUnavailable || !strings.Contains(body, "cannot reach") {
+		t.Fatalf("upstream down during the sign-in: %d %s", status, body)
+	}
+	if b2.hasCookie(ts.URL, "latchkey_session") {
+		t.Fatal("a session started although the upstream never confirmed the sign-in")
+	}
 }
 
 // A signed-in user links an upstream account explicitly, sees it listed,
@@ -582,4 +598,21 @@ func TestSocialTokenExchangeOfAnIDToken(t *testing.T) {
 			t.Errorf("%s: %s", name, res)
 		}
 	}
+}
+
+// The page a user sees when their upstream account has no account here
+// and the backend does not provision: in a real browser, with its
+// screenshot.
+func TestSocialRefusalPageInABrowser(t *testing.T) {
+	m := startMockUpstream(t)
+	ts := startSocialServer(t, oidcBackend(t, "mock", mockBlock(m, nil)))
+	b := pagestest.NewBrowser(t)
+	m.QueueUser(&mockoidc.MockUser{Subject: "stranger", Email: "stranger@example.com", EmailVerified: true, PreferredUsername: "stranger"})
+	b.Response(chromedp.Navigate(ts.URL + "/login"))
+	res := b.Response(chromedp.Click(chromedp.CSS(`[data-backend="mock"]`)))
+	if res.Status != http.StatusForbidden || b.Text("h1") != "No account for you here yet" {
+		t.Fatalf("%d: %q", res.Status, b.Text("h1"))
+	}
+	wantPageHeaders(t, "refusal page", browserHeaders(res))
+	b.Screenshots("social-not-linked")
 }
