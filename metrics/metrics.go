@@ -33,6 +33,7 @@ type Registry struct {
 	backendLatency *prometheus.HistogramVec
 	registered     *prometheus.CounterVec
 	device         *deviceMetrics
+	cimd           *prometheus.CounterVec
 }
 
 // New creates and registers the metrics.
@@ -83,6 +84,11 @@ func New() *Registry {
 		m.backendChecks, m.backendLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.device = newDeviceMetrics(m.registry)
+	m.cimd = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latchkey_client_metadata_documents_total",
+		Help: "Client ID Metadata Document resolutions by outcome: cached, fetched, refused.",
+	}, []string{"outcome"})
+	m.registry.MustRegister(m.cimd)
 	return m
 }
 
@@ -144,4 +150,10 @@ func (m *Registry) VerifiedTokenCache(stats func() (hits, misses uint64)) {
 		counter("hit", func() float64 { h, _ := stats(); return float64(h) }),
 		counter("miss", func() float64 { _, miss := stats(); return float64(miss) }),
 	)
+}
+
+// ClientMetadataDocument counts a Client ID Metadata Document resolution
+// by outcome (cached, fetched, refused).
+func (m *Registry) ClientMetadataDocument(outcome string) {
+	m.cimd.WithLabelValues(outcome).Inc()
 }

@@ -11,7 +11,7 @@ import (
 
 // clientMetadataDocuments is the resolver of Client ID Metadata Documents
 // when oauth2.client_id_metadata_documents is enabled, else nil (off).
-func clientMetadataDocuments(cfg config.Config, now func() time.Time, log *slog.Logger) provider.ClientMetadataDocuments {
+func clientMetadataDocuments(cfg config.Config, now func() time.Time, log *slog.Logger, observe func(string)) provider.ClientMetadataDocuments {
 	d := cfg.OAuth2.ClientIDMetadataDocuments
 	if !d.Enabled {
 		return nil
@@ -21,6 +21,6 @@ func clientMetadataDocuments(cfg config.Config, now func() time.Time, log *slog.
 		Scopes:   d.Scopes,
 		CacheMin: d.CacheMin, CacheMax: d.CacheMax, ErrorCacheTTL: d.ErrorCacheTTL,
 		MaxBytes: d.MaxBytes, Timeout: d.Timeout, CacheSize: d.CacheSize,
-		Now: now, Logger: log,
+		Now: now, Logger: log, Observe: observe,
 	})
 }

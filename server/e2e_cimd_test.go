@@ -246,6 +246,19 @@ func TestClientIDMetadataDocumentSignIn(t *testing.T) {
 			t.Error("a request was made")
 		}
 	})
+
+	t.Run("metrics count resolutions by outcome", func(t *testing.T) {
+		body := string(ts.get("/metrics", "").Body)
+		for _, want := range []string{
+			`latchkey_client_metadata_documents_total{outcome="fetched"}`,
+			`latchkey_client_metadata_documents_total{outcome="cached"}`,
+			`latchkey_client_metadata_documents_total{outcome="refused"}`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
 }
 
 // Off (the default), a URL client_id is an unknown client: nothing is

@@ -177,7 +177,7 @@ func (s *Server) build(ctx context.Context, opts Options) error {
 		RateLimits: s.rateLimits(cfg), Audit: s.audit, Sessions: browser,
 		Permissions:             mapper,
 		Registration:            cfg.OAuth2.Registration != config.RegistrationOff,
-		ClientMetadataDocuments: clientMetadataDocuments(cfg, opts.Now, opts.Logger),
+		ClientMetadataDocuments: clientMetadataDocuments(cfg, opts.Now, opts.Logger, s.metrics.ClientMetadataDocument),
 		Resources:               resourcesOf(cfg.Resources),
 	})
 	s.metrics.VerifiedTokenCache(func() (uint64, uint64) {

@@ -58,6 +58,10 @@ type Options struct {
 	RootCAs *x509.CertPool
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Observe, when set, counts each resolution by outcome: "cached" (a
+	// cached document or refusal answered), "fetched" (a document fetched
+	// and accepted), "refused" (a URL or a fetched document refused).
+	Observe func(outcome string)
 }
 
 // Fetcher resolves metadata-document clients. It is safe for concurrent use.
@@ -145,9 +149,11 @@ func (f *Fetcher) Handles(clientID string) bool {
 func (f *Fetcher) Resolve(ctx context.Context, clientID string) (*storage.Client, error) {
 	u, reason := f.checkURL(clientID)
 	if reason != "" {
+		f.observe("refused")
 		return nil, &provider.MetadataDocumentError{Host: hostOf(clientID), Reason: reason}
 	}
 	if e, ok := f.cached(clientID); ok {
+		f.observe("cached")
 		return e.result()
 	}
 	// One fetch per URL at a time; it is not cancelled when the request
@@ -158,9 +164,20 @@ func (f *Fetcher) Resolve(ctx context.Context, clientID string) (*storage.Client
 		}
 		e := f.fetch(context.WithoutCancel(ctx), u, clientID)
 		f.keep(clientID, e)
+		if e.err != nil {
+			f.observe("refused")
+		} else {
+			f.observe("fetched")
+		}
 		return e, nil
 	})
 	return v.(entry).result()
+}
+
+func (f *Fetcher) observe(outcome string) {
+	if f.opts.Observe != nil {
+		f.opts.Observe(outcome)
+	}
 }
 
 func (e entry) result() (*storage.Client, error) {
