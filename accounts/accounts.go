@@ -55,6 +55,12 @@ type Authenticator interface {
 	HashSecret(secret string) string
 }
 
+// ScopeChecker says which part of a scope a user may hold
+// (*provider.Provider).
+type ScopeChecker interface {
+	UserScope(ctx context.Context, userID int64, scope string) (string, error)
+}
+
 // Tokens issues, checks and ends the OAuth tokens of the user API's
 // first-party client (SimpleJWT's views, logout everywhere), as
 // /oauth2/token would. *provider.Provider implements it.
@@ -124,7 +130,10 @@ type Options struct {
 	// Authenticator, Tokens and MailLimiter are the OAuth provider's.
 	Authenticator Authenticator
 	Tokens        Tokens
-	MailLimiter   MailLimiter
+	// Scopes checks a personal access token's scope against what its
+	// owner holds (the permission mapper); nil checks nothing.
+	Scopes      ScopeChecker
+	MailLimiter MailLimiter
 	// HashPassword hashes a new password (argon2id).
 	HashPassword func(string) (string, error)
 	// LoginFields are users.login_fields: "username" and/or "email".

@@ -161,6 +161,21 @@ func (s *Service) CreatePersonalToken(ctx context.Context, p *Principal, in Inpu
 			}
 		}
 	}
+	if scope != "" && s.opts.Scopes != nil {
+		held, err := s.opts.Scopes.UserScope(ctx, p.User.ID, scope)
+		if err != nil {
+			return PersonalToken{}, storeErr("check scope", err)
+		}
+		var lacking []string
+		for _, sc := range strings.Fields(scope) {
+			if !hasScope(held, sc) {
+				lacking = append(lacking, sc)
+			}
+		}
+		if len(lacking) > 0 {
+			return PersonalToken{}, FieldErrors{"scope": {"You do not hold the permissions these scopes require: " + strings.Join(lacking, " ") + "."}}
+		}
+	}
 	raw, tok, err := s.newPersonalToken(ctx, p.User.ID, storage.TokenKindPersonal, name, scope, life)
 	if err != nil {
 		return PersonalToken{}, err

@@ -154,3 +154,23 @@ func (p *Provider) Explain(ctx context.Context, userID int64, clientID, scope st
 	}
 	return ex, err
 }
+
+// UserScope is the part of scope the user may hold, as the permission
+// mapper decides (a scope whose requires the user lacks is left out; any
+// other scope is kept). The user API checks a personal access token's
+// scope with it: a token never carries a scope its owner lacks.
+func (p *Provider) UserScope(ctx context.Context, userID int64, scope string) (string, error) {
+	sub, err := p.loadUser(ctx, userID, false)
+	if err != nil {
+		return "", err
+	}
+	cl := &storage.Client{ID: p.firstPartyID, Scope: scope}
+	res, err := p.mapGrant(ctx, cl, sub, scope)
+	if errors.Is(err, ErrInvalidScope) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(res.Scopes, " "), nil
+}

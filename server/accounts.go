@@ -52,7 +52,7 @@ func (s *Server) openAccounts(ctx context.Context, opts Options, master []byte) 
 		return nil, fmt.Errorf("user API: %w", err)
 	}
 	svc := accounts.New(accounts.Options{
-		Store: s.store, Sessions: s.hot, Authenticator: s.provider, Tokens: s.provider, MailLimiter: s.provider, HashPassword: hash,
+		Store: s.store, Sessions: s.hot, Authenticator: s.provider, Tokens: s.provider, Scopes: s.provider, MailLimiter: s.provider, HashPassword: hash,
 		LoginFields: cfg.Users.LoginFields, Registration: cfg.Users.Registration, AllowMixedScripts: cfg.Users.UsernameMixedScripts == "allow",
 		FirstPartyClient: u.FirstPartyClient, RevokeSessionsOnPasswordChange: u.RevokeSessionsOnPasswordChange,
 		BasicAuth: u.BasicAuth,

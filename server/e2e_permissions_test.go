@@ -380,3 +380,18 @@ func TestConfigCheckRefusesABadPermissionMapping(t *testing.T) {
 		})
 	}
 }
+
+// A personal access token never carries a scope its owner does not hold:
+// the mapper's requires is checked when it is made (issue 18).
+func TestPersonalTokenScopeIsLimitedToWhatTheOwnerHolds(t *testing.T) {
+	ts := startServer(t, storePermissions)
+	ts.createUser("viewer", "viewer-password-1", false)
+	tok := ts.passwordToken("viewer", "viewer-password-1")
+	res := ts.adminJSON(http.MethodPost, "/auth/users/me/tokens/", tok.AccessToken, map[string]any{"name": "ci", "scope": "products:write email"})
+	if res.Status != http.StatusBadRequest || !strings.Contains(string(res.Body), "products:write") {
+		t.Fatalf("a scope the owner lacks: %s", res)
+	}
+	if res := ts.adminJSON(http.MethodPost, "/auth/users/me/tokens/", tok.AccessToken, map[string]any{"name": "ci", "scope": "email deploy"}); res.Status != http.StatusCreated {
+		t.Fatalf("scopes without requires: %s", res)
+	}
+}
