@@ -50,7 +50,7 @@ bench: wrk
 
 # Only the embedded default (no Postgres or Redis needed).
 bench-embedded: wrk
-	$(GO) run ./bench $(BENCH_FLAGS) -only 'baseline,client_credentials,introspection (cache warm),introspection (cache cold),refresh,code,password,client_credentials [warn],introspection (cache warm) [warn],introspection (cache cold) [warn],refresh [warn],code [warn]'
+	$(GO) run ./bench $(BENCH_FLAGS) -only 'baseline,client_credentials,introspection (cache warm),introspection (cache cold),refresh,code,device polling,password,client_credentials [warn],introspection (cache warm) [warn],introspection (cache cold) [warn],refresh [warn],code [warn],device polling [warn]'
 
 # The load generator of make bench.
 wrk:

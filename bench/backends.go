@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ const (
 	scenarioUpstreamIntrospection = "introspection (upstream token cached)"
 	scenarioWebhookLogin          = "password (webhook)"
 	scenarioIDTokenExchange       = "token exchange (ID token)"
+	scenarioCIMDAuthorize         = "authorize (client metadata document cached)"
 
 	targetBackends = "latchkey-backends"
 	webhookSecret  = "the bench webhook secret, 32 bytes or more"
@@ -35,6 +37,52 @@ var backendScenarios = []scenario{
 	{name: scenarioUpstreamIntrospection, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareUpstreamIntrospection},
 	{name: scenarioWebhookLogin, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareWebhookLogin},
 	{name: scenarioIDTokenExchange, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareIDTokenExchange},
+	{name: scenarioCIMDAuthorize, target: targetBackends, ratioTo: ratioToBaseline, prepare: prepareCIMDAuthorize},
+}
+
+// prepareCIMDAuthorize signs the admin in at the backends target and sends
+// authorization requests whose client_id is the URL of a Client ID
+// Metadata Document (docs/client-id-metadata.md): after the first the
+// document comes from the cache; each request is checked, kept, and
+// answered 302 to the consent page (metadata-document clients are asked
+// every time).
+func prepareCIMDAuthorize(ctx context.Context, t *targets, srv *server, _ string) (*loadSpec, error) {
+	cookie, err := t.browserSignIn(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	path := "/oauth2/authorize?" + url.Values{
+		"response_type": {"code"}, "client_id": {t.cimdDoc}, "redirect_uri": {codeRedirect}, "scope": {"openid"},
+		"state": {"bench"}, "code_challenge": {codeChallenge()}, "code_challenge_method": {"S256"},
+	}.Encode()
+	return &loadSpec{path: path, script: "get.lua", env: []string{
+		"BENCH_COOKIE=latchkey_session=" + cookie, "BENCH_EXPECT_LOCATION=/consent?",
+	}}, nil
+}
+
+// serveCIMDDocument serves, from the bench itself, the metadata document
+// of a public client whose client_id is the document's URL.
+func (t *targets) serveCIMDDocument() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	t.cimdDoc = "http://" + ln.Addr().String() + "/oauth/agent.json"
+	doc, err := json.Marshal(map[string]any{
+		"client_id": t.cimdDoc, "client_name": "Bench agent", "redirect_uris": []string{codeRedirect},
+		"token_endpoint_auth_method": "none", "grant_types": []string{"authorization_code"}, "response_types": []string{"code"},
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "max-age=3600")
+			_, _ = w.Write(doc)
+		}))
+	}()
+	return nil
 }
 
 // prepareIDTokenExchange gets an ID token from the embedded default (an
@@ -114,6 +162,9 @@ func (t *targets) startBackendsTarget(ctx context.Context, bin, tmp string) erro
 	if err := waitListening(ctx, hookAddr, hook); err != nil {
 		return err
 	}
+	if err := t.serveCIMDDocument(); err != nil {
+		return fmt.Errorf("serve the metadata document: %w", err)
+	}
 	// The upstream's issuer as its discovery says it, for the oidc backend.
 	var disco struct{ Issuer string }
 	if err := getJSON(ctx, up.url+"/.well-known/openid-configuration", &disco); err != nil {
@@ -133,6 +184,8 @@ func (t *targets) startBackendsTarget(ctx context.Context, bin, tmp string) erro
   - id: upstream-id
     type: oidc
     config: {issuer: %q, client_id: %q, provision: true}
+oauth2:
+  client_id_metadata_documents: {enabled: true, allow_private_addresses: true}
 `, hookAddr, webhookSecret, up.url, demoID, t.clientSecret, disco.Issuer, demoID)
 	file := filepath.Join(tmp, "backends.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {

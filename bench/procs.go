@@ -32,6 +32,9 @@ type targets struct {
 	prodStore    *prodStore         // the production shape's schema and key prefix
 	adminPass    string
 	clientSecret string
+	// cimdDoc is the URL of the Client ID Metadata Document the bench
+	// serves itself (the backends target fetches it).
+	cimdDoc string
 }
 
 // server is one server under test.

@@ -83,6 +83,8 @@ var embedded = []scenario{
 	{name: scenarioRefresh, ratioTo: ratioToBaseline, goal: 15, prepare: prepareRefresh},
 	// No target yet: measured beside the baseline (issue 14).
 	{name: scenarioCode, ratioTo: ratioToBaseline, prepare: prepareCode},
+	// No target: measured beside the baseline (issue 16).
+	{name: scenarioDevicePoll, ratioTo: ratioToBaseline, prepare: prepareDevicePoll},
 }
 
 var scenarios = buildScenarios()

@@ -1,0 +1,37 @@
+-- get.lua: the same GET on every request, with a cookie (an authorization
+-- request of a signed-in browser).
+--   BENCH_COOKIE           the Cookie header
+--   BENCH_EXPECT_LOCATION  optional: every answer must be a redirect whose
+--                          Location starts with it; others count as bad
+-- done() prints one line "BENCHJSON {...}" that the bench parses.
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  bad = 0
+  expect = os.getenv("BENCH_EXPECT_LOCATION") or ""
+  wrk.method = "GET"
+  wrk.headers["Cookie"] = os.getenv("BENCH_COOKIE")
+end
+
+function response(status, headers, body)
+  if expect ~= "" then
+    local loc = headers["Location"] or headers["location"] or ""
+    if status < 300 or status > 399 or string.sub(loc, 1, #expect) ~= expect then
+      bad = bad + 1
+    end
+  end
+end
+
+function done(summary, latency, requests)
+  local b = 0
+  for _, t in ipairs(threads) do b = b + (t:get("bad") or 0) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"bad":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout, b,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
