@@ -60,3 +60,11 @@ func (c *ttlCache[K, V]) evict(key K) {
 	delete(c.entries, key)
 	c.mu.Unlock()
 }
+
+// clear forgets every entry.
+func (c *ttlCache[K, V]) clear() {
+	c.mu.Lock()
+	c.entries = make(map[K]ttlEntry[V])
+	c.mu.Unlock()
+}
+

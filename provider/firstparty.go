@@ -170,7 +170,10 @@ func (p *Provider) HashSecret(secret string) string { return p.secrets.Hash(secr
 
 // ForgetUser drops a user from the provider's cache after a change to the
 // account (flags, groups, deletion), so the next refresh sees it.
-func (p *Provider) ForgetUser(userID int64) { p.users.evict(userID) }
+func (p *Provider) ForgetUser(userID int64) {
+	p.users.evict(userID)
+	p.claims.clear()
+}
 
 // IsPersonalToken reports whether raw looks like one of latchkey's opaque
 // personal tokens.

@@ -175,6 +175,19 @@ func (p *Provider) inspectUpstream(ctx context.Context, raw string) (*Introspect
 // (a personal access token, another server's token for a local user); an
 // empty scope is everything that client may have.
 func (p *Provider) userClaims(ctx context.Context, sub subject, scope string) ([]string, []string, error) {
+	set, err := p.claims.get(claimsKey{sub.ID, scope}, func() (userClaimSet, error) {
+		g, perms, err := p.mapUserClaims(ctx, sub, scope)
+		return userClaimSet{g, perms}, err
+	})
+	return set.groups, set.permissions, err
+}
+
+// claimsKey and userClaimSet are the claims cache's key and value.
+type claimsKey struct{ subject, scope string }
+
+type userClaimSet struct{ groups, permissions []string }
+
+func (p *Provider) mapUserClaims(ctx context.Context, sub subject, scope string) ([]string, []string, error) {
 	cl := &storage.Client{ID: p.firstPartyID, Scope: FirstPartyScope}
 	if strings.TrimSpace(scope) == "" {
 		scope = strings.Join(p.clientScopes(cl), " ")

@@ -234,6 +234,9 @@ type Provider struct {
 	// is the user API's client (Options.FirstPartyClient).
 	mapper       *permissions.Mapper
 	known        *ttlCache[int64, []string]
+	// claims caches the groups and permissions of a user's token of a
+	// scope (userClaims), as users are cached (tokens.user_cache_ttl).
+	claims *ttlCache[claimsKey, userClaimSet]
 	firstPartyID string
 	registration bool
 	clientUses   clientUses // see noteClientUse
@@ -282,6 +285,7 @@ func New(opts Options) *Provider {
 	p.clients.docs = opts.ClientMetadataDocuments
 	p.mapper, p.firstPartyID = opts.Permissions, opts.FirstPartyClient
 	p.known = newTTLCache[int64, []string](opts.UserCacheTTL, 1, opts.Now)
+	p.claims = newTTLCache[claimsKey, userClaimSet](opts.UserCacheTTL, maxCachedUsers, opts.Now)
 	p.introspectors, p.pats = opts.Introspectors, opts.PersonalTokens
 	p.subjectTypes = map[string]SubjectTokenResolver{TokenTypeAccessToken: accessTokenSubjects{p}}
 	for typ, r := range opts.SubjectTokenTypes {
