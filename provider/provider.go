@@ -232,11 +232,11 @@ type Provider struct {
 	// mapper decides scopes and claims (mapper.go); known caches every
 	// permission of every group (a superuser's), under key 0; firstPartyID
 	// is the user API's client (Options.FirstPartyClient).
-	mapper       *permissions.Mapper
-	known        *ttlCache[int64, []string]
+	mapper *permissions.Mapper
+	known  *ttlCache[int64, []string]
 	// claims caches the groups and permissions of a user's token of a
 	// scope (userClaims), as users are cached (tokens.user_cache_ttl).
-	claims *ttlCache[claimsKey, userClaimSet]
+	claims       *ttlCache[claimsKey, userClaimSet]
 	firstPartyID string
 	registration bool
 	clientUses   clientUses // see noteClientUse
