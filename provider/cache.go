@@ -67,4 +67,3 @@ func (c *ttlCache[K, V]) clear() {
 	c.entries = make(map[K]ttlEntry[V])
 	c.mu.Unlock()
 }
-
