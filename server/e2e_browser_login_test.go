@@ -73,6 +73,9 @@ func newOIDCApp(t *testing.T, issuer string) *oidcApp {
 		if p := r.URL.Query().Get("prompt"); p != "" {
 			opts = append(opts, oauth2.SetAuthURLParam("prompt", p))
 		}
+		if res := r.URL.Query().Get("resource"); res != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("resource", res))
+		}
 		http.Redirect(w, r, rp.conf.AuthCodeURL(state, opts...), http.StatusFound)
 	})
 	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {

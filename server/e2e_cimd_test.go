@@ -83,6 +83,7 @@ func TestClientIDMetadataDocumentSignIn(t *testing.T) {
 		c.OAuth2.ClientIDMetadataDocuments.Enabled = true
 		// The document host is on loopback in this test.
 		c.OAuth2.ClientIDMetadataDocuments.AllowPrivateAddresses = true
+		c.Resources = []config.Resource{{URI: "https://mcp.example.com/mcp"}}
 	})
 	b := pagestest.NewBrowser(t)
 	const pw = "correct-horse-42"
@@ -165,6 +166,25 @@ func TestClientIDMetadataDocumentSignIn(t *testing.T) {
 		// and the refresh: the document is cached.
 		if n := docs.count("/oauth/agent.json"); n != 1 {
 			t.Errorf("the document was fetched %d times, want 1", n)
+		}
+	})
+
+	t.Run("with a resource, the token's aud is that resource (RFC 8707)", func(t *testing.T) {
+		b := b.With(t)
+		res := b.Response(chromedp.Navigate(rp.URL + "/start?resource=" + url.QueryEscape("https://mcp.example.com/mcp")))
+		if !strings.HasPrefix(res.URL, ts.URL+"/consent?request=") {
+			t.Fatalf("the browser is at %s, want the consent page (asked every time)", res.URL)
+		}
+		res = b.Submit(`button[name=decision][value=allow]`)
+		if !strings.HasPrefix(res.URL, rp.URL+"/callback?") {
+			t.Fatalf("after consent the browser is at %s", res.URL)
+		}
+		r := rp.last(t)
+		if r.err != "" {
+			t.Fatalf("callback: %s", r.err)
+		}
+		if _, claims := mustVerifyJWT(t, r.token.AccessToken, ts.jwks()); claims["aud"] != "https://mcp.example.com/mcp" {
+			t.Fatalf("access token aud %v, want the resource", claims["aud"])
 		}
 	})
 
