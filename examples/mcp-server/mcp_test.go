@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -21,11 +19,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/latchkey-auth/latchkey/backends"
-	"github.com/latchkey-auth/latchkey/backends/local"
-	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
 	"github.com/latchkey-auth/latchkey/config"
-	"github.com/latchkey-auth/latchkey/server"
+	"github.com/latchkey-auth/latchkey/server/servertest"
 )
 
 const (
@@ -40,42 +35,10 @@ const (
 // registered, the way server/e2e_helpers_test.go does.
 func startLatchkey(t *testing.T, resources []config.Resource) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = ln.Addr().String()
-	cfg.Issuer = "http://" + ln.Addr().String()
-	cfg.DataDir = t.TempDir()
-	cfg.Log.Level = "warn"
-	cfg.Resources = resources
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.Open(ctx, server.Options{
-		Config: cfg, Stores: stores.Opener{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backends: backends.Registry{"local": func() backends.Config {
-			return &local.Config{Argon2: local.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}}
-		}},
-		Environ: []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass, "LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret},
-		Out:     io.Discard,
+	return servertest.Start(t, servertest.Options{
+		AdminPassword: adminPass, ClientSecret: demoSecret,
+		Mutate: func(c *config.Config) { c.Resources = resources },
 	})
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatalf("server.Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return cfg.Issuer
 }
 
 // browser is an HTTP client with cookies that does not follow redirects.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,11 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey-auth/latchkey/backends"
-	"github.com/latchkey-auth/latchkey/backends/local"
-	"github.com/latchkey-auth/latchkey/cmd/latchkey/stores"
-	"github.com/latchkey-auth/latchkey/config"
-	"github.com/latchkey-auth/latchkey/server"
+	"github.com/latchkey-auth/latchkey/server/servertest"
 )
 
 const (
@@ -35,43 +30,7 @@ const (
 // its issuer URL.
 func startLatchkey(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Listen = ln.Addr().String()
-	cfg.Issuer = "http://" + ln.Addr().String()
-	cfg.DataDir = t.TempDir()
-	cfg.Log.Level = "warn"
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.Open(ctx, server.Options{
-		Config: cfg,
-		Stores: stores.Opener{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Backends: backends.Registry{"local": func() backends.Config {
-			return &local.Config{Argon2: local.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}}
-		}},
-		Environ: []string{"LATCHKEY_BOOTSTRAP_ADMIN_PASSWORD=" + adminPass, "LATCHKEY_BOOTSTRAP_CLIENT_SECRET=" + demoSecret},
-		Out:     io.Discard,
-	})
-	if err != nil {
-		cancel()
-		ln.Close()
-		t.Fatalf("server.Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return cfg.Issuer
+	return servertest.Start(t, servertest.Options{AdminPassword: adminPass, ClientSecret: demoSecret})
 }
 
 // call sends a request (a JSON body when body is not nil, a bearer token
