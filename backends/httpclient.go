@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -94,4 +96,40 @@ func NewHTTPClient(c TLSConfig, timeout time.Duration, useEnvProxy bool) (*http.
 			return http.ErrUseLastResponse
 		},
 	}, nil
+}
+
+// CheckServiceURL checks the URL of a service a backend calls (a webhook,
+// an introspection endpoint): absolute, without userinfo or fragment, and
+// https — http only on a loopback host. field names it in the error.
+func CheckServiceURL(field, raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return fmt.Errorf("%s: is required", field)
+	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "":
+		return fmt.Errorf("%s: must be an absolute http(s) URL without userinfo or fragment", field)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	default:
+		return fmt.Errorf("%s: must be https (http only on a loopback host)", field)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// SecretFrom is a secret written in the YAML, or read from a file (a
+// mounted secret; surrounding white space dropped). field names the file
+// key in the error.
+func SecretFrom(value, file, field string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

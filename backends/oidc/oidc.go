@@ -18,13 +18,11 @@ package oidc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -74,9 +72,9 @@ type Config struct {
 	// Timeout bounds each call to the upstream (discovery, token, JWKS,
 	// userinfo); default 10s.
 	Timeout time.Duration `yaml:"timeout"`
-	// InsecureSkipVerify turns off TLS certificate checks of the upstream:
-	// for tests against a self-signed issuer only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// TLS of the calls to the upstream (a private CA, mutual TLS), as the
+	// other backends have it.
+	TLS backends.TLSConfig `yaml:"tls"`
 }
 
 // GroupRule makes members of a local group the users whose upstream claim
@@ -123,6 +121,9 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 {
 		return errors.New("timeout: must not be negative")
 	}
+	if err := c.TLS.Validate(); err != nil {
+		return err
+	}
 	if c.IconURL != "" {
 		if iu, err := url.Parse(c.IconURL); err != nil || iu.Scheme != "https" || iu.Host == "" {
 			return fmt.Errorf("icon_url: must be an https URL, got %q", c.IconURL)
@@ -136,13 +137,9 @@ func (c *Config) Open(id string, deps backends.Deps) (any, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	secret := c.ClientSecret
-	if c.ClientSecretFile != "" {
-		b, err := os.ReadFile(c.ClientSecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("client_secret_file: %w", err)
-		}
-		secret = strings.TrimSpace(string(b))
+	secret, err := backends.SecretFrom(c.ClientSecret, c.ClientSecretFile, "client_secret_file")
+	if err != nil {
+		return nil, err
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
@@ -165,9 +162,12 @@ func (c *Config) Open(id string, deps backends.Deps) (any, error) {
 	if name == "" {
 		name = id
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if c.InsecureSkipVerify {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in for test issuers
+	// The backends' client: the tls block, the timeout on the whole call,
+	// no redirects followed, the environment's proxy (upstreams are
+	// usually on the internet).
+	client, err := backends.NewHTTPClient(c.TLS, timeout, true)
+	if err != nil {
+		return nil, err
 	}
 	log := deps.Logger
 	if log == nil {
@@ -175,7 +175,7 @@ func (c *Config) Open(id string, deps backends.Deps) (any, error) {
 	}
 	return &Backend{
 		id: id, cfg: *c, secret: secret, claims: claims, scopes: scopes, name: name,
-		client:  &http.Client{Timeout: timeout, Transport: tr},
+		client:  client,
 		timeout: timeout, log: log,
 	}, nil
 }

@@ -22,7 +22,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -67,16 +66,8 @@ type Config struct {
 // Validate checks the block without opening anything.
 func (c *Config) Validate() error {
 	var errs []error
-	u, err := url.Parse(c.IntrospectionURL)
-	switch {
-	case c.IntrospectionURL == "":
-		errs = append(errs, errors.New("introspection_url: is required"))
-	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "":
-		errs = append(errs, errors.New("introspection_url: must be an absolute http(s) URL without userinfo or fragment"))
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		errs = append(errs, errors.New("introspection_url: must be https (http only on a loopback host)"))
+	if err := backends.CheckServiceURL("introspection_url", c.IntrospectionURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("client_id: is required"))
@@ -104,19 +95,11 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
-}
-
 // Open opens the backend.
 func (c *Config) Open(id string, deps backends.Deps) (any, error) {
-	secret := c.ClientSecret
-	if c.ClientSecretFile != "" {
-		b, err := os.ReadFile(c.ClientSecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("opaque: client_secret_file: %w", err)
-		}
-		secret = strings.TrimSpace(string(b))
+	secret, err := backends.SecretFrom(c.ClientSecret, c.ClientSecretFile, "client_secret_file")
+	if err != nil {
+		return nil, fmt.Errorf("opaque: %w", err)
 	}
 	timeout := c.Timeout
 	if timeout == 0 {

@@ -28,9 +28,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -85,16 +83,8 @@ const (
 // Validate checks the block without opening anything.
 func (c *Config) Validate() error {
 	var errs []error
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
-		errs = append(errs, errors.New("url: is required"))
-	case err != nil || u.Host == "" || u.User != nil || u.Fragment != "":
-		errs = append(errs, errors.New("url: must be an absolute http(s) URL without userinfo or fragment"))
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		errs = append(errs, errors.New("url: must be https (http only on a loopback host)"))
+	if err := backends.CheckServiceURL("url", c.URL); err != nil {
+		errs = append(errs, err)
 	}
 	switch {
 	case c.Secret == "" && c.SecretFile == "":
@@ -119,22 +109,15 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
-}
-
 // Open opens the backend.
 func (c *Config) Open(id string, deps backends.Deps) (any, error) {
-	secret := []byte(c.Secret)
-	if c.SecretFile != "" {
-		b, err := os.ReadFile(c.SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("webhook: secret_file: %w", err)
-		}
-		secret = bytes.TrimSpace(b)
-		if len(secret) < minSecret {
-			return nil, fmt.Errorf("webhook: secret_file: the secret must be at least %d bytes", minSecret)
-		}
+	s, err := backends.SecretFrom(c.Secret, c.SecretFile, "secret_file")
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	secret := []byte(s)
+	if c.SecretFile != "" && len(secret) < minSecret {
+		return nil, fmt.Errorf("webhook: secret_file: the secret must be at least %d bytes", minSecret)
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
