@@ -111,6 +111,12 @@ func (a *api) listClients(c *gin.Context) {
 		a.writeAdminError(c, err)
 		return
 	}
+	writeAdminList(c, list)
+}
+
+// writeAdminList writes a page of an admin list (?page=, ?page_size=); a
+// page past the end is 404 "Invalid page.", as DRF answers.
+func writeAdminList[T any](c *gin.Context, list []T) {
 	p, ok := paginate(c, list)
 	if !ok {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"detail": "Invalid page."})

@@ -149,12 +149,7 @@ func (a *api) listRegistrationTokens(c *gin.Context) {
 		a.writeAdminError(c, err)
 		return
 	}
-	p, ok := paginate(c, list)
-	if !ok {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"detail": "Invalid page."})
-		return
-	}
-	c.JSON(http.StatusOK, p)
+	writeAdminList(c, list)
 }
 
 // createRegistrationToken is POST /admin/registration-tokens/ {"name",
