@@ -28,6 +28,7 @@ type compactSigner struct {
 	alg    string
 	prefix []byte // base64url(protected header) + "."
 	key    crypto.Signer
+	gate   cryptoGate // nil: sign at once
 }
 
 func newCompactSigner(alg, kid, typ string, key crypto.Signer) (*compactSigner, error) {
@@ -59,6 +60,33 @@ func newCompactSigner(alg, kid, typ string, key crypto.Signer) (*compactSigner, 
 	return &compactSigner{alg: alg, prefix: append(prefix, '.'), key: key}, nil
 }
 
+// signature signs the JWS signing input.
+func (s *compactSigner) signature(input []byte) ([]byte, error) {
+	switch k := s.key.(type) {
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		r, ss, err := ecdsa.Sign(rand.Reader, k, digest[:])
+		if err != nil {
+			return nil, fmt.Errorf("jws: sign: %w", err)
+		}
+		// RFC 7518 §3.4: R and S as 32-byte big-endian integers.
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		ss.FillBytes(sig[32:])
+		return sig, nil
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256(input)
+		sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+		if err != nil {
+			return nil, fmt.Errorf("jws: sign: %w", err)
+		}
+		return sig, nil
+	case ed25519.PrivateKey:
+		return ed25519.Sign(k, input), nil
+	}
+	return nil, fmt.Errorf("jws: unsupported key type %T", s.key)
+}
+
 // sign returns header.payload.signature.
 func (s *compactSigner) sign(payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
@@ -66,25 +94,10 @@ func (s *compactSigner) sign(payload []byte) (string, error) {
 	buf = append(buf, s.prefix...)
 	buf = enc.AppendEncode(buf, payload)
 	var sig []byte
-	switch k := s.key.(type) {
-	case *ecdsa.PrivateKey:
-		digest := sha256.Sum256(buf)
-		r, ss, err := ecdsa.Sign(rand.Reader, k, digest[:])
-		if err != nil {
-			return "", fmt.Errorf("jws: sign: %w", err)
-		}
-		// RFC 7518 §3.4: R and S as 32-byte big-endian integers.
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		ss.FillBytes(sig[32:])
-	case *rsa.PrivateKey:
-		digest := sha256.Sum256(buf)
-		var err error
-		if sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:]); err != nil {
-			return "", fmt.Errorf("jws: sign: %w", err)
-		}
-	case ed25519.PrivateKey:
-		sig = ed25519.Sign(k, buf)
+	var err error
+	s.gate.do(func() { sig, err = s.signature(buf) })
+	if err != nil {
+		return "", err
 	}
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)

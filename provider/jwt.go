@@ -175,7 +175,8 @@ func (k *KeyRing) verifyCompactKID(ctx context.Context, raw, typ string) ([]byte
 	if !ok || key.Algorithm != h.Algorithm {
 		return nil, "", errBadToken
 	}
-	payload, err := jws.Verify(key.Key)
+	var payload []byte
+	k.gate.do(func() { payload, err = jws.Verify(key.Key) })
 	if err != nil {
 		return nil, "", errBadToken
 	}

@@ -73,6 +73,8 @@ type KeyRing struct {
 
 	// verified caches the claims of access tokens whose signature verified.
 	verified *verifiedCache
+	// gate orders the signatures and verifications (see cryptoGate).
+	gate cryptoGate
 
 	snap       atomic.Pointer[keySnapshot]
 	mu         sync.Mutex // serialises reloads
@@ -103,6 +105,7 @@ func NewKeyRing(store keyStore, secrets *Secrets, opts KeyRingOptions, now func(
 		keepAfter: opts.MaxTokenTTL + opts.CacheTTL,
 		now:       now, log: log, audit: nopAuditor{},
 		verified: newVerifiedCache(opts.VerifiedCacheSize),
+		gate:     newCryptoGate(),
 	}
 }
 
@@ -333,6 +336,7 @@ func (k *KeyRing) setSigner(s *keySnapshot, sk storage.SigningKey) error {
 	if s.idSigner, err = newCompactSigner(sk.Algorithm, sk.ID, "JWT", signer); err != nil {
 		return fmt.Errorf("key %s: signer: %w", sk.ID, err)
 	}
+	s.atSigner.gate, s.idSigner.gate = k.gate, k.gate
 	s.kid, s.alg = sk.ID, alg
 	return nil
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, until time.Ti
 		On(`CONFLICT (jti) DO UPDATE`).
 		Set(`"until" = CASE WHEN EXCLUDED."until" > r."until" THEN EXCLUDED."until" ELSE r."until" END`).
 		Exec(ctx)
+	s.bumpRevocations()
 	return translate(op, err)
 }
 
@@ -84,6 +86,7 @@ func (s *Store) RevokeSubjectTokensBefore(ctx context.Context, subject string, b
 		Set(`"before" = CASE WHEN EXCLUDED."before" > sr."before" THEN EXCLUDED."before" ELSE sr."before" END`).
 		Set(`"until" = CASE WHEN EXCLUDED."until" > sr."until" THEN EXCLUDED."until" ELSE sr."until" END`).
 		Exec(ctx)
+	s.bumpRevocations()
 	return translate(op, err)
 }
 
@@ -117,11 +120,43 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 	if mask == 0 {
 		return false, nil
 	}
+	// "Not revoked" stays true until a revocation bumps the epoch (epoch.go);
+	// "revoked" is not cached: it is read again.
+	var key string
+	if s.notRevoked != nil {
+		key = revocationKey(mask, c)
+		if _, ok := s.notRevoked.get(key); ok {
+			return false, nil
+		}
+	}
+	epoch := s.notRevoked.start()
 	var revoked bool
 	if err := s.read(ctx, &revoked, s.q.revoked[mask], args...); err != nil {
 		return false, translate("check revocation", err)
 	}
+	if !revoked {
+		s.notRevoked.put(key, struct{}{}, epoch)
+	}
 	return revoked, nil
+}
+
+// revocationKey is the cache key of a revocation check: its parts, with
+// separators no valid text holds.
+func revocationKey(mask int, c storage.RevocationCheck) string {
+	var b strings.Builder
+	b.Grow(len(c.JTI) + len(c.FamilyID) + len(c.Subject) + 24)
+	b.WriteByte(byte('0' + mask))
+	b.WriteByte(0)
+	b.WriteString(c.JTI)
+	b.WriteByte(0)
+	b.WriteString(c.FamilyID)
+	if mask&revokedSubject != 0 {
+		b.WriteByte(0)
+		b.WriteString(c.Subject)
+		b.WriteByte(0)
+		b.WriteString(strconv.FormatInt(c.IssuedAt.UnixMicro(), 10))
+	}
+	return b.String()
 }
 
 // purgeBatch bounds each DELETE so that a large purge holds the SQLite

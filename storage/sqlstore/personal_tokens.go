@@ -72,6 +72,12 @@ func (s *Store) PersonalToken(ctx context.Context, hash string, now time.Time) (
 	if err := checkKey(op, hash); err != nil {
 		return storage.PersonalToken{}, err
 	}
+	// A token found stays valid until it expires or a deletion bumps the
+	// epoch (epoch.go); "not found" is read again.
+	if t, ok := s.personalTok.get(hash); ok && (t.ExpiresAt.IsZero() || t.ExpiresAt.After(now)) {
+		return t, nil
+	}
+	epoch := s.personalTok.start()
 	var row personalTokenRow
 	err := s.r.NewSelect().Model(&row).
 		Where("p.hash = ?", hash).
@@ -80,7 +86,9 @@ func (s *Store) PersonalToken(ctx context.Context, hash string, now time.Time) (
 	if err != nil {
 		return storage.PersonalToken{}, translate(op, err)
 	}
-	return row.token(), nil
+	t := row.token()
+	s.personalTok.put(hash, t, epoch)
+	return t, nil
 }
 
 // ListPersonalTokens returns the user's live tokens, newest first.
@@ -109,6 +117,7 @@ func (s *Store) DeletePersonalToken(ctx context.Context, userID int64, id string
 	}
 	res, err := s.w.NewDelete().Model((*personalTokenRow)(nil)).
 		Where("id = ?", id).Where("user_id = ?", userID).Exec(ctx)
+	s.bumpRevocations()
 	return expectRows(res, err, op)
 }
 
@@ -123,6 +132,7 @@ func (s *Store) DeleteUserPersonalTokens(ctx context.Context, userID int64, kind
 		q = q.Where("kind = ?", kind)
 	}
 	res, err := q.Exec(ctx)
+	s.bumpRevocations()
 	op := fmt.Sprintf("delete personal tokens of user %d", userID)
 	if err != nil {
 		return 0, translate(op, err)

@@ -67,6 +67,11 @@ type Store struct {
 	q      hotQueries
 	// batcher groups concurrent rotations into one transaction (SQLite).
 	batcher *rotateBatcher
+	// SQLite: the revocation epoch and the answers it keeps valid (see
+	// epoch.go); all nil on Postgres or when the epoch cannot be shared.
+	epoch       *revocationEpoch
+	notRevoked  *epochCache[struct{}]
+	personalTok *epochCache[storage.PersonalToken]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -123,6 +128,12 @@ func openSQLite(ctx context.Context, opts Options, log *slog.Logger) (*Store, er
 	s := &Store{w: w, r: r, log: log, rstmts: newStmtCache(r.DB), wstmts: newStmtCache(w.DB)}
 	s.q = newHotQueries(r)
 	s.batcher = newRotateBatcher(s)
+	if s.epoch, err = openRevocationEpoch(path); err != nil {
+		log.WarnContext(ctx, "revocation checks read the database every time", "error", err)
+		s.epoch = nil
+	}
+	s.notRevoked = newEpochCache[struct{}](s.epoch)
+	s.personalTok = newEpochCache[storage.PersonalToken](s.epoch)
 	return s, nil
 }
 

@@ -149,6 +149,7 @@ func (s *Store) Rotate(ctx context.Context, ref storage.TokenRef, clientID strin
 	case err != nil:
 		return storage.Family{}, translate(op, err)
 	case reused:
+		s.bumpRevocations() // the reuse revoked the family, committed
 		return storage.Family{}, fmt.Errorf("sqlstore: %s: %w", op, storage.ErrReused)
 	}
 	return fam.family(), nil
@@ -279,6 +280,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, now time.Time) erro
 	}
 	res, err := s.w.NewUpdate().Model((*familyRow)(nil)).
 		Set("revoked_at = COALESCE(revoked_at, ?)", dbTime(now)).Where("id = ?", id).Exec(ctx)
+	s.bumpRevocations()
 	return expectRows(res, err, op)
 }
 
@@ -291,6 +293,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, now time.Time
 	at := dbTime(now)
 	res, err := s.w.NewUpdate().Model((*familyRow)(nil)).Set("revoked_at = ?", at).
 		Where("f.subject = ? AND "+liveFamily, subject, at).Exec(ctx)
+	s.bumpRevocations()
 	if err != nil {
 		return 0, translate(op, err)
 	}

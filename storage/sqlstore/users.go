@@ -140,6 +140,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, fn func(*storage.User)
 func (s *Store) DeleteUser(ctx context.Context, id int64) error {
 	op := fmt.Sprintf("delete user %d", id)
 	res, err := s.w.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
+	s.bumpRevocations() // the user's personal tokens went with it
 	return expectRows(res, err, op)
 }
 
