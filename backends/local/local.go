@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -83,6 +84,7 @@ func (c Config) Open(id string, deps backends.Deps) (any, error) {
 		log:       log,
 		dummyHash: dummy,
 		verify:    VerifyPassword,
+		gate:      make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
 	}, nil
 }
 
@@ -104,6 +106,25 @@ type backend struct {
 	// verify is VerifyPassword; tests wrap it to see which hash each login
 	// path checks.
 	verify func(encoded, password string, p Params) (ok, needsRehash bool, err error)
+	// gate lets as many hashes run at once as there are Ps; the others wait
+	// their turn in arrival order. An argon2id hash holds MemoryKiB (19 MiB
+	// by default) while it runs: a flood of 64 logins hashing at once held
+	// 64 of them (a peak RSS of 263 MiB) and thrashed the CPU caches, for no
+	// more hashes per second than two at a time give.
+	gate chan struct{}
+}
+
+// hashing runs fn, a password hash or verification, inside the gate; a
+// caller that gives up while waiting gets ctx's error.
+func (b *backend) hashing(ctx context.Context, fn func()) error {
+	select {
+	case b.gate <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("local: waiting to hash: %w", ctx.Err())
+	}
+	defer func() { <-b.gate }()
+	fn()
+	return nil
 }
 
 var (
@@ -114,8 +135,11 @@ var (
 
 // HashPassword implements backends.PasswordHasher: argon2id with the
 // configured parameters.
-func (b *backend) HashPassword(_ context.Context, password string) (string, error) {
-	return HashPassword(password, b.params)
+func (b *backend) HashPassword(ctx context.Context, password string) (encoded string, err error) {
+	if gerr := b.hashing(ctx, func() { encoded, err = HashPassword(password, b.params) }); gerr != nil {
+		return "", gerr
+	}
+	return encoded, err
 }
 
 // CheckPassword implements backends.PasswordChecker.
@@ -149,7 +173,10 @@ func (b *backend) VerifyPassword(ctx context.Context, login, password string) (b
 	if usable {
 		encoded = u.PasswordHash
 	}
-	ok, needsRehash, err := b.verify(encoded, password, b.params)
+	var ok, needsRehash bool
+	if gerr := b.hashing(ctx, func() { ok, needsRehash, err = b.verify(encoded, password, b.params) }); gerr != nil {
+		return backends.Identity{}, backends.UnknownUser, gerr
+	}
 	if err != nil {
 		if !usable {
 			return backends.Identity{}, backends.UnknownUser, fmt.Errorf("local: check dummy hash: %w", err)
@@ -232,7 +259,7 @@ var errHashChanged = errors.New("local: password hash changed meanwhile")
 // the next login: it is logged and the login goes on. Neither password nor
 // hash is ever logged.
 func (b *backend) rehash(ctx context.Context, userID int64, old, password string) {
-	fresh, err := HashPassword(password, b.params)
+	fresh, err := b.HashPassword(ctx, password)
 	if err != nil {
 		b.log.WarnContext(ctx, "local: password rehash failed", "user_id", userID, "error", err)
 		return
