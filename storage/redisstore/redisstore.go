@@ -75,6 +75,8 @@ type Store struct {
 	prefix string
 	// now is the wall clock, for Redis expiry only.
 	now func() time.Time
+	// revoked groups concurrent revocation checks into one pipeline.
+	revoked *revokedBatcher
 }
 
 var _ storage.Tokens = (*Store)(nil)
@@ -85,7 +87,9 @@ func New(opts Options) *Store {
 	if p == "" {
 		p = "lk:"
 	}
-	return &Store{c: opts.Client, prefix: p, now: time.Now}
+	s := &Store{c: opts.Client, prefix: p, now: time.Now}
+	s.revoked = &revokedBatcher{s: s}
+	return s
 }
 
 // Ping checks that Redis answers.
@@ -535,36 +539,48 @@ func subjectMark(v string) (before, until int64, ok bool) {
 
 // Revoked reports whether the jti is revoked at now, the family is
 // revoked, or a mark of the subject kept at now is later than IssuedAt;
-// each part only when given. Every read goes in one pipeline: one network
-// round trip on a single node. The keys live in different hash slots, so
+// each part only when given. The keys live in different hash slots, so
 // they cannot be read with one multi-key command (EXISTS a b fails with
-// CROSSSLOT on Cluster); on Cluster go-redis splits the pipeline by node
-// and sends the parts concurrently, so the answer stays correct and the
-// latency stays about one round trip.
+// CROSSSLOT on Cluster): each part is one command, and the checks of every
+// request waiting at the same moment go to Redis in one pipeline (see
+// revokedBatcher), read after the request arrived, so a revocation made on
+// any instance is seen by the next check on every instance. On Cluster
+// go-redis splits the pipeline by node and sends the parts concurrently.
 func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time.Time) (bool, error) {
-	const op = "revoked"
-	bySubject := c.Subject != "" && !c.IssuedAt.IsZero()
-	if c.JTI == "" && c.FamilyID == "" && !bySubject {
+	if c.JTI == "" && c.FamilyID == "" && !(c.Subject != "" && !c.IssuedAt.IsZero()) {
 		return false, nil
 	}
-	var rc, fc, sc *redis.StringCmd
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if c.JTI != "" {
-			rc = p.Get(ctx, s.revKey(c.JTI))
-		}
-		if c.FamilyID != "" {
-			fc = p.HGet(ctx, s.famKey(c.FamilyID), "revoked")
-		}
-		if bySubject {
-			sc = p.Get(ctx, s.rsubKey(c.Subject))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return false, translate(op, err)
+	if err := ctx.Err(); err != nil {
+		return false, translate("revoked", err)
 	}
-	if rc != nil {
-		v, err := rc.Int64()
+	return s.revoked.check(ctx, &revokedReq{c: c, now: now, ready: make(chan struct{}, 1)})
+}
+
+// revokedCmds are the reads of one revocation check.
+type revokedCmds struct {
+	rev, fam, sub *redis.StringCmd
+}
+
+// queue adds the reads of c to a pipeline.
+func (s *Store) queueRevoked(ctx context.Context, p redis.Pipeliner, c storage.RevocationCheck) revokedCmds {
+	var cmds revokedCmds
+	if c.JTI != "" {
+		cmds.rev = p.Get(ctx, s.revKey(c.JTI))
+	}
+	if c.FamilyID != "" {
+		cmds.fam = p.HGet(ctx, s.famKey(c.FamilyID), "revoked")
+	}
+	if c.Subject != "" && !c.IssuedAt.IsZero() {
+		cmds.sub = p.Get(ctx, s.rsubKey(c.Subject))
+	}
+	return cmds
+}
+
+// answer reads the pipeline's replies of one check.
+func (cmds revokedCmds) answer(c storage.RevocationCheck, now time.Time) (bool, error) {
+	const op = "revoked"
+	if cmds.rev != nil {
+		v, err := cmds.rev.Int64()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return false, translate(op, err)
 		}
@@ -572,8 +588,8 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 			return true, nil
 		}
 	}
-	if fc != nil {
-		v, err := fc.Int64()
+	if cmds.fam != nil {
+		v, err := cmds.fam.Int64()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return false, translate(op, err)
 		}
@@ -581,8 +597,8 @@ func (s *Store) Revoked(ctx context.Context, c storage.RevocationCheck, now time
 			return true, nil
 		}
 	}
-	if sc != nil {
-		v, err := sc.Result()
+	if cmds.sub != nil {
+		v, err := cmds.sub.Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return false, translate(op, err)
 		}
