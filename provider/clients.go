@@ -139,16 +139,21 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	if err != nil {
 		return nil, err
 	}
-	if cl.TokenEndpointAuthMethod != AuthNone && cred.method != AuthNone && !p.secrets.Verify(cred.secret, cl.SecretHash) {
-		// The cached client may predate a secret rotation made on another
-		// instance: a wrong secret is checked once more against the store,
-		// so a new secret works everywhere at once (an old one stops within
-		// tokens.client_cache_ttl). Failures are rate limited, so this
-		// read cannot be hammered.
-		if fresh, err := p.clients.reload(ctx, cred.id); err == nil {
-			cl = fresh
-		} else if !errors.Is(err, storage.ErrNotFound) {
-			return nil, err
+	secretOK := false
+	if cl.TokenEndpointAuthMethod != AuthNone && cred.method != AuthNone {
+		secretOK = p.secrets.Verify(cred.secret, cl.SecretHash)
+		if !secretOK {
+			// The cached client may predate a secret rotation made on another
+			// instance: a wrong secret is checked once more against the store,
+			// so a new secret works everywhere at once (an old one stops within
+			// tokens.client_cache_ttl). Failures are rate limited, so this
+			// read cannot be hammered.
+			if fresh, err := p.clients.reload(ctx, cred.id); err == nil {
+				cl = fresh
+				secretOK = p.secrets.Verify(cred.secret, cl.SecretHash)
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
 		}
 	}
 	public := cl.TokenEndpointAuthMethod == AuthNone
@@ -157,7 +162,7 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 		return nil, ErrInvalidClient.WithDescription("this client is public and has no secret")
 	case !public && cred.method == AuthNone:
 		return nil, ErrInvalidClient.WithDescription("client authentication is required")
-	case !public && !p.secrets.Verify(cred.secret, cl.SecretHash):
+	case !public && !secretOK:
 		return nil, badClientSecret(ctx, att)
 	}
 	att.Succeeded(ctx)

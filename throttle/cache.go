@@ -1,8 +1,9 @@
 package throttle
 
 import (
-	"sync"
 	"time"
+
+	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/latchkey-auth/latchkey/storage"
 )
@@ -33,23 +34,22 @@ type cachedAttempt struct {
 	at    time.Time
 }
 
-// attemptCache holds counter states by key.
+// attemptCache holds counter states by key. Reads take no lock: every
+// credential check reads it, and a mutex there was the most contended lock
+// of the token endpoint under load (issue 13's profiles).
 type attemptCache struct {
-	mu sync.Mutex
-	m  map[string]cachedAttempt
+	m *xsync.MapOf[string, cachedAttempt]
 }
 
 func newAttemptCache() *attemptCache {
-	return &attemptCache{m: make(map[string]cachedAttempt)}
+	return &attemptCache{m: xsync.NewMapOf[string, cachedAttempt]()}
 }
 
 // get returns the states of keys that are fresh at now; missing lists the
 // indexes of the others.
 func (c *attemptCache) get(keys []string, now time.Time, states []storage.AttemptState) (missing []int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i, k := range keys {
-		e, ok := c.m[k]
+		e, ok := c.m.Load(k)
 		if !ok || now.Sub(e.at) >= attemptCacheTTL || now.Before(e.at) {
 			missing = append(missing, i)
 			continue
@@ -64,17 +64,16 @@ func (c *attemptCache) get(keys []string, now time.Time, states []storage.Attemp
 
 // put records the state of a key as the store reported it at now.
 func (c *attemptCache) put(key string, st storage.AttemptState, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= attemptCacheMax {
-		for k, e := range c.m {
+	if c.m.Size() >= attemptCacheMax {
+		c.m.Range(func(k string, e cachedAttempt) bool {
 			if now.Sub(e.at) >= attemptCacheTTL || now.Before(e.at) {
-				delete(c.m, k)
+				c.m.Delete(k)
 			}
-		}
-		if len(c.m) >= attemptCacheMax {
-			clear(c.m)
+			return true
+		})
+		if c.m.Size() >= attemptCacheMax {
+			c.m.Clear()
 		}
 	}
-	c.m[key] = cachedAttempt{state: st, at: now}
+	c.m.Store(key, cachedAttempt{state: st, at: now})
 }
