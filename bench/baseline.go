@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // baselineResponse has the shape of latchkey's token response.
@@ -36,11 +39,21 @@ func fakeJWT() string {
 
 // serveBaseline is the re-executed baseline process: a bare Gin engine that
 // parses a token request like latchkey's and answers a fixed JSON body.
-func serveBaseline(ctx context.Context, addr string) error {
+// With issuer (a latchkey's URL) it also serves POST /verify: the ceiling
+// of the cold-cache introspection, checking each token's signature with
+// the keys of that latchkey's JWKS, fetched once here.
+func serveBaseline(ctx context.Context, addr, issuer string) error {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.GET("/readyz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/oauth2/token", baselineHandler)
+	if issuer != "" {
+		keys, err := fetchJWKS(ctx, issuer)
+		if err != nil {
+			return fmt.Errorf("verify route: %w", err)
+		}
+		r.POST("/verify", verifyHandler(keys))
+	}
 	srv := &http.Server{
 		Addr: addr, Handler: r,
 		ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute,
@@ -82,4 +95,79 @@ func baselineHandler(c *gin.Context) {
 	c.JSON(http.StatusOK, baselineResponse{
 		AccessToken: baselineToken, TokenType: "Bearer", ExpiresIn: 300, Scope: "profile email",
 	})
+}
+
+// verifyBody is the verify route's fixed answer, the start of an active
+// introspection response.
+var verifyBody = []byte(`{"active":true}`)
+
+// verifyHandler parses an introspection request like baselineHandler
+// parses a token request, then only verifies the token: a compact ES256
+// JWS whose signature must check with a key of keys (by kid), and whose
+// exp must not have passed. It answers a fixed {"active":true}; it is the
+// ceiling of latchkey's introspection when no cache helps.
+func verifyHandler(keys jose.JSONWebKeySet) gin.HandlerFunc {
+	algs := []jose.SignatureAlgorithm{jose.ES256}
+	return func(c *gin.Context) {
+		if c.ContentType() != "application/x-www-form-urlencoded" {
+			c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "invalid_request"})
+			return
+		}
+		id, secret, ok := c.Request.BasicAuth()
+		if !ok || id == "" || secret == "" {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_client"})
+			return
+		}
+		tok := c.PostForm("token")
+		if tok == "" {
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request"})
+			return
+		}
+		jws, err := jose.ParseSignedCompact(tok, algs)
+		if err != nil || len(jws.Signatures) != 1 {
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_token"})
+			return
+		}
+		var payload []byte
+		for _, k := range keys.Key(jws.Signatures[0].Protected.KeyID) {
+			if payload, err = jws.Verify(k.Key); err == nil {
+				break
+			}
+		}
+		if payload == nil {
+			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_token"})
+			return
+		}
+		var claims struct {
+			Exp int64 `json:"exp"`
+		}
+		c.Header("Cache-Control", "no-store")
+		if json.Unmarshal(payload, &claims) != nil || claims.Exp <= time.Now().Unix() {
+			c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(`{"active":false}`))
+			return
+		}
+		c.Data(http.StatusOK, "application/json; charset=utf-8", verifyBody)
+	}
+}
+
+// fetchJWKS reads the key set of the OpenID provider at issuer, through
+// its discovery document's jwks_uri.
+func fetchJWKS(ctx context.Context, issuer string) (jose.JSONWebKeySet, error) {
+	var disc struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	var set jose.JSONWebKeySet
+	if err := getJSON(ctx, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", &disc); err != nil {
+		return set, fmt.Errorf("discovery of %s: %w", issuer, err)
+	}
+	if disc.JWKSURI == "" {
+		return set, fmt.Errorf("discovery of %s: no jwks_uri", issuer)
+	}
+	if err := getJSON(ctx, disc.JWKSURI, &set); err != nil {
+		return set, fmt.Errorf("JWKS of %s: %w", issuer, err)
+	}
+	if len(set.Keys) == 0 {
+		return set, fmt.Errorf("JWKS of %s (%s) holds no key", issuer, disc.JWKSURI)
+	}
+	return set, nil
 }

@@ -33,12 +33,15 @@ type options struct {
 	jsonPath     string
 	postgresDSN  string
 	redisURL     string
-	// serveBaseline is the hidden flag of the re-executed baseline process.
-	serveBaseline string
+	// serveBaseline and baselineIssuer are the hidden flags of the
+	// re-executed baseline process: its address, and the latchkey whose
+	// JWKS its verify route uses (none: no verify route).
+	serveBaseline  string
+	baselineIssuer string
 }
 
 // hiddenFlags are left out of -help.
-var hiddenFlags = map[string]bool{"serve-baseline": true}
+var hiddenFlags = map[string]bool{"serve-baseline": true, "baseline-issuer": true}
 
 func parseFlags(args []string) (options, error) {
 	var o options
@@ -57,6 +60,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.postgresDSN, "postgres", os.Getenv("LATCHKEY_TEST_POSTGRES_DSN"), "Postgres URL of the production-shape scenarios; a throwaway schema is made in it (default $LATCHKEY_TEST_POSTGRES_DSN)")
 	fs.StringVar(&o.redisURL, "redis", os.Getenv("LATCHKEY_TEST_REDIS_URL"), "Redis URL of the production-shape scenarios; keys go under a throwaway prefix (default $LATCHKEY_TEST_REDIS_URL)")
 	fs.StringVar(&o.serveBaseline, "serve-baseline", "", "internal: serve the Gin baseline on this address")
+	fs.StringVar(&o.baselineIssuer, "baseline-issuer", "", "internal: the latchkey whose JWKS the baseline's verify route uses")
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -99,7 +103,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if opts.serveBaseline != "" {
-		err = serveBaseline(ctx, opts.serveBaseline)
+		err = serveBaseline(ctx, opts.serveBaseline, opts.baselineIssuer)
 	} else {
 		err = run(ctx, opts)
 	}
@@ -157,9 +161,6 @@ func runOne(ctx context.Context, opts options, t *targets, sc scenario) ([]resul
 	res, err := runScenario(ctx, opts, t, sc)
 	if err != nil {
 		return nil, err
-	}
-	if sc.name == scenarioBaseline {
-		t.stopBaseline()
 	}
 	return append(out, res), nil
 }

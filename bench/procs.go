@@ -76,11 +76,6 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 			t.stop()
 		}
 	}()
-	if needs(selected, targetBaseline) {
-		if err := t.startBaseline(ctx, tmp); err != nil {
-			return nil, err
-		}
-	}
 	bin := opts.latchkeyPath
 	if (needs(selected, targetLatchkey) || needs(selected, targetWarn) || needs(selected, targetProd) || needs(selected, targetBackends)) && bin == "" {
 		bin = filepath.Join(tmp, "latchkey")
@@ -116,19 +111,43 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 			return nil, err
 		}
 	}
+	// The baseline comes last: its verify route reads the JWKS of the
+	// embedded default, which must be up.
+	if needs(selected, targetBaseline) {
+		issuer := ""
+		if selectedName(selected, scenarioVerifyCeiling) {
+			issuer = t.servers[targetLatchkey].url
+		}
+		if err := t.startBaseline(ctx, tmp, issuer); err != nil {
+			return nil, fmt.Errorf("start the baseline: %w", err)
+		}
+	}
 	return t, nil
 }
 
+// needs says whether a selected scenario runs against target, or uses the
+// tokens it issues.
 func needs(selected []scenario, target string) bool {
 	for _, sc := range selected {
-		if sc.target == target {
+		if sc.target == target || sc.tokensFrom == target {
 			return true
 		}
 	}
 	return false
 }
 
-func (t *targets) startBaseline(ctx context.Context, tmp string) error {
+func selectedName(selected []scenario, name string) bool {
+	for _, sc := range selected {
+		if sc.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// startBaseline re-executes the bench as the baseline server; with issuer,
+// its verify route checks tokens with that latchkey's keys.
+func (t *targets) startBaseline(ctx context.Context, tmp, issuer string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -139,7 +158,11 @@ func (t *targets) startBaseline(ctx context.Context, tmp string) error {
 	}
 	srv := &server{name: targetBaseline, url: "http://" + addr}
 	t.servers[targetBaseline] = srv
-	srv.proc, err = startProc("baseline", self, []string{"-serve-baseline", addr}, os.Environ(), filepath.Join(tmp, "baseline.log"))
+	args := []string{"-serve-baseline", addr}
+	if issuer != "" {
+		args = append(args, "-baseline-issuer", issuer)
+	}
+	srv.proc, err = startProc("baseline", self, args, os.Environ(), filepath.Join(tmp, "baseline.log"))
 	if err != nil {
 		return err
 	}
@@ -207,13 +230,6 @@ func (t *targets) stop() {
 	if t.prodStore != nil {
 		t.prodStore.drop()
 		t.prodStore = nil
-	}
-}
-
-func (t *targets) stopBaseline() {
-	if srv := t.servers[targetBaseline]; srv != nil && srv.proc != nil {
-		srv.proc.stop()
-		srv.proc = nil
 	}
 }
 

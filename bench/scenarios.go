@@ -18,7 +18,11 @@ import (
 
 // Scenario names (without their target's suffix).
 const (
-	scenarioBaseline          = "baseline"
+	scenarioBaseline = "baseline"
+	// scenarioBaselineAgain runs last whenever baseline is selected.
+	scenarioBaselineAgain = "baseline (again)"
+	// scenarioVerifyCeiling has no comma: -only splits on them.
+	scenarioVerifyCeiling     = "ES256 verify (bare Gin: ceiling of cache cold)"
 	scenarioClientCredentials = "client_credentials"
 	scenarioIntrospection     = "introspection (cache warm)"
 	scenarioIntrospectionCold = "introspection (cache cold)"
@@ -62,6 +66,12 @@ type scenario struct {
 	ratioTo string
 	// goal is the minimum ratio, in percent; 0 means none.
 	goal float64
+	// ceiling marks a row that bounds another: its ratio is printed, with
+	// no verdict.
+	ceiling bool
+	// tokensFrom is the target whose tokens the scenario sends, when that
+	// is not its own target.
+	tokensFrom string
 	// prepare returns what wrk sends to srv in a phase ("warmup" or
 	// "measure"); it may call srv.
 	prepare func(ctx context.Context, t *targets, srv *server, phase string) (*loadSpec, error)
@@ -94,6 +104,12 @@ func buildScenarios() []scenario {
 	for _, sc := range embedded {
 		sc.target = targetLatchkey
 		out = append(out, sc)
+		if sc.name == scenarioIntrospectionCold {
+			out = append(out, scenario{
+				name: scenarioVerifyCeiling, target: targetBaseline, tokensFrom: targetLatchkey,
+				ratioTo: ratioToBaseline, ceiling: true, prepare: prepareVerifyCeiling,
+			})
+		}
 	}
 	out = append(out, scenario{name: scenarioPassword, target: targetLatchkey, ratioTo: ratioToArgon2id, goal: 85, prepare: preparePassword})
 	out = append(out, backendScenarios...)
@@ -118,11 +134,26 @@ func scenarioNames() string {
 	return strings.Join(names, ",")
 }
 
+// baselineAgain measures the baseline a second time, after every other
+// scenario: the ratios use the mean of both runs.
+var baselineAgain = scenario{name: scenarioBaselineAgain, target: targetBaseline, prepare: prepareBaseline}
+
 // selectScenarios returns the scenarios named in only (all when empty), in
-// their fixed order.
+// their fixed order, and the baseline again at the end when it is one.
 func selectScenarios(only string) ([]scenario, error) {
+	out, err := selectNamed(only)
+	if err != nil {
+		return nil, err
+	}
+	if selectedName(out, scenarioBaseline) {
+		out = append(out, baselineAgain)
+	}
+	return out, nil
+}
+
+func selectNamed(only string) ([]scenario, error) {
 	if strings.TrimSpace(only) == "" {
-		return scenarios, nil
+		return append([]scenario(nil), scenarios...), nil
 	}
 	want := map[string]bool{}
 	for _, name := range strings.Split(only, ",") {
@@ -200,6 +231,22 @@ func prepareIntrospectionCold(ctx context.Context, t *targets, srv *server, phas
 		"BENCH_MODE=introspect", "BENCH_TOKENS=" + file, "BENCH_AUTH=" + t.demoAuth(), "BENCH_EXPECT=" + activeTrue,
 		fmt.Sprintf("BENCH_OFFSET=%d", offset),
 	}}, nil
+}
+
+// prepareVerifyCeiling sends the cold-cache introspection's tokens (the
+// same file, script and offsets) to the baseline's verify route, which
+// only checks each signature with the embedded default's keys.
+func prepareVerifyCeiling(ctx context.Context, t *targets, _ *server, phase string) (*loadSpec, error) {
+	lk := t.servers[targetLatchkey]
+	if lk == nil {
+		return nil, fmt.Errorf("no %s server to issue the tokens", targetLatchkey)
+	}
+	spec, err := prepareIntrospectionCold(ctx, t, lk, phase)
+	if err != nil {
+		return nil, err
+	}
+	spec.path = "/verify"
+	return spec, nil
 }
 
 func preparePassword(_ context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
