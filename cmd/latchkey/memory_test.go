@@ -1,22 +1,34 @@
 package main
 
 import (
-	"math"
 	"runtime"
 	"runtime/debug"
 	"testing"
 )
 
-// paceHeap turns GOGC off and paces collections with the memory limit:
-// at least 80 MiB, and 1.5 × the live heap once that is larger, followed
-// after every collection. It changes the test process's GC: put back.
+func TestGCPercentReachesTheFloorThenGrowsByHalf(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{10 << 20, 700}, // 10 MiB live: collect at 80 MiB
+		{47 << 20, 70},  // the password flood's live heap: at 80 MiB
+		{60 << 20, 50},  // 1.5 x 60 MiB is above the floor
+		{500 << 20, 50}, // large heaps: half again
+		{1 << 20, 2000}, // tiny: capped
+		{liveHeapFloor, 2000},
+	} {
+		if got := gcPercent(tc.live); got != tc.want {
+			t.Errorf("gcPercent(%d MiB) = %d, want %d", tc.live>>20, got, tc.want)
+		}
+	}
+}
+
+// paceHeap follows the live heap after every collection. It changes the
+// test process's GC: put back.
 func TestPaceHeapFollowsTheLiveHeap(t *testing.T) {
-	prevPercent := debug.SetGCPercent(100)
-	prevLimit := debug.SetMemoryLimit(math.MaxInt64)
-	t.Cleanup(func() {
-		debug.SetGCPercent(prevPercent)
-		debug.SetMemoryLimit(prevLimit)
-	})
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
 
 	if p := paceHeap([]string{"GOGC=100"}); p != nil {
 		t.Fatal("paceHeap with GOGC set returned a pacer")
@@ -27,27 +39,27 @@ func TestPaceHeapFollowsTheLiveHeap(t *testing.T) {
 
 	p := paceHeap(nil)
 	t.Cleanup(p.stop)
-	if got := debug.SetGCPercent(-1); got != -1 {
-		t.Fatalf("GC percent = %d, want -1 (off: the limit paces)", got)
+	if got := debug.SetGCPercent(-1); got <= minGCPercent {
+		t.Fatalf("GC percent = %d with a small test heap, want above %d (the 80 MiB floor)", got, minGCPercent)
 	}
-	if limit := debug.SetMemoryLimit(-1); limit < minHeapGoal || limit > 4*minHeapGoal {
-		t.Fatalf("memory limit = %d MiB, want about %d MiB", limit>>20, minHeapGoal>>20)
-	}
+	debug.SetGCPercent(100)
 
-	// A live heap of 200 MiB: after a collection the limit follows it.
+	// A live heap of 200 MiB: after a collection the pace is 50 %.
 	live := make([][]byte, 200)
 	for i := range live {
 		live[i] = make([]byte, 1<<20)
 	}
+	got := 0
 	for range 100 { // each collection runs the pacer's finalizer next
 		runtime.GC()
 		runtime.Gosched()
-		if debug.SetMemoryLimit(-1) >= 300<<20 {
+		if got = debug.SetGCPercent(-1); got == minGCPercent {
 			break
 		}
+		debug.SetGCPercent(got)
 	}
-	if limit := debug.SetMemoryLimit(-1); limit < 300<<20 {
-		t.Fatalf("memory limit = %d MiB with 200 MiB live, want at least 300 MiB", limit>>20)
+	if got != minGCPercent {
+		t.Fatalf("GC percent = %d with 200 MiB live, want %d", got, minGCPercent)
 	}
 	runtime.KeepAlive(live)
 }
