@@ -66,7 +66,7 @@ func (p *heapPacer) stop() { p.stopped.Store(true) }
 // allocator's 16 bytes, which finalizers need.
 type gcSentinel struct {
 	p   *heapPacer
-	pad [2]uint64
+	_   [2]uint64
 }
 
 func (p *heapPacer) arm() {
