@@ -65,8 +65,8 @@ func (p *heapPacer) stop() { p.stopped.Store(true) }
 // the next collection. It holds a pointer and is larger than the tiny
 // allocator's 16 bytes, which finalizers need.
 type gcSentinel struct {
-	p   *heapPacer
-	_   [2]uint64
+	p *heapPacer
+	_ [2]uint64
 }
 
 func (p *heapPacer) arm() {
