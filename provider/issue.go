@@ -64,10 +64,13 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
 }
 
-func clientIP(ctx context.Context) string {
+// ClientIP returns the address WithClientIP put in ctx ("" when none).
+func ClientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey{}).(string)
 	return ip
 }
+
+func clientIP(ctx context.Context) string { return ClientIP(ctx) }
 
 // maxCachedUsers bounds the user cache.
 const maxCachedUsers = 100000

@@ -30,7 +30,8 @@ func TestLogsNeverContainASecret(t *testing.T) {
 	ts.revoke(next.RefreshToken, demoClient, demoSecret)
 
 	logs := ts.Logs.String()
-	if !strings.Contains(logs, `"route":"/oauth2/token"`) || !strings.Contains(logs, `"request_id"`) {
+	if !strings.Contains(logs, `"route":"/oauth2/token"`) || !strings.Contains(logs, `"request_id"`) ||
+		!strings.Contains(logs, `"ip":"127.0.0.1"`) || !strings.Contains(logs, `"msg":"request"`) {
 		t.Fatalf("the access log is missing; logs:\n%s", logs)
 	}
 	secrets := map[string]string{
