@@ -3,9 +3,9 @@ package accounts
 import (
 	"context"
 	"errors"
-	"regexp"
 	"time"
 
+	"github.com/latchkey-auth/latchkey/permissions"
 	"github.com/latchkey-auth/latchkey/storage"
 )
 
@@ -25,11 +25,6 @@ func groupView(g storage.Group) Group {
 	return Group{Name: g.Name, Permissions: perms, Created: apiTime(g.CreatedAt)}
 }
 
-var (
-	groupNamePattern  = regexp.MustCompile(`^[\pL\pN _.@+-]{1,150}$`)
-	permissionPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,254}$`)
-)
-
 const msgPermission = "Every permission must look like app_label.codename (letters, digits, '_', '.', ':', '-')."
 
 func readPermissions(r *reader, required bool) ([]string, bool) {
@@ -45,7 +40,7 @@ func readPermissions(r *reader, required bool) ([]string, bool) {
 		return nil, false
 	}
 	for _, p := range perms {
-		if !permissionPattern.MatchString(p) {
+		if !permissions.ValidPermission(p) {
 			r.errs.add("permissions", msgPermission)
 			return nil, false
 		}
@@ -70,7 +65,7 @@ func (s *Service) ListGroups(ctx context.Context) ([]Group, error) {
 func (s *Service) CreateGroup(ctx context.Context, in Input) (Group, error) {
 	r := newReader(in)
 	name, ok := r.str("name", true, false, 150)
-	if ok && !groupNamePattern.MatchString(name) {
+	if ok && !permissions.ValidGroupName(name) {
 		r.errs.add("name", "Enter a valid name: letters, digits, spaces and @/./+/-/_ only.")
 	}
 	perms, _ := readPermissions(r, false)
