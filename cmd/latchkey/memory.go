@@ -34,9 +34,10 @@ const (
 // The pace is GOGC's own mechanism, its percentage recomputed after every
 // collection (by a finalizer re-armed at each one): max(50, the growth that
 // reaches 80 MiB). A soft memory limit would pace the same way on paper,
-// but near the limit the runtime returns freed memory to the OS at once,
-// and the next argon2id buffer faults it back in page by page: the password
-// flood lost a quarter of its logins per second that way.
+// but with it (GOGC off, the limit at the same goal) the password flood
+// lost a third of its logins per second, most likely because near the
+// limit the runtime returns freed memory to the OS eagerly and each new
+// argon2id buffer is faulted back in.
 //
 // It returns the pacer (nil when the environment sets the pace), whose stop
 // ends the adjustments (tests).
