@@ -69,11 +69,16 @@ block() {
   printf '%s\n' "$text"
 }
 
-# free_port prints a port nobody listens on.
+# free_port prints a port nobody listens on, below the kernel's ephemeral
+# range: a port in that range can be the local end of some connection (a
+# curl of a moment ago, in FIN_WAIT) without anybody listening on it, and
+# then `latchkey serve` fails to bind it (seen in CI: port 43608).
 free_port() {
-  local p
+  local p low=32768
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$low" -gt 12000 ] 2>/dev/null || low=32768
   for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   fail "no free port"
