@@ -30,7 +30,11 @@ func (a *api) writeAdminError(c *gin.Context, err error) {
 
 // bindJSON decodes a JSON body strictly: JSON content type, one object, no
 // unknown fields.
-func bindJSON(c *gin.Context, v any) error {
+func bindJSON(c *gin.Context, v any) error { return decodeJSON(c, v, true) }
+
+// decodeJSON decodes a body that must have the JSON content type and hold
+// one value; strict refuses fields v does not have.
+func decodeJSON(c *gin.Context, v any, strict bool) error {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return provider.ErrUnsupportedMediaType.WithDescription("content type must be application/json")
@@ -44,7 +48,9 @@ func bindJSON(c *gin.Context, v any) error {
 		return provider.ErrInvalidRequest.WithDescription("could not read the body")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return clients.ErrInvalidMetadata.WithDescription("malformed JSON: " + jsonProblem(err))
 	}

@@ -1,17 +1,11 @@
 package handlers
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
-	"mime"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/latchkey-auth/latchkey/clients"
-	"github.com/latchkey-auth/latchkey/provider"
 )
 
 // Dynamic client registration (RFC 7591) at /oauth2/register and its
@@ -37,26 +31,7 @@ func (a *api) adminRegistrationRoutes(admin *gin.RouterGroup) {
 // bindMetadata decodes a registration request: a JSON object (RFC 7591
 // §3.1); fields the server does not know are ignored (§2).
 func bindMetadata(c *gin.Context, v *clients.RegistrationRequest) error {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return provider.ErrUnsupportedMediaType.WithDescription("content type must be application/json")
-	}
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return provider.ErrRequestTooLarge
-		}
-		return provider.ErrInvalidRequest.WithDescription("could not read the body")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return clients.ErrInvalidMetadata.WithDescription("malformed JSON: " + jsonProblem(err))
-	}
-	if dec.More() {
-		return clients.ErrInvalidMetadata.WithDescription("malformed JSON: trailing data")
-	}
-	return nil
+	return decodeJSON(c, v, false)
 }
 
 // registrationError writes an error of the registration endpoints: RFC

@@ -13,6 +13,7 @@
 --   BENCH_AUTH       the token request's Authorization header
 -- done() prints one line "BENCHJSON {...}" that the bench parses; "flows"
 -- counts the token answers that held an access token: completed sign-ins.
+local benchjson = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "benchjson.lua")
 local threads = {}
 local count = 0
 
@@ -75,14 +76,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local b, f = 0, 0
-  for _, t in ipairs(threads) do
-    b = b + (t:get("bad") or 0)
-    f = f + (t:get("flows") or 0)
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"bad":%d,"flows":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout, b, f,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  benchjson.report(threads, summary, latency, {counters = {"flows"}})
 end

@@ -7,6 +7,7 @@
 --   BENCH_BODY    the form body (grant_type device_code, device_code)
 --   BENCH_AUTH    the Authorization header
 -- done() prints one line "BENCHJSON {...}" that the bench parses.
+local benchjson = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "benchjson.lua")
 local threads = {}
 
 function setup(thread)
@@ -28,11 +29,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local b = 0
-  for _, t in ipairs(threads) do b = b + (t:get("bad") or 0) end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"bad":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, 0, e.timeout, b,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  benchjson.report(threads, summary, latency, {ignore_status = true})
 end

@@ -18,6 +18,7 @@
 --                 the slice (the warmup starts half-way, so that the tokens
 --                 it put in the cache come last in the measured run)
 -- done() prints one line "BENCHJSON {...}" that the bench parses.
+local benchjson = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "benchjson.lua")
 local threads = {}
 local count = 0
 
@@ -105,14 +106,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local b, s = 0, 0
-  for _, t in ipairs(threads) do
-    b = b + (t:get("bad") or 0)
-    s = s + (t:get("starved") or 0)
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"bad":%d,"starved":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout, b, s,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  benchjson.report(threads, summary, latency, {counters = {"starved"}})
 end
