@@ -127,7 +127,7 @@ func (p *Provider) authenticateClient(ctx context.Context, cred clientCredential
 	var att *throttle.Attempt
 	if cred.method != AuthNone {
 		var err error
-		if att, err = p.limiter.Begin(ctx, throttle.KindClientSecret, cred.id, clientIP(ctx)); err != nil {
+		if att, err = p.limiter.Begin(ctx, throttle.KindClientSecret, cred.id, ClientIP(ctx)); err != nil {
 			return nil, throttleErr(err)
 		}
 	}

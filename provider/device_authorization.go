@@ -207,7 +207,7 @@ func (p *Provider) LookupUserCode(ctx context.Context, subject, typed string) (*
 	if p.devices == nil {
 		return nil, ErrUnknownUserCode
 	}
-	att, err := p.limiter.Begin(ctx, kindUserCode, subject, clientIP(ctx))
+	att, err := p.limiter.Begin(ctx, kindUserCode, subject, ClientIP(ctx))
 	if err != nil {
 		return nil, throttleErr(err)
 	}

@@ -56,7 +56,7 @@ func (p *Provider) IssueUserTokens(ctx context.Context, clientID string, id back
 	// Every scope the client may ask for; the permission mapper keeps those
 	// the user qualifies for.
 	scope := strings.Join(p.clientScopes(cl), " ")
-	req := &TokenRequest{GrantType: GrantPassword, Client: cl, UserAgent: userAgent, IP: clientIP(ctx), Time: p.now()}
+	req := &TokenRequest{GrantType: GrantPassword, Client: cl, UserAgent: userAgent, IP: ClientIP(ctx), Time: p.now()}
 	resp, err := passwordGrant{p}.issue(ctx, req, id, scope)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (p *Provider) RefreshUserTokens(ctx context.Context, clientID, refresh, use
 	if err != nil {
 		return nil, err
 	}
-	req := &TokenRequest{GrantType: GrantRefreshToken, Client: cl, UserAgent: userAgent, IP: clientIP(ctx), Time: p.now()}
+	req := &TokenRequest{GrantType: GrantRefreshToken, Client: cl, UserAgent: userAgent, IP: ClientIP(ctx), Time: p.now()}
 	resp, err := refreshTokenGrant{p}.rotate(ctx, req, refresh, "")
 	if err != nil {
 		return nil, err

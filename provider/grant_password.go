@@ -63,7 +63,7 @@ func (p *Provider) AuthenticatePassword(ctx context.Context, login, password str
 	if dev != nil {
 		devIn = dev.In
 	}
-	att, err := p.limiter.BeginLogin(ctx, login, clientIP(ctx), devIn)
+	att, err := p.limiter.BeginLogin(ctx, login, ClientIP(ctx), devIn)
 	if err != nil {
 		err = throttleErr(err)
 		if errors.Is(err, ErrRateLimited) {

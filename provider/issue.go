@@ -70,8 +70,6 @@ func ClientIP(ctx context.Context) string {
 	return ip
 }
 
-func clientIP(ctx context.Context) string { return ClientIP(ctx) }
-
 // maxCachedUsers bounds the user cache.
 const maxCachedUsers = 100000
 

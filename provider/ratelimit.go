@@ -127,5 +127,5 @@ func throttleErr(err error) error {
 // The typed address is counted whether or not an account has it, so the
 // answer says nothing about accounts.
 func (p *Provider) CountMail(ctx context.Context, recipient string) error {
-	return throttleErr(p.limiter.CountMail(ctx, recipient, clientIP(ctx)))
+	return throttleErr(p.limiter.CountMail(ctx, recipient, ClientIP(ctx)))
 }

@@ -139,7 +139,7 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (*TokenResponse, 
 	}
 	resp, err := grant.Token(ctx, &TokenRequest{
 		GrantType: gt, Form: form, Client: cl,
-		UserAgent: r.UserAgent(), IP: clientIP(ctx), Time: arrived,
+		UserAgent: r.UserAgent(), IP: ClientIP(ctx), Time: arrived,
 	})
 	if err != nil {
 		return nil, err
