@@ -110,7 +110,7 @@ func NewKeyRing(store keyStore, secrets *Secrets, opts KeyRingOptions, now func(
 }
 
 // DefaultVerifiedCacheSize is the default size of the verified-token
-// cache (tokens.verified_cache_size): about 1 KiB a token.
+// cache (tokens.verified_cache_size): about 300 bytes a token.
 const DefaultVerifiedCacheSize = 20000
 
 // Load reads the keys, creating the first one if there is none, and

@@ -1,8 +1,13 @@
 package provider
 
 import (
+	"container/list"
+	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,5 +126,124 @@ func TestVerifiedCacheKeepsRevocationAndExpiryLive(t *testing.T) {
 	clock.Add(61) // past the one-minute access lifetime
 	if _, err := p.VerifyAccessToken(t.Context(), other); err == nil {
 		t.Fatal("an expired token verified from the cache")
+	}
+}
+
+// Every field of AccessClaims comes back from the cache as it went in,
+// nil and empty lists included. The claims are filled by reflection, so a
+// field added to AccessClaims and not to encodeVerified fails here.
+func TestVerifiedCacheKeepsEveryClaim(t *testing.T) {
+	full := new(AccessClaims)
+	v := reflect.ValueOf(full).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(v.Type().Field(i).Name + " ✓")
+		case reflect.Int64:
+			f.SetInt(int64(1_800_000_000 + i))
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{"a", "", v.Type().Field(i).Name}).Convert(f.Type()))
+		default:
+			t.Fatalf("field %s of kind %s: teach encodeVerified and this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	empty := &AccessClaims{Expiry: 1_800_000_000, Groups: []string{}, Permissions: nil, Audience: Audience{}, IssuedAt: -5}
+	now := time.Unix(1_700_000_000, 0)
+	for _, want := range []*AccessClaims{full, empty} {
+		c := newVerifiedCache(4)
+		c.put("tok", "kid-1", want)
+		got, kid, ok := c.get("tok", now)
+		if !ok || kid != "kid-1" || !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %#v %q %v, want %#v", got, kid, ok, want)
+		}
+		if got == want {
+			t.Fatal("the cache handed out the claims it was given, not its own copy")
+		}
+	}
+}
+
+// A cut or damaged entry reads as a miss, never as other claims.
+func TestDecodeVerifiedRefusesDamagedData(t *testing.T) {
+	data := string(encodeVerified(nil, "kid", &AccessClaims{Subject: "alice", Groups: []string{"g"}, Expiry: 9}))
+	for n := range len(data) {
+		if _, _, ok := decodeVerified(data[:n]); ok {
+			t.Fatalf("a prefix of %d bytes decoded", n)
+		}
+	}
+	if _, _, ok := decodeVerified(data + "x"); ok {
+		t.Fatal("trailing bytes decoded")
+	}
+	if _, _, ok := decodeVerified("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"); ok {
+		t.Fatal("an overlong varint decoded")
+	}
+}
+
+// The slot-numbered LRU behaves as container/list's under a random mix of
+// puts, hits, expiries and evictions.
+func TestVerifiedCacheMatchesAListLRU(t *testing.T) {
+	const size = 7
+	now := time.Unix(1_800_000_000, 0)
+	c := newVerifiedCache(size)
+	type ref struct {
+		key string
+		exp int64
+	}
+	order := list.New() // front: most recently used
+	find := func(key string) *list.Element {
+		for e := order.Front(); e != nil; e = e.Next() {
+			if e.Value.(ref).key == key {
+				return e
+			}
+		}
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := range 20_000 {
+		key := fmt.Sprint(rng.IntN(12))
+		switch op := rng.IntN(3); op {
+		case 0: // put, living 1 to 3 seconds past now
+			exp := now.Unix() + 1 + int64(rng.IntN(3))
+			c.put(key, "k", &AccessClaims{ID: key, Expiry: exp})
+			if e := find(key); e != nil {
+				e.Value = ref{key, exp}
+				order.MoveToFront(e)
+			} else {
+				for order.Len() >= size {
+					order.Remove(order.Back())
+				}
+				order.PushFront(ref{key, exp})
+			}
+		case 1: // get
+			got, _, ok := c.get(key, now)
+			e := find(key)
+			want := e != nil && e.Value.(ref).exp > now.Unix()
+			if e != nil && !want {
+				order.Remove(e)
+			} else if want {
+				order.MoveToFront(e)
+			}
+			if ok != want || ok && got.ID != key {
+				t.Fatalf("step %d: get %s = %v, want %v", step, key, ok, want)
+			}
+		case 2: // time passes
+			now = now.Add(time.Duration(rng.IntN(2)) * time.Second)
+		}
+		if c.len() != order.Len() {
+			t.Fatalf("step %d: %d entries, want %d", step, c.len(), order.Len())
+		}
+	}
+	// The list order is the eviction order: walk it from the cache's head.
+	var keys []string
+	for i := c.head; i != noSlot; i = c.slots[i].next {
+		claims, _, _ := decodeVerified(c.slots[i].data)
+		keys = append(keys, claims.ID)
+	}
+	var want []string
+	for e := order.Front(); e != nil; e = e.Next() {
+		want = append(want, e.Value.(ref).key)
+	}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("LRU order %v, want %v", keys, want)
 	}
 }

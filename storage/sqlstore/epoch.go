@@ -1,9 +1,9 @@
 package sqlstore
 
 import (
+	"crypto/sha256"
+	"sync"
 	"sync/atomic"
-
-	"github.com/puzpuzpuz/xsync/v3"
 )
 
 // Revocation epoch: how the SQLite store answers the two reads every
@@ -44,10 +44,15 @@ func (e *revocationEpoch) bump()        { e.n.Add(1) }
 // only a cache, and a full one means a working set that large).
 const maxEpochCacheEntries = 50_000
 
-// epochCache holds answers valid while the epoch has not moved.
+// epochCache holds answers valid while the epoch has not moved. It is
+// keyed by the SHA-256 of the answer's key, so that a cache of "not
+// revoked" answers (fixed-size keys and values) holds no pointers and the
+// garbage collector, which marks the heap every few argon2id hashes under
+// a password flood, does not scan it (issue 13).
 type epochCache[V any] struct {
 	epoch *revocationEpoch
-	m     *xsync.MapOf[string, epochEntry[V]]
+	mu    sync.RWMutex
+	m     map[[sha256.Size]byte]epochEntry[V]
 }
 
 type epochEntry[V any] struct {
@@ -59,7 +64,7 @@ func newEpochCache[V any](epoch *revocationEpoch) *epochCache[V] {
 	if epoch == nil {
 		return nil
 	}
-	return &epochCache[V]{epoch: epoch, m: xsync.NewMapOf[string, epochEntry[V]]()}
+	return &epochCache[V]{epoch: epoch, m: make(map[[sha256.Size]byte]epochEntry[V])}
 }
 
 // get returns the cached answer for key if no revocation has been
@@ -69,7 +74,10 @@ func (c *epochCache[V]) get(key string) (V, bool) {
 	if c == nil {
 		return zero, false
 	}
-	e, ok := c.m.Load(key)
+	h := sha256.Sum256([]byte(key))
+	c.mu.RLock()
+	e, ok := c.m[h]
+	c.mu.RUnlock()
 	if !ok || e.epoch != c.epoch.load() {
 		return zero, false
 	}
@@ -90,10 +98,13 @@ func (c *epochCache[V]) put(key string, v V, epoch uint64) {
 	if c == nil || epoch != c.epoch.load() {
 		return
 	}
-	if c.m.Size() >= maxEpochCacheEntries {
-		c.m.Clear()
+	h := sha256.Sum256([]byte(key))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxEpochCacheEntries {
+		c.m = make(map[[sha256.Size]byte]epochEntry[V])
 	}
-	c.m.Store(key, epochEntry[V]{v: v, epoch: epoch})
+	c.m[h] = epochEntry[V]{v: v, epoch: epoch}
 }
 
 // bumpRevocations tells every process that a revocation was committed.
