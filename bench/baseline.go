@@ -76,17 +76,7 @@ func serveBaseline(ctx context.Context, addr, issuer string) error {
 // baselineHandler does the HTTP work every token request needs (content
 // type, form, Basic credentials, JSON) and nothing else.
 func baselineHandler(c *gin.Context) {
-	if c.ContentType() != "application/x-www-form-urlencoded" {
-		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "invalid_request"})
-		return
-	}
-	id, secret, ok := c.Request.BasicAuth()
-	if !ok || id == "" || secret == "" {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_client"})
-		return
-	}
-	if c.PostForm("grant_type") == "" {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request"})
+	if _, ok := clientForm(c, "grant_type"); !ok {
 		return
 	}
 	_ = c.PostForm("scope")
@@ -95,6 +85,28 @@ func baselineHandler(c *gin.Context) {
 	c.JSON(http.StatusOK, baselineResponse{
 		AccessToken: baselineToken, TokenType: "Bearer", ExpiresIn: 300, Scope: "profile email",
 	})
+}
+
+// clientForm checks what every request of a client to the token endpoint
+// family needs: a form body, Basic client credentials and the form field
+// required (grant_type, token), whose value it returns. When one is
+// missing it answers the error itself and returns ok false.
+func clientForm(c *gin.Context, required string) (string, bool) {
+	if c.ContentType() != "application/x-www-form-urlencoded" {
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "invalid_request"})
+		return "", false
+	}
+	id, secret, ok := c.Request.BasicAuth()
+	if !ok || id == "" || secret == "" {
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_client"})
+		return "", false
+	}
+	v := c.PostForm(required)
+	if v == "" {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request"})
+		return "", false
+	}
+	return v, true
 }
 
 // verifyBody is the verify route's fixed answer, the start of an active
@@ -109,18 +121,8 @@ var verifyBody = []byte(`{"active":true}`)
 func verifyHandler(keys jose.JSONWebKeySet) gin.HandlerFunc {
 	algs := []jose.SignatureAlgorithm{jose.ES256}
 	return func(c *gin.Context) {
-		if c.ContentType() != "application/x-www-form-urlencoded" {
-			c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "invalid_request"})
-			return
-		}
-		id, secret, ok := c.Request.BasicAuth()
-		if !ok || id == "" || secret == "" {
-			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_client"})
-			return
-		}
-		tok := c.PostForm("token")
-		if tok == "" {
-			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request"})
+		tok, ok := clientForm(c, "token")
+		if !ok {
 			return
 		}
 		jws, err := jose.ParseSignedCompact(tok, algs)
