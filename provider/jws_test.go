@@ -1,6 +1,11 @@
 package provider
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -60,4 +65,53 @@ func TestCompactSignerOutputVerifiesWithGoJose(t *testing.T) {
 			t.Fatal("an Ed25519 key was accepted for ES256")
 		}
 	})
+}
+
+// ES256 signatures are deterministic (RFC 6979), and their R and S come out
+// of the ASN.1 encoding as 32-byte big-endian integers whatever their
+// leading zero bytes: thousands of signatures make short R and S certain.
+func TestECDSASignaturesAreDeterministicAndRawEncodedRight(t *testing.T) {
+	priv, _, err := generateKey("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := priv.(*ecdsa.PrivateKey)
+	s, err := newCompactSigner("ES256", "kid-1", "at+jwt", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := 0
+	for i := range 3000 {
+		input := []byte(fmt.Sprintf("header.payload-%d", i))
+		sig, err := s.signature(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.signature(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(sig, again) {
+			t.Fatalf("two signatures of one input differ")
+		}
+		if len(sig) != 64 {
+			t.Fatalf("signature of %d bytes", len(sig))
+		}
+		if sig[0] == 0 || sig[32] == 0 {
+			short++
+		}
+		r, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		digest := sha256.Sum256(input)
+		if !ecdsa.Verify(&key.PublicKey, digest[:], r, ss) {
+			t.Fatalf("signature %d does not verify", i)
+		}
+	}
+	if short == 0 {
+		t.Fatal("no signature had a short R or S: the padding went untested")
+	}
+	for _, der := range [][]byte{nil, {0x30, 0x00}, {0x30, 0x03, 0x02, 0x01, 0x01}, append([]byte{0x30, 0x26, 0x02, 0x21, 0x01}, make([]byte, 32+3)...)} {
+		if _, err := ecdsaRawSignature(der); err == nil {
+			t.Errorf("malformed signature %x accepted", der)
+		}
+	}
 }
