@@ -99,6 +99,8 @@ func TestIntrospectionRejectsForgedTokens(t *testing.T) {
 		return b64JSON(t, atHeader(alg)) + "." + escalatedPayload + "."
 	}
 	swappedHeader := map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid, "x": "y"}
+	flipped := []byte(parts[2])
+	flipped[len(flipped)/2] = map[bool]byte{true: 'B', false: 'A'}[flipped[len(flipped)/2] == 'A'] // still base64url
 
 	for _, tc := range []struct {
 		name, token string
@@ -128,6 +130,7 @@ func TestIntrospectionRejectsForgedTokens(t *testing.T) {
 		{"the genuine token cut in half", genuine[:len(genuine)/2], nil},
 		{"the genuine token without its signature", parts[0] + "." + parts[1] + ".", nil},
 		{"the genuine token with a fourth part", genuine + ".AAAA", nil},
+		{"the genuine token with one character of its signature changed", parts[0] + "." + parts[1] + "." + string(flipped), nil},
 		{"the genuine token's signature on another token's body", parts[0] + "." + payload + "x." + parts[2], nil},
 		{"an ID token", tok.Extra("id_token").(string), ours[0]},
 	} {
