@@ -89,6 +89,9 @@ type Request struct {
 	// Known are the permissions that exist besides the configured ones
 	// (the stored groups'): a superuser holds all of them.
 	Known []string
+	// Explain asks for Result.Trace. The token endpoint leaves it off: the
+	// trace's sentences cost more than the mapping itself.
+	Explain bool
 }
 
 // Result is what a token carries.
@@ -254,7 +257,9 @@ func (m *Mapper) Map(r Request) (Result, error) {
 		}
 		seen[s] = true
 		ok, why := m.decideScope(r, s, held)
-		res.Trace = append(res.Trace, Step{Kind: "scope", Name: s, Granted: ok, Rule: why})
+		if r.Explain {
+			res.Trace = append(res.Trace, Step{Kind: "scope", Name: s, Granted: ok, Rule: why})
+		}
 		if ok {
 			res.Scopes = append(res.Scopes, s)
 		}
@@ -267,16 +272,20 @@ func (m *Mapper) Map(r Request) (Result, error) {
 	}
 	res.Permissions = []string{}
 	for _, perm := range sortedKeys(held) {
-		why, ok := m.covered(perm, res.Scopes)
+		why, ok := m.covered(perm, res.Scopes, r.Explain)
 		if ok {
 			res.Permissions = append(res.Permissions, perm)
-			why = held[perm] + "; " + why
-		} else {
-			why = held[perm] + "; but " + why
 		}
-		res.Trace = append(res.Trace, Step{Kind: "permission", Name: perm, Granted: ok, Rule: why})
+		if r.Explain {
+			if ok {
+				why = held[perm] + "; " + why
+			} else {
+				why = held[perm] + "; but " + why
+			}
+			res.Trace = append(res.Trace, Step{Kind: "permission", Name: perm, Granted: ok, Rule: why})
+		}
 	}
-	res.Claims = m.extraClaims(r.User, res.Scopes, &res.Trace)
+	res.Claims = m.extraClaims(r.User, res.Scopes, r.Explain, &res.Trace)
 	return res, nil
 }
 
@@ -294,7 +303,9 @@ func (m *Mapper) held(r Request, res *Result) map[string]string {
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
 	for _, g := range groups {
 		res.Groups = append(res.Groups, g.Name)
-		res.Trace = append(res.Trace, Step{Kind: "group", Name: g.Name, Granted: true, Rule: "member"})
+		if r.Explain {
+			res.Trace = append(res.Trace, Step{Kind: "group", Name: g.Name, Granted: true, Rule: "member"})
+		}
 		for _, perm := range sortedUnique(g.Permissions) {
 			add(perm, "from group "+g.Name)
 		}
@@ -317,18 +328,31 @@ func (m *Mapper) held(r Request, res *Result) map[string]string {
 	return held
 }
 
-func (m *Mapper) decideScope(r Request, s string, held map[string]string) (bool, string) {
+func (m *Mapper) decideScope(r Request, s string, held map[string]string) (ok bool, why string) {
+	// why is written only when r.Explain asks for it.
 	if !slices.Contains(r.ClientScopes, s) {
-		return false, fmt.Sprintf("client %s may not ask for it (dropped)", r.Client)
+		if r.Explain {
+			why = fmt.Sprintf("client %s may not ask for it (dropped)", r.Client)
+		}
+		return false, why
 	}
 	rule, mapped := m.scopes[s]
 	switch {
 	case !mapped:
-		return true, fmt.Sprintf("client %s may ask for it; no permissions.scopes entry", r.Client)
+		if r.Explain {
+			why = fmt.Sprintf("client %s may ask for it; no permissions.scopes entry", r.Client)
+		}
+		return true, why
 	case r.User == nil:
-		return true, fmt.Sprintf("client %s may ask for it (requires applies to users only)", r.Client)
+		if r.Explain {
+			why = fmt.Sprintf("client %s may ask for it (requires applies to users only)", r.Client)
+		}
+		return true, why
 	case len(rule.requires) == 0:
-		return true, "permissions.scopes." + s + " requires nothing"
+		if r.Explain {
+			why = "permissions.scopes." + s + " requires nothing"
+		}
+		return true, why
 	}
 	var missing []string
 	for _, perm := range rule.requires {
@@ -337,19 +361,28 @@ func (m *Mapper) decideScope(r Request, s string, held map[string]string) (bool,
 		}
 	}
 	if len(missing) > 0 {
-		return false, fmt.Sprintf("permissions.scopes.%s requires %s, which the user lacks (dropped)", s, strings.Join(missing, ", "))
+		if r.Explain {
+			why = fmt.Sprintf("permissions.scopes.%s requires %s, which the user lacks (dropped)", s, strings.Join(missing, ", "))
+		}
+		return false, why
 	}
-	return true, fmt.Sprintf("permissions.scopes.%s requires %s: held", s, strings.Join(rule.requires, ", "))
+	if r.Explain {
+		why = fmt.Sprintf("permissions.scopes.%s requires %s: held", s, strings.Join(rule.requires, ", "))
+	}
+	return true, why
 }
 
-// covered reports whether a granted scope releases perm, and why.
-func (m *Mapper) covered(perm string, granted []string) (string, bool) {
+// covered reports whether a granted scope releases perm, and (explain) why.
+func (m *Mapper) covered(perm string, granted []string, explain bool) (string, bool) {
 	if len(m.scopes) == 0 {
 		return "no permissions.scopes: every permission is released", true
 	}
 	for _, s := range granted {
 		for _, pat := range m.scopes[s].covers {
 			if ok, _ := path.Match(pat, perm); ok {
+				if !explain {
+					return "", true
+				}
 				return fmt.Sprintf("covered by scope %s (%q)", s, pat), true
 			}
 		}
@@ -358,14 +391,19 @@ func (m *Mapper) covered(perm string, granted []string) (string, bool) {
 }
 
 // extraClaims resolves the configured claims of the granted scopes.
-func (m *Mapper) extraClaims(u *User, granted []string, trace *[]Step) map[string]any {
+func (m *Mapper) extraClaims(u *User, granted []string, explain bool, trace *[]Step) map[string]any {
 	var out map[string]any
 	for _, s := range granted {
 		for _, c := range m.claims[s] {
 			v, ok := lookup(u.Attributes, c.source)
-			rule := fmt.Sprintf("permissions.claims.%s: from %s", s, c.raw)
+			var rule string
+			if explain {
+				rule = fmt.Sprintf("permissions.claims.%s: from %s", s, c.raw)
+			}
 			if !ok {
-				*trace = append(*trace, Step{Kind: "claim", Name: c.name, Rule: rule + " (not set)"})
+				if explain {
+					*trace = append(*trace, Step{Kind: "claim", Name: c.name, Rule: rule + " (not set)"})
+				}
 				continue
 			}
 			if _, dup := out[c.name]; dup {
@@ -375,7 +413,9 @@ func (m *Mapper) extraClaims(u *User, granted []string, trace *[]Step) map[strin
 				out = map[string]any{}
 			}
 			out[c.name] = v
-			*trace = append(*trace, Step{Kind: "claim", Name: c.name, Granted: true, Rule: rule})
+			if explain {
+				*trace = append(*trace, Step{Kind: "claim", Name: c.name, Granted: true, Rule: rule})
+			}
 		}
 	}
 	return out

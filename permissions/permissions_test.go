@@ -242,13 +242,28 @@ func TestMapIsPure(t *testing.T) {
 
 func TestTraceNamesTheRule(t *testing.T) {
 	m := mustMapper(t, storeConfig())
-	res, err := m.Map(permissions.Request{
+	req := permissions.Request{
 		User:   &permissions.User{Groups: []permissions.Group{{Name: "Viewers", Permissions: []string{"store.view_product"}}}},
 		Client: "web", ClientScopes: []string{"openid", "products:read", "products:write"},
 		Requested: []string{"openid", "products:read", "products:write", "admin:all"},
-	})
+		Explain:   true,
+	}
+	res, err := m.Map(req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Without Explain the decision is the same, with no trace.
+	req.Explain = false
+	plain, err := m.Map(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Trace != nil {
+		t.Errorf("a trace without Explain: %+v", plain.Trace)
+	}
+	plain.Trace = res.Trace
+	if !reflect.DeepEqual(plain, res) {
+		t.Errorf("Explain changed the decision:\n%+v\n%+v", plain, res)
 	}
 	var lines []string
 	for _, s := range res.Trace {

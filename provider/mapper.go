@@ -71,7 +71,12 @@ func (p *Provider) clientScopes(cl *storage.Client) []string {
 // scope its grant asked for (already limited to the client's scopes by
 // grantScope or the session). invalid_scope when nothing can be granted.
 func (p *Provider) mapGrant(ctx context.Context, cl *storage.Client, sub subject, scope string) (permissions.Result, error) {
-	req := permissions.Request{Client: cl.ID, ClientScopes: p.clientScopes(cl), Requested: splitScope(scope)}
+	return p.mapRequest(ctx, cl, sub, scope, false)
+}
+
+// mapRequest is mapGrant, with the mapper's trace when explain is set.
+func (p *Provider) mapRequest(ctx context.Context, cl *storage.Client, sub subject, scope string, explain bool) (permissions.Result, error) {
+	req := permissions.Request{Client: cl.ID, ClientScopes: p.clientScopes(cl), Requested: splitScope(scope), Explain: explain}
 	if sub.facts != nil || sub.ID != cl.ID {
 		req.User = sub.facts
 		if req.User == nil {
@@ -147,7 +152,7 @@ func (p *Provider) Explain(ctx context.Context, userID int64, clientID, scope st
 	if strings.TrimSpace(scope) == "" {
 		scope = strings.Join(p.clientScopes(cl), " ")
 	}
-	res, err := p.mapGrant(ctx, cl, sub, scope)
+	res, err := p.mapRequest(ctx, cl, sub, scope, true)
 	ex := &Explanation{
 		Scope: strings.Join(res.Scopes, " "), Groups: res.Groups, Permissions: res.Permissions,
 		Claims: res.Claims, Trace: res.Trace,
