@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -13,6 +14,8 @@ import (
 // the token endpoints comes near it.
 const maxParamLength = 8 << 10
 
+const formMediaType = "application/x-www-form-urlencoded"
+
 // ParseForm reads a form-encoded POST body strictly, as RFC 6749 wants it:
 // POST only, application/x-www-form-urlencoded only (a JSON body is a 400,
 // never silently parsed), no parameter twice (§3.2), valid UTF-8, bounded
@@ -22,18 +25,32 @@ func ParseForm(r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
 		return nil, ErrMethodNotAllowed
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, ErrUnsupportedMediaType
-	}
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, ErrRequestTooLarge
+	if ct := r.Header.Get("Content-Type"); ct != formMediaType { // the usual case, without parameters
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formMediaType {
+			return nil, ErrUnsupportedMediaType
 		}
+	}
+	// The body alone, read here rather than by r.ParseForm, which would
+	// also parse the query and merge both into r.Form.
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, ErrRequestTooLarge
+			}
+			return nil, ErrInvalidRequest.WithDescription("malformed form body")
+		}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
 		return nil, ErrInvalidRequest.WithDescription("malformed form body")
 	}
-	form := r.PostForm
+	// For anything that reads r.PostForm, r.Form or r.FormValue later: the
+	// body's parameters only, as the query is ignored.
+	r.PostForm, r.Form = form, form
 	for key, values := range form {
 		if len(values) > 1 && key != ParamResource {
 			return nil, ErrInvalidRequest.WithDescription("parameter " + safeName(key) + " given more than once")

@@ -32,21 +32,26 @@ import (
 type compactSigner struct {
 	alg    string
 	prefix []byte // base64url(protected header) + "."
+	sigLen int    // signature length in base64url
 	key    crypto.Signer
 	gate   cryptoGate // nil: sign at once
 }
 
 func newCompactSigner(alg, kid, typ string, key crypto.Signer) (*compactSigner, error) {
+	var sigSize int
 	switch k := key.(type) {
 	case *ecdsa.PrivateKey:
+		sigSize = 64
 		if alg != "ES256" || k.Curve.Params().BitSize != 256 {
 			return nil, fmt.Errorf("jws: %s key cannot sign %s", "P-"+fmt.Sprint(k.Curve.Params().BitSize), alg)
 		}
 	case *rsa.PrivateKey:
+		sigSize = k.Size()
 		if alg != "RS256" {
 			return nil, fmt.Errorf("jws: RSA key cannot sign %s", alg)
 		}
 	case ed25519.PrivateKey:
+		sigSize = ed25519.SignatureSize
 		if alg != "EdDSA" {
 			return nil, fmt.Errorf("jws: Ed25519 key cannot sign %s", alg)
 		}
@@ -62,7 +67,7 @@ func newCompactSigner(alg, kid, typ string, key crypto.Signer) (*compactSigner, 
 		return nil, fmt.Errorf("jws: header: %w", err)
 	}
 	prefix := base64.RawURLEncoding.AppendEncode(nil, header)
-	return &compactSigner{alg: alg, prefix: append(prefix, '.'), key: key}, nil
+	return &compactSigner{alg: alg, prefix: append(prefix, '.'), sigLen: base64.RawURLEncoding.EncodedLen(sigSize), key: key}, nil
 }
 
 // signature signs the JWS signing input.
@@ -120,7 +125,7 @@ func ecdsaRawSignature(der []byte) ([]byte, error) {
 // sign returns header.payload.signature.
 func (s *compactSigner) sign(payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(s.prefix)+enc.EncodedLen(len(payload))+1+enc.EncodedLen(512))
+	buf := make([]byte, 0, len(s.prefix)+enc.EncodedLen(len(payload))+1+s.sigLen)
 	buf = append(buf, s.prefix...)
 	buf = enc.AppendEncode(buf, payload)
 	var sig []byte
