@@ -39,9 +39,9 @@ func fakeJWT() string {
 
 // serveBaseline is the re-executed baseline process: a bare Gin engine that
 // parses a token request like latchkey's and answers a fixed JSON body.
-// With issuer (a latchkey's URL) it also serves POST /verify: the ceiling
-// of the cold-cache introspection, checking each token's signature with
-// the keys of that latchkey's JWKS, fetched once here.
+// With issuer (a latchkey's URL) it also serves POST /verify: the cost of
+// verifying the cold-cache introspection's tokens, checking each token's
+// signature with the keys of that latchkey's JWKS, fetched once here.
 func serveBaseline(ctx context.Context, addr, issuer string) error {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -116,8 +116,10 @@ var verifyBody = []byte(`{"active":true}`)
 // verifyHandler parses an introspection request like baselineHandler
 // parses a token request, then only verifies the token: a compact ES256
 // JWS whose signature must check with a key of keys (by kid), and whose
-// exp must not have passed. It answers a fixed {"active":true}; it is the
-// ceiling of latchkey's introspection when no cache helps.
+// exp must not have passed. It answers a fixed {"active":true}: what a
+// server that verifies every new token's signature can reach at best.
+// latchkey recognises its current key's tokens by re-signing them (a third
+// of a verification), so its cold-cache introspection may exceed it.
 func verifyHandler(keys jose.JSONWebKeySet) gin.HandlerFunc {
 	algs := []jose.SignatureAlgorithm{jose.ES256}
 	return func(c *gin.Context) {

@@ -115,7 +115,7 @@ func startTargets(ctx context.Context, opts options, tmp string, selected []scen
 	// embedded default, which must be up.
 	if needs(selected, targetBaseline) {
 		issuer := ""
-		if selectedName(selected, scenarioVerifyCeiling) {
+		if selectedName(selected, scenarioVerifyReference) {
 			issuer = t.servers[targetLatchkey].url
 		}
 		if err := t.startBaseline(ctx, tmp, issuer); err != nil {

@@ -110,7 +110,7 @@ func (res *result) judge(ref map[string]float64) {
 	res.RatioTo = sc.ratioTo
 	res.RatioPct = 100 * res.RPS / ref[sc.ratioTo]
 	res.GoalPct = sc.goal
-	if sc.ceiling {
+	if sc.reference {
 		return
 	}
 	pass := res.RatioPct >= sc.goal && res.Errors == 0
@@ -182,7 +182,7 @@ func fmtLatency(d time.Duration) string {
 }
 
 // printTail prints the baseline's two runs, the cold-cache introspections
-// against the verify ceiling, and compares each client_credentials p99 with
+// against the bare verification, and compares each client_credentials p99 with
 // the introspection p99 of the same server (target, on the embedded
 // default only: at most 3x; the other servers' are reported).
 func (r *report) printTail(w io.Writer) {
@@ -198,11 +198,11 @@ func (r *report) printTail(w io.Writer) {
 				"the machine was not steady, and the ratios are unreliable", float64(maxBaselineDriftPct))
 		}
 	}
-	if ceil, ok := byName[scenarioVerifyCeiling]; ok && ceil.RPS > 0 {
+	if ref, ok := byName[scenarioVerifyReference]; ok && ref.RPS > 0 {
 		for _, suffix := range []string{"", warnSuffix, prodSuffix} {
 			if cold, ok := byName[scenarioIntrospectionCold+suffix]; ok {
-				fmt.Fprintf(w, "\n%s is %.1f %% of the ES256 verify ceiling (%s req/s)",
-					cold.Scenario, 100*cold.RPS/ceil.RPS, thousands(ceil.RPS))
+				fmt.Fprintf(w, "\n%s is %.1f %% of the bare ES256 verification (%s req/s)",
+					cold.Scenario, 100*cold.RPS/ref.RPS, thousands(ref.RPS))
 			}
 		}
 	}
@@ -241,7 +241,7 @@ func (r *report) printErrors(w io.Writer) {
 			"and its PEAK RSS is the server's VmHWM after the password flood (target <= 150 MiB); "+
 			"[pg+redis] rows are compared with the same scenario on the embedded default (target >= 80 %); "+
 			"the baseline is measured first and again last, and the ratios to it use the mean of both; "+
-			"the ES256 verify row is a ceiling (a bare Gin handler that only verifies the cold introspection's tokens), with no verdict.")
+			"the ES256 verify row is a reference (a bare Gin handler that only verifies the cold introspection's tokens with go-jose), with no verdict.")
 	}
 }
 

@@ -21,8 +21,8 @@ const (
 	scenarioBaseline = "baseline"
 	// scenarioBaselineAgain runs last whenever baseline is selected.
 	scenarioBaselineAgain = "baseline (again)"
-	// scenarioVerifyCeiling has no comma: -only splits on them.
-	scenarioVerifyCeiling     = "ES256 verify (bare Gin: ceiling of cache cold)"
+	// scenarioVerifyReference has no comma: -only splits on them.
+	scenarioVerifyReference   = "ES256 verify (bare Gin: the cold tokens)"
 	scenarioClientCredentials = "client_credentials"
 	scenarioIntrospection     = "introspection (cache warm)"
 	scenarioIntrospectionCold = "introspection (cache cold)"
@@ -66,9 +66,9 @@ type scenario struct {
 	ratioTo string
 	// goal is the minimum ratio, in percent; 0 means none.
 	goal float64
-	// ceiling marks a row that bounds another: its ratio is printed, with
-	// no verdict.
-	ceiling bool
+	// reference marks a row that only gives another a yardstick: its ratio
+	// is printed, with no verdict.
+	reference bool
 	// tokensFrom is the target whose tokens the scenario sends, when that
 	// is not its own target.
 	tokensFrom string
@@ -106,8 +106,8 @@ func buildScenarios() []scenario {
 		out = append(out, sc)
 		if sc.name == scenarioIntrospectionCold {
 			out = append(out, scenario{
-				name: scenarioVerifyCeiling, target: targetBaseline, tokensFrom: targetLatchkey,
-				ratioTo: ratioToBaseline, ceiling: true, prepare: prepareVerifyCeiling,
+				name: scenarioVerifyReference, target: targetBaseline, tokensFrom: targetLatchkey,
+				ratioTo: ratioToBaseline, reference: true, prepare: prepareVerifyReference,
 			})
 		}
 	}
@@ -233,10 +233,10 @@ func prepareIntrospectionCold(ctx context.Context, t *targets, srv *server, phas
 	}}, nil
 }
 
-// prepareVerifyCeiling sends the cold-cache introspection's tokens (the
+// prepareVerifyReference sends the cold-cache introspection's tokens (the
 // same file, script and offsets) to the baseline's verify route, which
 // only checks each signature with the embedded default's keys.
-func prepareVerifyCeiling(ctx context.Context, t *targets, _ *server, phase string) (*loadSpec, error) {
+func prepareVerifyReference(ctx context.Context, t *targets, _ *server, phase string) (*loadSpec, error) {
 	lk := t.servers[targetLatchkey]
 	if lk == nil {
 		return nil, fmt.Errorf("no %s server to issue the tokens", targetLatchkey)
