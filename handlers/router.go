@@ -100,9 +100,6 @@ func New(d Deps, routes Routes) (http.Handler, error) {
 		return nil, fmt.Errorf("trusted_proxies: %w", err)
 	}
 	r.Use(a.requestContext, a.recoverPanic, a.observe)
-	if d.RequestTimeout > 0 {
-		r.Use(a.timeout)
-	}
 	r.NoRoute(func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"detail": "Not found."}) })
 	r.NoMethod(func(c *gin.Context) {
 		if strings.HasPrefix(c.Request.URL.Path, "/oauth2/") {
@@ -173,7 +170,8 @@ func both(g *gin.RouterGroup, method, path string, h ...gin.HandlerFunc) {
 type requestIDKey struct{}
 
 // requestContext gives every request an ID (kept from X-Request-Id when it
-// is sane), a logger carrying it, and the client address for the provider.
+// is sane), a logger carrying it, the client address for the provider, and
+// its deadline (RequestTimeout).
 func (a *api) requestContext(c *gin.Context) {
 	id := c.GetHeader("X-Request-Id")
 	if !saneRequestID(id) {
@@ -184,7 +182,14 @@ func (a *api) requestContext(c *gin.Context) {
 	ctx := context.WithValue(c.Request.Context(), requestIDKey{}, id)
 	ctx = provider.WithClientIP(ctx, ip)
 	ctx = audit.WithRequest(ctx, ip, c.Request.UserAgent())
-	c.Request = c.Request.WithContext(ctx)
+	if a.RequestTimeout > 0 {
+		// The request's work is bounded: a store call past it fails, and
+		// the request is answered 503.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.RequestTimeout)
+		defer cancel()
+	}
+	c.Request = c.Request.WithContext(ctx) // once: each WithContext copies the request
 	c.Next()
 }
 
@@ -254,15 +259,6 @@ func (a *api) observe(c *gin.Context) {
 		slog.Int("status", status), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 		slog.String("ip", provider.ClientIP(ctx)))
 	_ = a.Logger.Handler().Handle(ctx, r)
-}
-
-// timeout bounds the request's work; a store call past it fails, and the
-// request is answered 503.
-func (a *api) timeout(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), a.RequestTimeout)
-	defer cancel()
-	c.Request = c.Request.WithContext(ctx)
-	c.Next()
 }
 
 // limitBody bounds the request body; reading past it fails, which the
