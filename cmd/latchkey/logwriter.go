@@ -7,7 +7,7 @@ import (
 )
 
 // logWriter buffers the log in memory and writes it out in the background,
-// every flushInterval and whenever flushSize bytes are waiting. The access
+// every flushInterval and as soon as flushSize bytes are waiting. The access
 // log writes one line per request; written straight to stderr, each line
 // is a write system call made while slog's handler holds its mutex, so
 // under load every request queued behind the others' writes (the
@@ -16,6 +16,13 @@ import (
 // lines. A line is handed over whole (slog writes one record per call), so
 // lines are never interleaved. Close writes what is left; a crash loses at
 // most flushInterval of log.
+//
+// Write never makes the system call itself unless maxPending bytes are
+// waiting (the output cannot keep up: then writers wait for it, and no line
+// is dropped). It is called with slog's handler mutex held, so a write
+// system call there would stall every other request's log line: with the
+// flush at 64 KiB made inline, that happened some hundred times a second
+// under load.
 type logWriter struct {
 	out io.Writer
 
@@ -24,6 +31,7 @@ type logWriter struct {
 	flushMu sync.Mutex // one flush at a time; a writer past flushSize waits for it
 	spare   []byte     // the buffer being written, reused (under flushMu)
 
+	kick chan struct{} // flushSize bytes are waiting
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -34,10 +42,11 @@ type logWriter struct {
 const (
 	flushInterval = 100 * time.Millisecond
 	flushSize     = 64 << 10
+	maxPending    = 4 << 20
 )
 
 func newLogWriter(out io.Writer) *logWriter {
-	w := &logWriter{out: out, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &logWriter{out: out, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -52,6 +61,8 @@ func (w *logWriter) loop() {
 			return
 		case <-t.C:
 			_ = w.Flush()
+		case <-w.kick:
+			_ = w.Flush()
 		}
 	}
 }
@@ -60,10 +71,16 @@ func (w *logWriter) loop() {
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	w.buf = append(w.buf, p...)
-	full := len(w.buf) >= flushSize
+	n := len(w.buf)
 	w.mu.Unlock()
-	if full {
+	switch {
+	case n >= maxPending:
 		_ = w.Flush()
+	case n >= flushSize:
+		select {
+		case w.kick <- struct{}{}:
+		default: // a flush is already asked for
+		}
 	}
 	return len(p), nil
 }

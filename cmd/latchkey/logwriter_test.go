@@ -85,3 +85,42 @@ func TestLogWriterFlushesInTheBackground(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// blockingWriter holds every write until release is closed.
+type blockingWriter struct {
+	syncBuffer
+	release chan struct{}
+}
+
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	<-b.release
+	return b.syncBuffer.Write(p)
+}
+
+// Past flushSize, Write hands the flush to the background: a slow output
+// does not hold up the writer (which holds slog's handler mutex) until
+// maxPending bytes wait for it.
+func TestLogWriterDoesNotWriteInlineUntilTheOutputFallsFarBehind(t *testing.T) {
+	out := &blockingWriter{release: make(chan struct{})}
+	w := newLogWriter(out)
+	line := strings.Repeat("x", 1023) + "\n"
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for range 4 * flushSize / len(line) { // four flushes' worth, far below maxPending
+			fmt.Fprint(w, line)
+		}
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write waited for a blocked output below maxPending")
+	}
+	close(out.release)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(out.String()), 4*flushSize/len(line)*len(line); got != want {
+		t.Fatalf("%d bytes written, want %d", got, want)
+	}
+}
