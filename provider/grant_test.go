@@ -41,10 +41,9 @@ func (g *echoGrant) Token(ctx context.Context, req *TokenRequest) (*TokenRespons
 	})
 }
 
-// newTestProvider builds a provider on SQLite, on the clock now, with an
-// extra grant (when extra is not nil) and a confidential client "app"
-// (secret "app-secret") registered for grantTypes.
-func newTestProvider(t *testing.T, clock func() time.Time, grantTypes []string, extra func(*Provider) Grant) *Provider {
+// openTestStore opens a migrated SQLite store in the test's directory,
+// closed when the test ends.
+func openTestStore(t *testing.T) *sqlstore.Store {
 	t.Helper()
 	store, err := sqlstore.Open(t.Context(), sqlstore.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "lk.db")})
 	if err != nil {
@@ -54,6 +53,15 @@ func newTestProvider(t *testing.T, clock func() time.Time, grantTypes []string, 
 	if err := store.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	return store
+}
+
+// newTestProvider builds a provider on SQLite, on the clock now, with an
+// extra grant (when extra is not nil) and a confidential client "app"
+// (secret "app-secret") registered for grantTypes.
+func newTestProvider(t *testing.T, clock func() time.Time, grantTypes []string, extra func(*Provider) Grant) *Provider {
+	t.Helper()
+	store := openTestStore(t)
 	secrets := refreshSecrets(t, 3)
 	opts := Options{
 		Issuer: "https://issuer.example", Store: store, Tokens: store, Codes: store, Secrets: secrets,

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/latchkey-auth/latchkey/backends"
 	"github.com/latchkey-auth/latchkey/storage"
-	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 const testSubjectType = "urn:latchkey:test:subject"
@@ -35,14 +33,7 @@ func TestSubjectTokenTypesRegisterIntoTokenExchange(t *testing.T) {
 		}
 		return SubjectToken{}, ErrInvalidSubjectToken
 	})
-	store, err := sqlstore.Open(t.Context(), sqlstore.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "lk.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	store := openTestStore(t)
 	secrets := refreshSecrets(t, 3)
 	p := New(Options{
 		Issuer: "https://issuer.example", Store: store, Tokens: store, Codes: store, Secrets: secrets,

@@ -5,13 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
-	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 // hangUpOnRotate is the real store, except that the client "hangs up" (its
@@ -31,14 +29,7 @@ func (h *hangUpOnRotate) Rotate(ctx context.Context, ref storage.TokenRef, clien
 // the end, its successor works, and the family is live.
 func TestRefreshRotationFinishesWhenTheClientHangsUp(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	store, err := sqlstore.Open(t.Context(), sqlstore.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "lk.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	store := openTestStore(t)
 	reqCtx, hangUp := context.WithCancel(t.Context())
 	defer hangUp()
 	tokens := &hangUpOnRotate{Tokens: store, hangUp: hangUp}

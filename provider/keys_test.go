@@ -9,12 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 // A token whose signature is the one the current key makes for it is taken
@@ -23,14 +20,7 @@ import (
 func TestSignedHereTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
-			store, err := sqlstore.Open(t.Context(), sqlstore.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "lk.db")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { store.Close() })
-			if err := store.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			store := openTestStore(t)
 			ring := NewKeyRing(store, refreshSecrets(t, 3), KeyRingOptions{
 				Algorithm: alg, CacheTTL: time.Hour, MaxTokenTTL: time.Hour,
 			}, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))

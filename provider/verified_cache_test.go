@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/latchkey-auth/latchkey/storage"
-	"github.com/latchkey-auth/latchkey/storage/sqlstore"
 )
 
 func claimsUntil(exp int64) *AccessClaims { return &AccessClaims{Expiry: exp, ID: "x"} }
@@ -63,14 +61,7 @@ func TestVerifiedCacheKeepsRevocationAndExpiryLive(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(1_800_000_000)
 	now := func() time.Time { return time.Unix(clock.Load(), 0) }
-	store, err := sqlstore.Open(t.Context(), sqlstore.Options{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "lk.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	store := openTestStore(t)
 	secrets := refreshSecrets(t, 7)
 	p := New(Options{
 		Issuer: "https://issuer.example", Store: store, Tokens: store, Secrets: secrets,
