@@ -27,7 +27,7 @@ import (
 // signature is one hash, one call into crypto/ecdsa (rsa, ed25519) and one
 // base64 pass. go-jose remains what parses every token and verifies every
 // signature that is not our current key's own (verifyCompactKID,
-// signedHere), builds the JWKS and computes thumbprints; the tests verify
+// ownToken), builds the JWKS and computes thumbprints; the tests verify
 // tokens signed here with go-jose against the published JWKS.
 type compactSigner struct {
 	alg    string

@@ -15,9 +15,9 @@ import (
 )
 
 // A token whose signature is the one the current key makes for it is taken
-// without a verification (signedHere); every other signature still goes
+// without a verification (ownToken); every other signature still goes
 // through the verification, and nothing it would refuse gets in.
-func TestSignedHereTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
+func TestOwnTokenTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
 			store := openTestStore(t)
@@ -40,23 +40,41 @@ func TestSignedHereTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
 				payload, _, err := ring.verifyCompactKID(t.Context(), tok, "at+jwt")
 				return string(payload), err == nil
 			}
-			kid := ring.snap.Load().kid
+			// fast reports whether ownToken takes the access token.
+			fast := func(tok string) bool {
+				_, _, ok := ring.ownToken(t.Context(), tok, "at+jwt")
+				return ok
+			}
 			parts := func(tok string) []string { return strings.Split(tok, ".") }
 
 			tok := sign("alice")
-			if got := ring.signedHere(tok, kid); got != deterministic {
-				t.Fatalf("signedHere of a fresh token = %v, want %v", got, deterministic)
+			if got := fast(tok); got != deterministic {
+				t.Fatalf("ownToken of a fresh token = %v, want %v", got, deterministic)
 			}
 			if payload, ok := verify(tok); !ok || payload != `{"jti":"alice","sub":"alice"}` {
 				t.Fatalf("the genuine token: %q %v", payload, ok)
+			}
+			// An ID token is taken as one (typ JWT), never as an access token.
+			id, err := ring.signID(t.Context(), func(string) any { return map[string]string{"sub": "alice"} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if payload, _, ok := ring.ownToken(t.Context(), id, "jwt"); ok != deterministic || ok && string(payload) != `{"sub":"alice"}` {
+				t.Fatalf("ownToken of an ID token as jwt: %q %v, want %v", payload, ok, deterministic)
+			}
+			if fast(id) {
+				t.Fatal("ownToken took an ID token as an access token")
+			}
+			if _, ok := verify(id); ok {
+				t.Fatal("an ID token verified as an access token")
 			}
 
 			p := parts(tok)
 			sig := []byte(p[2])
 			sig[len(sig)/2] = map[bool]byte{true: 'B', false: 'A'}[sig[len(sig)/2] == 'A'] // another base64url character
 			flipped := p[0] + "." + p[1] + "." + string(sig)
-			if ring.signedHere(flipped, kid) {
-				t.Fatal("signedHere took an altered signature")
+			if fast(flipped) {
+				t.Fatal("ownToken took an altered signature")
 			}
 			if _, ok := verify(flipped); ok {
 				t.Fatal("an altered signature verified")
@@ -75,7 +93,7 @@ func TestSignedHereTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
 			if alg == "ES256" {
 				// Valid signatures this key did not make here: a hedged
 				// one, and the malleated (r, n−s). The verification takes
-				// them, as it always did; signedHere does not.
+				// them, as it always did; ownToken does not.
 				key := ring.snap.Load().atSigner.key.(*ecdsa.PrivateKey)
 				input := p[0] + "." + p[1]
 				digest := sha256.Sum256([]byte(input))
@@ -96,8 +114,8 @@ func TestSignedHereTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
 					if tok == p[0]+"."+p[1]+"."+p[2] {
 						continue // the hedged signature cannot equal ours but for a miracle
 					}
-					if ring.signedHere(tok, kid) {
-						t.Errorf("signedHere took the %s signature", name)
+					if fast(tok) {
+						t.Errorf("ownToken took the %s signature", name)
 					}
 					if _, ok := verify(tok); !ok {
 						t.Errorf("the %s signature no longer verifies", name)
@@ -110,15 +128,15 @@ func TestSignedHereTakesOnlyOurOwnSignatureOfTheVeryToken(t *testing.T) {
 			if _, err := ring.Rotate(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			if ring.signedHere(tok, kid) {
-				t.Fatal("signedHere took a token of the retired key")
+			if fast(tok) {
+				t.Fatal("ownToken took a token of the retired key")
 			}
 			if _, ok := verify(tok); !ok {
 				t.Fatal("a token of the retired key no longer verifies")
 			}
 			fresh := sign("carol")
-			if got := ring.signedHere(fresh, ring.snap.Load().kid); got != deterministic {
-				t.Fatalf("signedHere of the new key's token = %v, want %v", got, deterministic)
+			if got := fast(fresh); got != deterministic {
+				t.Fatalf("ownToken of the new key's token = %v, want %v", got, deterministic)
 			}
 			if _, ok := verify(fresh); !ok {
 				t.Fatal("the new key's token does not verify")
