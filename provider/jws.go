@@ -25,10 +25,10 @@ import (
 // refresh grant showed that overhead at a fifth of the signing cost. The
 // header never changes for a key, so it is encoded once here and a
 // signature is one hash, one call into crypto/ecdsa (rsa, ed25519) and one
-// base64 pass. go-jose remains what parses every token and verifies every
-// signature that is not our current key's own (verifyCompactKID,
-// ownToken), builds the JWKS and computes thumbprints; the tests verify
-// tokens signed here with go-jose against the published JWKS.
+// base64 pass. go-jose parses and verifies every token that is not the
+// current key's own, byte for byte (verifyCompactKID, ownToken), builds the
+// JWKS and computes thumbprints; the tests verify tokens signed here with
+// go-jose against the published JWKS.
 type compactSigner struct {
 	alg    string
 	prefix []byte // base64url(protected header) + "."
