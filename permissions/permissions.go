@@ -245,7 +245,7 @@ func (m *Mapper) Map(r Request) (Result, error) {
 		m = &Mapper{}
 	}
 	var res Result
-	held := map[string]string{} // permission → why the user holds it
+	held := map[string]string{} // permission → why the user holds it (with Explain; else "" for groups)
 	if r.User != nil {
 		res.User = true
 		held = m.held(r, &res)
@@ -256,9 +256,10 @@ func (m *Mapper) Map(r Request) (Result, error) {
 			continue
 		}
 		seen[s] = true
-		ok, why := m.decideScope(r, s, held)
+		v, missing := m.decideScope(r, s, held)
+		ok := v.granted()
 		if r.Explain {
-			res.Trace = append(res.Trace, Step{Kind: "scope", Name: s, Granted: ok, Rule: why})
+			res.Trace = append(res.Trace, Step{Kind: "scope", Name: s, Granted: ok, Rule: m.explainScope(r, s, v, missing)})
 		}
 		if ok {
 			res.Scopes = append(res.Scopes, s)
@@ -306,8 +307,12 @@ func (m *Mapper) held(r Request, res *Result) map[string]string {
 		if r.Explain {
 			res.Trace = append(res.Trace, Step{Kind: "group", Name: g.Name, Granted: true, Rule: "member"})
 		}
+		why := ""
+		if r.Explain {
+			why = "from group " + g.Name
+		}
 		for _, perm := range sortedUnique(g.Permissions) {
-			add(perm, "from group "+g.Name)
+			add(perm, why)
 		}
 	}
 	for _, perm := range sortedUnique(u.Permissions) {
@@ -328,48 +333,62 @@ func (m *Mapper) held(r Request, res *Result) map[string]string {
 	return held
 }
 
-func (m *Mapper) decideScope(r Request, s string, held map[string]string) (ok bool, why string) {
-	// why is written only when r.Explain asks for it.
+// scopeVerdict is why a requested scope is granted or dropped.
+type scopeVerdict int
+
+const (
+	scopeNotAllowed      scopeVerdict = iota // the client may not ask for it
+	scopeUnmapped                            // no permissions.scopes entry
+	scopeForClient                           // a client's own token: requires applies to users only
+	scopeRequiresNothing                     // its entry requires nothing
+	scopeLacking                             // the user lacks some of what it requires
+	scopeHeld                                // the user holds all it requires
+)
+
+func (v scopeVerdict) granted() bool { return v != scopeNotAllowed && v != scopeLacking }
+
+// decideScope decides the scope s; missing is what the user lacks
+// (scopeLacking).
+func (m *Mapper) decideScope(r Request, s string, held map[string]string) (v scopeVerdict, missing []string) {
 	if !slices.Contains(r.ClientScopes, s) {
-		if r.Explain {
-			why = fmt.Sprintf("client %s may not ask for it (dropped)", r.Client)
-		}
-		return false, why
+		return scopeNotAllowed, nil
 	}
 	rule, mapped := m.scopes[s]
 	switch {
 	case !mapped:
-		if r.Explain {
-			why = fmt.Sprintf("client %s may ask for it; no permissions.scopes entry", r.Client)
-		}
-		return true, why
+		return scopeUnmapped, nil
 	case r.User == nil:
-		if r.Explain {
-			why = fmt.Sprintf("client %s may ask for it (requires applies to users only)", r.Client)
-		}
-		return true, why
+		return scopeForClient, nil
 	case len(rule.requires) == 0:
-		if r.Explain {
-			why = "permissions.scopes." + s + " requires nothing"
-		}
-		return true, why
+		return scopeRequiresNothing, nil
 	}
-	var missing []string
 	for _, perm := range rule.requires {
 		if _, ok := held[perm]; !ok {
 			missing = append(missing, perm)
 		}
 	}
 	if len(missing) > 0 {
-		if r.Explain {
-			why = fmt.Sprintf("permissions.scopes.%s requires %s, which the user lacks (dropped)", s, strings.Join(missing, ", "))
-		}
-		return false, why
+		return scopeLacking, missing
 	}
-	if r.Explain {
-		why = fmt.Sprintf("permissions.scopes.%s requires %s: held", s, strings.Join(rule.requires, ", "))
+	return scopeHeld, nil
+}
+
+// explainScope is the trace's sentence for decideScope's verdict.
+func (m *Mapper) explainScope(r Request, s string, v scopeVerdict, missing []string) string {
+	switch v {
+	case scopeNotAllowed:
+		return fmt.Sprintf("client %s may not ask for it (dropped)", r.Client)
+	case scopeUnmapped:
+		return fmt.Sprintf("client %s may ask for it; no permissions.scopes entry", r.Client)
+	case scopeForClient:
+		return fmt.Sprintf("client %s may ask for it (requires applies to users only)", r.Client)
+	case scopeRequiresNothing:
+		return "permissions.scopes." + s + " requires nothing"
+	case scopeLacking:
+		return fmt.Sprintf("permissions.scopes.%s requires %s, which the user lacks (dropped)", s, strings.Join(missing, ", "))
+	default:
+		return fmt.Sprintf("permissions.scopes.%s requires %s: held", s, strings.Join(m.scopes[s].requires, ", "))
 	}
-	return true, why
 }
 
 // covered reports whether a granted scope releases perm, and (explain) why.

@@ -242,6 +242,8 @@ type verifiedReader struct {
 	bad  bool
 }
 
+// uvarint is binary.Uvarint on the string: that one takes a []byte, and
+// converting the entry would copy it on every hit.
 func (r *verifiedReader) uvarint() uint64 {
 	var x uint64
 	for shift := uint(0); shift < 64; shift += 7 {
