@@ -10,30 +10,37 @@ import (
 
 // Heap pacing (see paceHeap).
 const (
-	minHeapGoal   = 80 << 20 // no collection below this heap size
-	minGCPercent  = 50       // above it, the heap grows at most this much past the live heap
-	maxGCPercent  = 2000     // a live heap of 4 MiB still collects at 80 MiB
+	minHeapGoal   = 64 << 20 // no collection below this heap size
+	minGCPercent  = 30       // above it, the heap grows at most this much past the live heap
+	maxGCPercent  = 2000     // below a live heap of 3 MiB, collect at 21 × live
 	liveHeapFloor = 1 << 20  // below this the live heap reads as this
 )
 
 // paceHeap sets the garbage collector's pace when the operator has not
 // (neither GOGC nor GOMEMLIMIT is in the environment): a collection starts
-// when the heap reaches max(80 MiB, 1.5 × the heap live after the last
+// when the heap reaches max(64 MiB, 1.3 × the heap live after the last
 // collection).
 //
 // Go's default (GOGC=100) collects when the heap doubles. That fits neither
 // of latchkey's loads (issue 13):
-//   - Serving tokens, the live heap is some 10 MiB and the allocations are
+//   - Serving tokens, the live heap is 3–20 MiB and the allocations are
 //     small and many: the default collected every 40 ms at 16k token
-//     requests/s, 25 times as often as the 80 MiB floor does.
+//     requests/s. With the 64 MiB floor a collection comes every 0.4 s
+//     (2 ms of marking each: 0.5 % of a CPU).
 //   - Under a password flood each hash in progress holds an argon2id buffer
-//     (19 MiB by default; the local backend runs one per CPU): the live heap
-//     was ~47 MiB, the default let the heap reach ~105 MiB before collecting,
-//     and the process's peak RSS was 165 MiB.
+//     (19 MiB by default; the local backend runs one per CPU) and leaves it
+//     as garbage when it ends: the live heap is 47–58 MiB, two buffers and
+//     the caches. Whatever headroom the pace gives above that fills with
+//     finished buffers, and one more is often allocated while a collection
+//     marks. At 1.5 × live (an 80 MiB floor before) the flood peaked at
+//     153–157 MiB RSS on a server whose caches were full; at 1.3 × live
+//     (under one buffer of headroom: a collection per hash or so), 133–136.
+//     The extra collections cost about 1.5 ms of marking per hash, some
+//     4 % of its 30–35 ms (docs/operations.md has the measurements).
 //
 // The pace is GOGC's own mechanism, its percentage recomputed after every
-// collection (by a finalizer re-armed at each one): max(50, the growth that
-// reaches 80 MiB). A soft memory limit would pace the same way on paper,
+// collection (by a finalizer re-armed at each one): max(30, the growth that
+// reaches 64 MiB). A soft memory limit would pace the same way on paper,
 // but with it (GOGC off, the limit at the same goal) the password flood
 // lost a third of its logins per second, most likely because near the
 // limit the runtime returns freed memory to the OS eagerly and each new
@@ -81,7 +88,7 @@ func (p *heapPacer) arm() {
 }
 
 // adjust sets GOGC so that the next collection starts at
-// max(minHeapGoal, 1.5 × live).
+// max(minHeapGoal, 1.3 × live).
 func (p *heapPacer) adjust() {
 	metrics.Read(p.samples)
 	live := uint64(liveHeapFloor)

@@ -6,15 +6,15 @@ import (
 	"testing"
 )
 
-func TestGCPercentReachesTheFloorThenGrowsByHalf(t *testing.T) {
+func TestGCPercentReachesTheFloorThenGrowsByAThird(t *testing.T) {
 	for _, tc := range []struct {
 		live uint64
 		want int
 	}{
-		{10 << 20, 700}, // 10 MiB live: collect at 80 MiB
-		{47 << 20, 70},  // the password flood's live heap: at 80 MiB
-		{60 << 20, 50},  // 1.5 x 60 MiB is above the floor
-		{500 << 20, 50}, // large heaps: half again
+		{10 << 20, 540}, // 10 MiB live: collect at 64 MiB
+		{47 << 20, 36},  // the password flood's live heap, caches empty: at 64 MiB
+		{58 << 20, 30},  // the same, caches full: 1.3 x 58 MiB is above the floor
+		{500 << 20, 30}, // large heaps: 30 % more
 		{1 << 20, 2000}, // tiny: capped
 		{liveHeapFloor, 2000},
 	} {
@@ -40,11 +40,11 @@ func TestPaceHeapFollowsTheLiveHeap(t *testing.T) {
 	p := paceHeap(nil)
 	t.Cleanup(p.stop)
 	if got := debug.SetGCPercent(-1); got <= minGCPercent {
-		t.Fatalf("GC percent = %d with a small test heap, want above %d (the 80 MiB floor)", got, minGCPercent)
+		t.Fatalf("GC percent = %d with a small test heap, want above %d (the 64 MiB floor)", got, minGCPercent)
 	}
 	debug.SetGCPercent(100)
 
-	// A live heap of 200 MiB: after a collection the pace is 50 %.
+	// A live heap of 200 MiB: after a collection the pace is 30 %.
 	live := make([][]byte, 200)
 	for i := range live {
 		live[i] = make([]byte, 1<<20)
