@@ -304,11 +304,9 @@ func (m *Mapper) held(r Request, res *Result) map[string]string {
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
 	for _, g := range groups {
 		res.Groups = append(res.Groups, g.Name)
-		if r.Explain {
-			res.Trace = append(res.Trace, Step{Kind: "group", Name: g.Name, Granted: true, Rule: "member"})
-		}
 		why := ""
 		if r.Explain {
+			res.Trace = append(res.Trace, Step{Kind: "group", Name: g.Name, Granted: true, Rule: "member"})
 			why = "from group " + g.Name
 		}
 		for _, perm := range sortedUnique(g.Permissions) {
