@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +18,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // baselineResponse has the shape of latchkey's token response.
@@ -38,7 +46,9 @@ func fakeJWT() string {
 }
 
 // serveBaseline is the re-executed baseline process: a bare Gin engine that
-// parses a token request like latchkey's and answers a fixed JSON body.
+// parses a token request like latchkey's and answers a fixed JSON body. It
+// also serves POST /sign: the same request answered with an ES256 JWT
+// signed for it, the least work of a server that issues signed tokens.
 // With issuer (a latchkey's URL) it also serves POST /verify: the cost of
 // verifying the cold-cache introspection's tokens, checking each token's
 // signature with the keys of that latchkey's JWKS, fetched once here.
@@ -47,6 +57,11 @@ func serveBaseline(ctx context.Context, addr, issuer string) error {
 	r := gin.New()
 	r.GET("/readyz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/oauth2/token", baselineHandler)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("sign route: %w", err)
+	}
+	r.POST("/sign", signHandler(key, "http://"+addr))
 	if issuer != "" {
 		keys, err := fetchJWKS(ctx, issuer)
 		if err != nil {
@@ -107,6 +122,84 @@ func clientForm(c *gin.Context, required string) (string, bool) {
 		return "", false
 	}
 	return v, true
+}
+
+// signedClaims are the claims of a client_credentials access token.
+type signedClaims struct {
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope,omitempty"`
+	JTI      string `json:"jti"`
+	IssuedAt int64  `json:"iat"`
+	Expires  int64  `json:"exp"`
+}
+
+// signedHeader is the signed tokens' protected header, encoded once.
+var signedHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","kid":"bench-sign","typ":"at+jwt"}`))
+
+// signHandler parses a token request like baselineHandler, then answers
+// with a fresh ES256 access token for the client: its claims marshalled
+// with encoding/json, a random jti, the signature made with crypto/ecdsa
+// (deterministic, RFC 6979, as latchkey signs) and written as R || S. What
+// a server that signs every token it issues can reach at best.
+func signHandler(key *ecdsa.PrivateKey, issuer string) gin.HandlerFunc {
+	enc := base64.RawURLEncoding
+	return func(c *gin.Context) {
+		if _, ok := clientForm(c, "grant_type"); !ok {
+			return
+		}
+		id, _, _ := c.Request.BasicAuth()
+		var jti [16]byte
+		_, _ = rand.Read(jti[:])
+		now := time.Now().Unix()
+		payload, err := json.Marshal(signedClaims{
+			Issuer: issuer, Subject: id, Audience: issuer, ClientID: id, Scope: c.PostForm("scope"),
+			JTI: enc.EncodeToString(jti[:]), IssuedAt: now, Expires: now + 300,
+		})
+		if err != nil {
+			c.AbortWithStatus(http.StatusInternalServerError)
+			return
+		}
+		input := signedHeader + "." + enc.EncodeToString(payload)
+		digest := sha256.Sum256([]byte(input))
+		der, err := key.Sign(nil, digest[:], crypto.SHA256)
+		if err != nil {
+			c.AbortWithStatus(http.StatusInternalServerError)
+			return
+		}
+		sig, ok := rawSignature(der)
+		if !ok {
+			c.AbortWithStatus(http.StatusInternalServerError)
+			return
+		}
+		c.Header("Cache-Control", "no-store")
+		c.Header("Pragma", "no-cache")
+		c.JSON(http.StatusOK, baselineResponse{
+			AccessToken: input + "." + enc.EncodeToString(sig), TokenType: "Bearer", ExpiresIn: 300, Scope: c.PostForm("scope"),
+		})
+	}
+}
+
+// rawSignature turns an ASN.1 P-256 ECDSA signature into R || S, 32 bytes
+// each (RFC 7518 §3.4).
+func rawSignature(der []byte) ([]byte, bool) {
+	in := cryptobyte.String(der)
+	var seq, r, s cryptobyte.String
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() ||
+		!seq.ReadASN1(&r, cbasn1.INTEGER) || !seq.ReadASN1(&s, cbasn1.INTEGER) || !seq.Empty() {
+		return nil, false
+	}
+	sig := make([]byte, 64)
+	for i, n := range []cryptobyte.String{r, s} {
+		n = bytes.TrimLeft(n, "\x00")
+		if len(n) > 32 {
+			return nil, false
+		}
+		copy(sig[32*(i+1)-len(n):], n)
+	}
+	return sig, true
 }
 
 // verifyBody is the verify route's fixed answer, the start of an active

@@ -88,6 +88,75 @@ func TestVerifyRoute(t *testing.T) {
 	}
 }
 
+// TestSignRoute checks the baseline's sign route answers each client
+// request with a fresh ES256 token that verifies with its key, and refuses
+// a request without client credentials.
+func TestSignRoute(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := signHandler(key, "http://bench.test")
+	call := func(auth string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		c, _ := ginTestContext(rec)
+		req := httptest.NewRequest(http.MethodPost, "/sign", strings.NewReader(form("grant_type", "client_credentials", "scope", clientScope)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		c.Request = req
+		h(c)
+		return rec
+	}
+	seen := map[string]bool{}
+	for range 3 {
+		rec := call(basicAuth("demo", "secret"))
+		var resp baselineResponse
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &resp) != nil {
+			t.Fatalf("got %d %s, want 200 with a token response", rec.Code, rec.Body)
+		}
+		jws, err := jose.ParseSignedCompact(resp.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatalf("parse %q: %v", resp.AccessToken, err)
+		}
+		payload, err := jws.Verify(&key.PublicKey)
+		if err != nil {
+			t.Fatalf("the token does not verify with the route's key: %v", err)
+		}
+		var claims signedClaims
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims.Subject != "demo" || claims.ClientID != "demo" || claims.Scope != clientScope ||
+			claims.Issuer != "http://bench.test" || claims.Expires-claims.IssuedAt != 300 || claims.JTI == "" {
+			t.Errorf("claims %+v", claims)
+		}
+		if seen[claims.JTI] {
+			t.Errorf("jti %s twice", claims.JTI)
+		}
+		seen[claims.JTI] = true
+	}
+	if rec := call(""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("without client credentials: got %d, want 401", rec.Code)
+	}
+}
+
+// TestRawSignature checks the DER to R || S conversion pads short
+// integers and refuses what is not one SEQUENCE of two INTEGERs.
+func TestRawSignature(t *testing.T) {
+	der := []byte{0x30, 0x08, 0x02, 0x02, 0x00, 0x80, 0x02, 0x02, 0x01, 0x02}
+	sig, ok := rawSignature(der)
+	if !ok || len(sig) != 64 || sig[31] != 0x80 || sig[62] != 0x01 || sig[63] != 0x02 || !bytes.Equal(sig[:31], make([]byte, 31)) {
+		t.Errorf("rawSignature = %x, %v", sig, ok)
+	}
+	for _, bad := range [][]byte{nil, {0x30, 0x00}, append(der, 0), {0x30, 0x03, 0x02, 0x01, 0x01}} {
+		if _, ok := rawSignature(bad); ok {
+			t.Errorf("rawSignature(%x) accepted", bad)
+		}
+	}
+}
+
 // TestReportBaselineTwice checks the ratios use the mean of the two
 // baseline runs, the drift line and its warning, the bare-verification line and the
 // labels of the p99 comparisons.
@@ -96,6 +165,7 @@ func TestReportBaselineTwice(t *testing.T) {
 	r := &report{Results: []result{
 		{Scenario: scenarioBaseline, RPS: 50000},
 		{Scenario: scenarioClientCredentials, RPS: 18000, P99: ms(30)},
+		{Scenario: scenarioSignReference, RPS: 24000},
 		{Scenario: scenarioIntrospection, RPS: 30000, P99: ms(5)},
 		{Scenario: scenarioIntrospectionCold, RPS: 6000},
 		{Scenario: scenarioVerifyReference, RPS: 8000},
@@ -111,6 +181,8 @@ func TestReportBaselineTwice(t *testing.T) {
 		"WARNING: the baseline moved by more than 10 %",
 		"40.0 % of baseline", // client_credentials: 18,000 / 45,000
 		"introspection (cache cold) is 75.0 % of the bare ES256 verification (8,000 req/s)",
+		"client_credentials is 75.0 % of the bare ES256 signing (24,000 req/s)",
+		"client_credentials [pg+redis] is 41.7 % of the bare ES256 signing (24,000 req/s)",
 		"client_credentials p99 is 6.0x introspection's (target <= 3x): MISS",
 		"client_credentials [pg+redis] p99 is 4.0x introspection's (reported)",
 	} {
@@ -119,7 +191,7 @@ func TestReportBaselineTwice(t *testing.T) {
 		}
 	}
 	for _, res := range r.Results {
-		if res.Scenario == scenarioVerifyReference && (res.Pass != nil || res.RatioPct == 0) {
+		if (res.Scenario == scenarioVerifyReference || res.Scenario == scenarioSignReference) && (res.Pass != nil || res.RatioPct == 0) {
 			t.Errorf("reference row: pass %v, ratio %.1f; want no verdict and a ratio", res.Pass, res.RatioPct)
 		}
 	}

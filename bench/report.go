@@ -198,6 +198,14 @@ func (r *report) printTail(w io.Writer) {
 				"the machine was not steady, and the ratios are unreliable", float64(maxBaselineDriftPct))
 		}
 	}
+	if ref, ok := byName[scenarioSignReference]; ok && ref.RPS > 0 {
+		for _, suffix := range []string{"", warnSuffix, prodSuffix} {
+			if cc, ok := byName[scenarioClientCredentials+suffix]; ok {
+				fmt.Fprintf(w, "\n%s is %.1f %% of the bare ES256 signing (%s req/s)",
+					cc.Scenario, 100*cc.RPS/ref.RPS, thousands(ref.RPS))
+			}
+		}
+	}
 	if ref, ok := byName[scenarioVerifyReference]; ok && ref.RPS > 0 {
 		for _, suffix := range []string{"", warnSuffix, prodSuffix} {
 			if cold, ok := byName[scenarioIntrospectionCold+suffix]; ok {
@@ -241,7 +249,7 @@ func (r *report) printErrors(w io.Writer) {
 			"and its PEAK RSS is the server's VmHWM after the password flood (target <= 150 MiB); "+
 			"[pg+redis] rows are compared with the same scenario on the embedded default (target >= 80 %); "+
 			"the baseline is measured first and again last, and the ratios to it use the mean of both; "+
-			"the ES256 verify row is a reference (a bare Gin handler that only verifies the cold introspection's tokens with go-jose), with no verdict.")
+			"the ES256 sign and verify rows are references (bare Gin handlers that only sign a client_credentials token, or verify the cold introspection's tokens with go-jose), with no verdict.")
 	}
 }
 

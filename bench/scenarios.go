@@ -23,6 +23,7 @@ const (
 	scenarioBaselineAgain = "baseline (again)"
 	// scenarioVerifyReference has no comma: -only splits on them.
 	scenarioVerifyReference   = "ES256 verify (bare Gin: the cold tokens)"
+	scenarioSignReference     = "ES256 sign (bare Gin: a token per request)"
 	scenarioClientCredentials = "client_credentials"
 	scenarioIntrospection     = "introspection (cache warm)"
 	scenarioIntrospectionCold = "introspection (cache cold)"
@@ -104,6 +105,12 @@ func buildScenarios() []scenario {
 	for _, sc := range embedded {
 		sc.target = targetLatchkey
 		out = append(out, sc)
+		if sc.name == scenarioClientCredentials {
+			out = append(out, scenario{
+				name: scenarioSignReference, target: targetBaseline,
+				ratioTo: ratioToBaseline, reference: true, prepare: prepareSignReference,
+			})
+		}
 		if sc.name == scenarioIntrospectionCold {
 			out = append(out, scenario{
 				name: scenarioVerifyReference, target: targetBaseline, tokensFrom: targetLatchkey,
@@ -202,6 +209,13 @@ func prepareBaseline(_ context.Context, t *targets, _ *server, _ string) (*loadS
 
 func prepareClientCredentials(_ context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
 	return t.post("/oauth2/token", form("grant_type", "client_credentials", "scope", clientScope), ""), nil
+}
+
+// prepareSignReference sends the client_credentials request to the
+// baseline's sign route, which answers each with a freshly signed ES256
+// access token.
+func prepareSignReference(_ context.Context, t *targets, _ *server, _ string) (*loadSpec, error) {
+	return t.post("/sign", form("grant_type", "client_credentials", "scope", clientScope), `"access_token"`), nil
 }
 
 // prepareIntrospection introspects one client_credentials JWT over and
