@@ -151,11 +151,12 @@ func signHandler(key *ecdsa.PrivateKey, issuer string) gin.HandlerFunc {
 			return
 		}
 		id, _, _ := c.Request.BasicAuth()
+		scope := c.PostForm("scope")
 		var jti [16]byte
 		_, _ = rand.Read(jti[:])
 		now := time.Now().Unix()
 		payload, err := json.Marshal(signedClaims{
-			Issuer: issuer, Subject: id, Audience: issuer, ClientID: id, Scope: c.PostForm("scope"),
+			Issuer: issuer, Subject: id, Audience: issuer, ClientID: id, Scope: scope,
 			JTI: enc.EncodeToString(jti[:]), IssuedAt: now, Expires: now + 300,
 		})
 		if err != nil {
@@ -177,7 +178,7 @@ func signHandler(key *ecdsa.PrivateKey, issuer string) gin.HandlerFunc {
 		c.Header("Cache-Control", "no-store")
 		c.Header("Pragma", "no-cache")
 		c.JSON(http.StatusOK, baselineResponse{
-			AccessToken: input + "." + enc.EncodeToString(sig), TokenType: "Bearer", ExpiresIn: 300, Scope: c.PostForm("scope"),
+			AccessToken: input + "." + enc.EncodeToString(sig), TokenType: "Bearer", ExpiresIn: 300, Scope: scope,
 		})
 	}
 }

@@ -21,7 +21,7 @@ const (
 	scenarioBaseline = "baseline"
 	// scenarioBaselineAgain runs last whenever baseline is selected.
 	scenarioBaselineAgain = "baseline (again)"
-	// scenarioVerifyReference has no comma: -only splits on them.
+	// The reference rows' names have no comma: -only splits on them.
 	scenarioVerifyReference   = "ES256 verify (bare Gin: the cold tokens)"
 	scenarioSignReference     = "ES256 sign (bare Gin: a token per request)"
 	scenarioClientCredentials = "client_credentials"
