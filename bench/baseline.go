@@ -91,7 +91,7 @@ func serveBaseline(ctx context.Context, addr, issuer string) error {
 // baselineHandler does the HTTP work every token request needs (content
 // type, form, Basic credentials, JSON) and nothing else.
 func baselineHandler(c *gin.Context) {
-	if _, ok := clientForm(c, "grant_type"); !ok {
+	if _, _, ok := clientForm(c, "grant_type"); !ok {
 		return
 	}
 	_ = c.PostForm("scope")
@@ -104,24 +104,25 @@ func baselineHandler(c *gin.Context) {
 
 // clientForm checks what every request of a client to the token endpoint
 // family needs: a form body, Basic client credentials and the form field
-// required (grant_type, token), whose value it returns. When one is
-// missing it answers the error itself and returns ok false.
-func clientForm(c *gin.Context, required string) (string, bool) {
+// required (grant_type, token). It returns the client ID and the field's
+// value; when one is missing it answers the error itself and returns ok
+// false.
+func clientForm(c *gin.Context, required string) (client, value string, ok bool) {
 	if c.ContentType() != "application/x-www-form-urlencoded" {
 		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, gin.H{"error": "invalid_request"})
-		return "", false
+		return "", "", false
 	}
-	id, secret, ok := c.Request.BasicAuth()
-	if !ok || id == "" || secret == "" {
+	client, secret, ok := c.Request.BasicAuth()
+	if !ok || client == "" || secret == "" {
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "invalid_client"})
-		return "", false
+		return "", "", false
 	}
-	v := c.PostForm(required)
-	if v == "" {
+	value = c.PostForm(required)
+	if value == "" {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request"})
-		return "", false
+		return "", "", false
 	}
-	return v, true
+	return client, value, true
 }
 
 // signedClaims are the claims of a client_credentials access token.
@@ -147,17 +148,15 @@ var signedHeader = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","
 func signHandler(key *ecdsa.PrivateKey, issuer string) gin.HandlerFunc {
 	enc := base64.RawURLEncoding
 	return func(c *gin.Context) {
-		if _, ok := clientForm(c, "grant_type"); !ok {
+		id, _, ok := clientForm(c, "grant_type")
+		if !ok {
 			return
 		}
-		id, _, _ := c.Request.BasicAuth()
 		scope := c.PostForm("scope")
-		var jti [16]byte
-		_, _ = rand.Read(jti[:])
 		now := time.Now().Unix()
 		payload, err := json.Marshal(signedClaims{
 			Issuer: issuer, Subject: id, Audience: issuer, ClientID: id, Scope: scope,
-			JTI: enc.EncodeToString(jti[:]), IssuedAt: now, Expires: now + 300,
+			JTI: randomString(16), IssuedAt: now, Expires: now + 300,
 		})
 		if err != nil {
 			c.AbortWithStatus(http.StatusInternalServerError)
@@ -217,7 +216,7 @@ var verifyBody = []byte(`{"active":true}`)
 func verifyHandler(keys jose.JSONWebKeySet) gin.HandlerFunc {
 	algs := []jose.SignatureAlgorithm{jose.ES256}
 	return func(c *gin.Context) {
-		tok, ok := clientForm(c, "token")
+		_, tok, ok := clientForm(c, "token")
 		if !ok {
 			return
 		}
